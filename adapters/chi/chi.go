@@ -1,0 +1,83 @@
+package kratoschi
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/kratosauth/kratosauth"
+	"github.com/kratosauth/kratosauth/adapters/nethttp"
+)
+
+// RequireSession is chi middleware that lets a request through only with a
+// valid Kratos session (see kratoshttp.RequireSession).
+func RequireSession(a *kratosauth.Authenticator) func(http.Handler) http.Handler {
+	return kratoshttp.RequireSession(a)
+}
+
+// RequireAAL is chi middleware that also demands an assurance level such as
+// kratosauth.AAL2 (see kratoshttp.RequireAAL).
+func RequireAAL(a *kratosauth.Authenticator, aal string) func(http.Handler) http.Handler {
+	return kratoshttp.RequireAAL(a, aal)
+}
+
+// LoadSession is chi middleware that attaches the session when there is one
+// (see kratoshttp.LoadSession).
+func LoadSession(a *kratosauth.Authenticator) func(http.Handler) http.Handler {
+	return kratoshttp.LoadSession(a)
+}
+
+// Protected adds a route group to r whose routes all require a session:
+//
+//	kratoschi.Protected(r, auth, func(r chi.Router) {
+//		r.Get("/dashboard", dashboard)
+//		r.Get("/api/me", me)
+//	})
+//
+// It returns the group, like chi.Router.Group.
+func Protected(r chi.Router, a *kratosauth.Authenticator, routes func(chi.Router)) chi.Router {
+	return r.Group(func(g chi.Router) {
+		g.Use(kratoshttp.RequireSession(a))
+		routes(g)
+	})
+}
+
+// ProtectedAAL adds a route group to r whose routes all require a session
+// at the given assurance level, e.g. kratosauth.AAL2 for account settings.
+func ProtectedAAL(r chi.Router, a *kratosauth.Authenticator, aal string, routes func(chi.Router)) chi.Router {
+	return r.Group(func(g chi.Router) {
+		g.Use(kratoshttp.RequireAAL(a, aal))
+		routes(g)
+	})
+}
+
+// Public adds a route group to r whose routes see the session when there is
+// one and are served without it otherwise (LoadSession).
+func Public(r chi.Router, a *kratosauth.Authenticator, routes func(chi.Router)) chi.Router {
+	return r.Group(func(g chi.Router) {
+		g.Use(kratoshttp.LoadSession(a))
+		routes(g)
+	})
+}
+
+// Session returns the session attached by the middlewares.
+func Session(ctx context.Context) (*kratosauth.Session, bool) {
+	return kratosauth.SessionFromContext(ctx)
+}
+
+// Identity returns the identity of the session attached by the middlewares.
+func Identity(ctx context.Context) (*kratosauth.Identity, bool) {
+	return kratosauth.IdentityFromContext(ctx)
+}
+
+// LoginURL returns Kratos' browser login URL with return_to pointing back to
+// r's path and query on the app URL.
+func LoginURL(a *kratosauth.Authenticator, r *http.Request) string {
+	return a.LoginURL(r)
+}
+
+// RedirectToLogin sends the browser to LoginURL with 303 See Other.
+func RedirectToLogin(a *kratosauth.Authenticator, w http.ResponseWriter, r *http.Request) {
+	a.RedirectToLogin(w, r)
+}

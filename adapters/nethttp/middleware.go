@@ -1,0 +1,80 @@
+package kratoshttp
+
+import (
+	"context"
+	"errors"
+	"net/http"
+
+	"github.com/kratosauth/kratosauth"
+)
+
+// RequireSession returns middleware that lets a request through only with a
+// valid Kratos session, which handlers read with Session or Identity. Other
+// requests are answered by the Authenticator's ErrorHandler: by default a
+// 303 to login for browsers, a JSON 401 for API clients, and 503 when Kratos
+// is unavailable.
+func RequireSession(a *kratosauth.Authenticator) func(http.Handler) http.Handler {
+	return require(a, a.Authenticate)
+}
+
+// RequireAAL is RequireSession for routes that need a stronger session, such
+// as kratosauth.AAL2: a valid session below that level is sent to Kratos'
+// step-up login (browsers) or refused with 403 (API clients).
+func RequireAAL(a *kratosauth.Authenticator, aal string) func(http.Handler) http.Handler {
+	return require(a, func(r *http.Request) (*kratosauth.Session, error) { return a.RequireAAL(r, aal) })
+}
+
+func require(a *kratosauth.Authenticator, authenticate func(*http.Request) (*kratosauth.Session, error)) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			s, err := authenticate(r)
+			if err != nil {
+				a.HandleError(w, r, err)
+				return
+			}
+			next.ServeHTTP(w, r.WithContext(kratosauth.NewContext(r.Context(), s)))
+		})
+	}
+}
+
+// LoadSession returns middleware that attaches the session when the request
+// has a valid one and otherwise lets the request through without one, for
+// pages that change with the visitor. It refuses a request only when Kratos
+// is unavailable, through the ErrorHandler (by default 503), because then it
+// cannot tell a visitor from a signed-in user.
+func LoadSession(a *kratosauth.Authenticator) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			s, err := a.Authenticate(r)
+			switch {
+			case err == nil:
+				r = r.WithContext(kratosauth.NewContext(r.Context(), s))
+			case errors.Is(err, kratosauth.ErrUnavailable):
+				a.HandleError(w, r, err)
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+// Session returns the session attached by the middlewares.
+func Session(ctx context.Context) (*kratosauth.Session, bool) {
+	return kratosauth.SessionFromContext(ctx)
+}
+
+// Identity returns the identity of the session attached by the middlewares.
+func Identity(ctx context.Context) (*kratosauth.Identity, bool) {
+	return kratosauth.IdentityFromContext(ctx)
+}
+
+// LoginURL returns Kratos' browser login URL with return_to pointing back to
+// r's path and query on the app URL.
+func LoginURL(a *kratosauth.Authenticator, r *http.Request) string {
+	return a.LoginURL(r)
+}
+
+// RedirectToLogin sends the browser to LoginURL with 303 See Other.
+func RedirectToLogin(a *kratosauth.Authenticator, w http.ResponseWriter, r *http.Request) {
+	a.RedirectToLogin(w, r)
+}

@@ -1,0 +1,295 @@
+package kratosauth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+
+	"golang.org/x/sync/singleflight"
+
+	"github.com/kratosauth/kratosauth/cache"
+)
+
+// Authenticator checks requests against Kratos. Build one with New when the
+// app starts and share it: it holds the parsed configuration, the whoami
+// client's connection pool and the session cache. It is safe for concurrent use.
+type Authenticator struct {
+	cfg        config
+	whoamiURL  string
+	ownsStore  bool
+	inflight   singleflight.Group
+	loginURL   string // browser URL + /self-service/login/browser
+	stepUpBase string // loginURL?aal=aal2
+}
+
+// New returns an Authenticator for the Kratos public API at kratosPublicURL
+// (for example "http://127.0.0.1:4433"), the address this app uses to call
+// GET /sessions/whoami. All configuration is checked here: New returns an
+// error for a bad URL or option and the Authenticator never fails later for
+// configuration reasons.
+func New(kratosPublicURL string, opts ...Option) (*Authenticator, error) {
+	pub, err := parseBaseURL("Kratos public URL", kratosPublicURL)
+	if err != nil {
+		return nil, err
+	}
+	c := config{
+		publicURL:        pub,
+		cacheTTL:         DefaultCacheTTL,
+		cacheSizeMB:      DefaultCacheSizeMB,
+		timeout:          DefaultTimeout,
+		maxResponseBytes: DefaultMaxResponseBytes,
+		logger:           slog.Default(),
+		errorHandler:     DefaultErrorHandler,
+	}
+	for _, opt := range opts {
+		if opt == nil {
+			continue
+		}
+		if err := opt(&c); err != nil {
+			return nil, err
+		}
+	}
+	if c.browserURL == nil {
+		c.browserURL = c.publicURL
+	}
+	c.client = whoamiClient(c.client)
+
+	a := &Authenticator{cfg: c}
+	a.whoamiURL = c.publicURL.String() + "/sessions/whoami"
+	a.loginURL = c.browserURL.String() + "/self-service/login/browser"
+	a.stepUpBase = a.loginURL + "?aal=" + AAL2
+
+	switch {
+	case c.cacheTTL == 0:
+		a.cfg.store = nil
+	case !c.storeSet:
+		store, err := cache.NewBigCache(c.cacheTTL, c.cacheSizeMB)
+		if err != nil {
+			return nil, fmt.Errorf("kratosauth: session cache: %w", err)
+		}
+		a.cfg.store = store
+		a.ownsStore = true
+	}
+	return a, nil
+}
+
+// whoamiClient returns a copy of client (or of the default) that never
+// follows redirects: a redirect from whoami is an error, and following it
+// would hand the credential to another URL.
+func whoamiClient(client *http.Client) *http.Client {
+	var c http.Client
+	if client != nil {
+		c = *client
+	} else {
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		// The default 2 idle connections per host means a new TCP connection
+		// for most whoami calls under load.
+		t.MaxIdleConns = 256
+		t.MaxIdleConnsPerHost = 256
+		c.Transport = t
+	}
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	return &c
+}
+
+// Close releases the default session cache and its background goroutine.
+// A store passed with WithCache is left open.
+func (a *Authenticator) Close() error {
+	if a.ownsStore && a.cfg.store != nil {
+		return a.cfg.store.Close()
+	}
+	return nil
+}
+
+// Authenticate returns the Kratos session for the request's credential: a
+// cached one while it is fresh, otherwise the answer of one whoami call
+// (concurrent requests with the same credential share that call).
+//
+// On failure the error is an *Error matching one of ErrNoCredentials,
+// ErrInvalidSession, ErrAAL2Required or ErrUnavailable.
+func (a *Authenticator) Authenticate(r *http.Request) (*Session, error) {
+	cred, err := a.cfg.extractCredential(r)
+	if err != nil {
+		return nil, a.withRedirect(r, err)
+	}
+	key := cred.cacheKey()
+	if s, ok := a.cached(key); ok {
+		return s, nil
+	}
+	s, err := a.fetchShared(r.Context(), key, cred)
+	if err != nil {
+		return nil, a.withRedirect(r, err)
+	}
+	return s, nil
+}
+
+// RequireAAL authenticates the request and also demands that the session
+// was authenticated at the given level (AAL1, AAL2). A session below it
+// fails with ErrAAL2Required and a redirect to Kratos' step-up login.
+func (a *Authenticator) RequireAAL(r *http.Request, aal string) (*Session, error) {
+	s, err := a.Authenticate(r)
+	if err != nil {
+		return nil, err
+	}
+	if !s.SatisfiesAAL(aal) {
+		return nil, &Error{
+			Kind:       ErrAAL2Required,
+			Cause:      fmt.Errorf("session is at %s, route requires %s", s.AuthenticatorAssuranceLevel, aal),
+			RedirectTo: a.stepUpURL(r, aal),
+		}
+	}
+	return s, nil
+}
+
+// Invalidate drops the cached session for the request's credential, so that
+// the next request asks Kratos again. Call it on logout, before sending the
+// browser to Kratos' logout URL.
+func (a *Authenticator) Invalidate(r *http.Request) {
+	if a.cfg.store == nil {
+		return
+	}
+	cred, err := a.cfg.extractCredential(r)
+	if err != nil {
+		return
+	}
+	a.delete(cred.cacheKey())
+}
+
+// HandleError writes the response for err with the configured ErrorHandler.
+// Adapters call it when they refuse a request.
+func (a *Authenticator) HandleError(w http.ResponseWriter, r *http.Request, err error) {
+	if errors.Is(err, ErrUnavailable) {
+		a.cfg.logger.LogAttrs(r.Context(), slog.LevelWarn, "kratosauth: session check failed: Kratos unavailable",
+			slog.String("error", err.Error()), slog.String("path", r.URL.Path))
+	}
+	a.cfg.errorHandler(w, r, err)
+}
+
+// fetchShared makes one whoami call per credential at a time. The call runs
+// detached from any one caller's context, bounded by the configured timeout,
+// so a client that goes away does not fail the others waiting on it.
+func (a *Authenticator) fetchShared(ctx context.Context, key string, cred credential) (*Session, error) {
+	ch := a.inflight.DoChan(key, func() (any, error) {
+		callCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.cfg.timeout)
+		defer cancel()
+		s, cacheFor, err := a.whoami(callCtx, cred)
+		if err == nil {
+			a.store(key, s, cacheFor)
+		}
+		return s, err
+	})
+	select {
+	case res := <-ch:
+		if res.Err != nil {
+			return nil, res.Err
+		}
+		return res.Val.(*Session), nil
+	case <-ctx.Done():
+		return nil, &Error{Kind: ErrUnavailable, Cause: ctx.Err()}
+	}
+}
+
+// withRedirect fills in where a browser should go to recover from err.
+func (a *Authenticator) withRedirect(r *http.Request, err error) error {
+	var e *Error
+	if !errors.As(err, &e) {
+		return err
+	}
+	// Errors may be shared by singleflight waiters: copy before changing.
+	out := *e
+	switch e.Kind {
+	case ErrNoCredentials, ErrInvalidSession:
+		out.RedirectTo = a.LoginURL(r)
+	case ErrAAL2Required:
+		out.RedirectTo = a.stepUpFromKratos(r, e.RedirectTo)
+	}
+	return &out
+}
+
+// LoginURL returns the URL of Kratos' browser login flow, with return_to set
+// to the configured app URL plus r's path and query (never r's Host).
+func (a *Authenticator) LoginURL(r *http.Request) string {
+	rt := a.returnTo(r)
+	if rt == "" {
+		return a.loginURL
+	}
+	return a.loginURL + "?return_to=" + url.QueryEscape(rt)
+}
+
+// RedirectToLogin sends the browser to LoginURL(r) with 303 See Other.
+func (a *Authenticator) RedirectToLogin(w http.ResponseWriter, r *http.Request) {
+	http.Redirect(w, r, a.LoginURL(r), http.StatusSeeOther)
+}
+
+// stepUpURL is Kratos' login flow asking for a higher level, e.g. aal2.
+func (a *Authenticator) stepUpURL(r *http.Request, aal string) string {
+	u := a.loginURL + "?aal=" + url.QueryEscape(aal)
+	if rt := a.returnTo(r); rt != "" {
+		u += "&return_to=" + url.QueryEscape(rt)
+	}
+	return u
+}
+
+// stepUpFromKratos adds return_to to Kratos' redirect_browser_to. Kratos'
+// target is used only when it points at the configured browser URL; anything
+// else is replaced by our own step-up URL, so a whoami answer can never send
+// users to another site.
+func (a *Authenticator) stepUpFromKratos(r *http.Request, kratosTarget string) string {
+	u, err := url.Parse(kratosTarget)
+	if kratosTarget == "" || err != nil || u.Scheme != a.cfg.browserURL.Scheme || u.Host != a.cfg.browserURL.Host || u.User != nil {
+		return a.stepUpURL(r, AAL2)
+	}
+	if rt := a.returnTo(r); rt != "" {
+		q := u.Query()
+		q.Set("return_to", rt)
+		u.RawQuery = q.Encode()
+	}
+	return u.String()
+}
+
+// returnTo is the app URL plus the request's path and query; "" without an
+// app URL. Only r.URL's path and query are used: they are appended to a fixed
+// origin, so no request can choose the host users are sent back to.
+func (a *Authenticator) returnTo(r *http.Request) string {
+	app := a.cfg.appURL
+	if app == nil {
+		return ""
+	}
+	path := r.URL.EscapedPath()
+	if path == "" || path[0] != '/' {
+		path = "/" + path
+	}
+	rt := app.Scheme + "://" + app.Host + app.EscapedPath() + path
+	if r.URL.RawQuery != "" {
+		rt += "?" + r.URL.RawQuery
+	}
+	return rt
+}
+
+// retryAfter parses a Retry-After header in seconds or as an HTTP date.
+func retryAfter(h string) time.Duration {
+	if h == "" {
+		return 0
+	}
+	if secs, err := strconv.Atoi(h); err == nil && secs > 0 {
+		return time.Duration(secs) * time.Second
+	}
+	if t, err := http.ParseTime(h); err == nil {
+		if d := time.Until(t); d > 0 {
+			return d
+		}
+	}
+	return 0
+}
+
+// isTimeout reports whether err is a deadline or network timeout.
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout())
+}

@@ -1,0 +1,34 @@
+// Package cache holds the session cache used by kratosauth: the Store
+// interface and the default in-process Store built on bigcache.
+//
+// Entries are opaque bytes under opaque keys. kratosauth's keys are hex
+// SHA-256 digests of credentials, never the credentials themselves, and each
+// entry carries its own deadline, which kratosauth checks on every read: a
+// Store may keep an entry longer than asked, never serve it as fresh.
+package cache
+
+import (
+	"errors"
+	"time"
+)
+
+// ErrNotFound is returned by Store.Get when there is no entry for the key,
+// including when it expired or was evicted.
+var ErrNotFound = errors.New("cache: entry not found")
+
+// Store keeps encoded session entries. Implementations must be safe for
+// concurrent use.
+type Store interface {
+	// Get returns the entry stored under key. The caller may keep and modify
+	// the returned slice. It returns ErrNotFound when there is no entry; any
+	// other error means the store failed, and the caller treats it as a miss.
+	Get(key string) ([]byte, error)
+	// Set stores entry under key, replacing any entry there. The store may
+	// copy entry; the caller does not modify it afterwards. ttl says how long
+	// the entry is useful; a store may drop it earlier or keep it longer.
+	Set(key string, entry []byte, ttl time.Duration) error
+	// Delete removes the entry under key. Deleting a missing key is not an error.
+	Delete(key string) error
+	// Close releases the store's resources, including background goroutines.
+	Close() error
+}

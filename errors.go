@@ -1,0 +1,65 @@
+package kratosauth
+
+import (
+	"errors"
+	"strings"
+	"time"
+)
+
+// Sentinel errors. Every error returned by Authenticate matches exactly one of
+// them with errors.Is, and unwraps to its cause as well.
+var (
+	// ErrNoCredentials: the request carries no session cookie, session token
+	// or bearer token. Responses: 401, or a redirect to login for browsers.
+	ErrNoCredentials = errors.New("kratosauth: no session credentials")
+
+	// ErrInvalidSession: Kratos says the credential is unknown, revoked,
+	// inactive or expired, or the credential is malformed. Responses: 401, or
+	// a redirect to login for browsers.
+	ErrInvalidSession = errors.New("kratosauth: invalid or expired session")
+
+	// ErrAAL2Required: the session is valid but a second factor is needed,
+	// either because Kratos' whoami demands it or because the route asks for
+	// it (RequireAAL). Responses: 403, or a redirect to the step-up login.
+	ErrAAL2Required = errors.New("kratosauth: second authentication factor required")
+
+	// ErrUnavailable: Kratos could not answer (connection error, timeout,
+	// 429, 5xx, an unexpected status or an unreadable body). It never means
+	// "logged out". Responses: 503 with Retry-After when Kratos gave one.
+	ErrUnavailable = errors.New("kratosauth: Kratos unavailable")
+)
+
+// Error is the error type Authenticate returns. Kind is one of the sentinel
+// errors above; Cause says what happened. Use errors.Is with the sentinels
+// and errors.As to reach the fields.
+type Error struct {
+	// Kind is ErrNoCredentials, ErrInvalidSession, ErrAAL2Required or ErrUnavailable.
+	Kind error
+	// Cause is the underlying error, if any. It may hold internal details
+	// (addresses, Kratos' own messages) and must not be shown to users.
+	Cause error
+	// RedirectTo is where a browser should go to fix the problem: the login
+	// flow (with return_to) for ErrNoCredentials and ErrInvalidSession, the
+	// step-up login for ErrAAL2Required, and empty for ErrUnavailable.
+	RedirectTo string
+	// RetryAfter is Kratos' Retry-After on a 429, zero otherwise.
+	RetryAfter time.Duration
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	b.WriteString(e.Kind.Error())
+	if e.Cause != nil {
+		b.WriteString(": ")
+		b.WriteString(e.Cause.Error())
+	}
+	return b.String()
+}
+
+// Unwrap lets errors.Is and errors.As see both the kind and the cause.
+func (e *Error) Unwrap() []error {
+	if e.Cause == nil {
+		return []error{e.Kind}
+	}
+	return []error{e.Kind, e.Cause}
+}

@@ -1,0 +1,30 @@
+// Command kratosconfig renders the Kratos config used by scripts/kratos.sh
+// from the same template as package kratostest, and prints the config path.
+//
+//	go run ./internal/kratostest/cmd/kratosconfig -dir .run/kratos \
+//	    -public-port 4433 -admin-port 4434 -app-url http://127.0.0.1:4455
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+
+	"github.com/kratosauth/kratosauth/internal/kratostest"
+)
+
+func main() {
+	var o kratostest.Options
+	dir := flag.String("dir", ".run/kratos", "directory for config, identity schema and SQLite DB")
+	flag.IntVar(&o.PublicPort, "public-port", kratostest.DefaultPublicPort, "Kratos public API port")
+	flag.IntVar(&o.AdminPort, "admin-port", kratostest.DefaultAdminPort, "Kratos admin API port")
+	flag.StringVar(&o.AppURL, "app-url", kratostest.DefaultAppURL, "application base URL (UI and return URLs)")
+	flag.StringVar(&o.RequiredAAL, "required-aal", kratostest.DefaultRequiredAAL, "session.whoami.required_aal: aal1 or highest_available")
+	flag.Parse()
+	p, err := kratostest.WriteConfig(*dir, o)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "kratosconfig:", err)
+		os.Exit(1)
+	}
+	fmt.Println(p)
+}

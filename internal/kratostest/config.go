@@ -1,0 +1,158 @@
+// Package kratostest runs a real Ory Kratos (v1.3.1, built at
+// <repo>/.bin/kratos by scripts/kratos.sh build) for end-to-end tests and
+// provides helpers that drive its self-service and admin APIs.
+//
+// The Kratos configuration lives in kratos.yml.tmpl and identity.schema.json
+// (embedded); WriteConfig renders them and is the single source of truth for
+// both the tests and scripts/kratos.sh (through cmd/kratosconfig).
+package kratostest
+
+import (
+	"bytes"
+	_ "embed"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/template"
+)
+
+//go:embed kratos.yml.tmpl
+var configTemplate string
+
+//go:embed identity.schema.json
+var identitySchema []byte
+
+// Defaults used when the corresponding Options field is empty.
+const (
+	DefaultPublicPort  = 4433
+	DefaultAdminPort   = 4434
+	DefaultAppURL      = "http://127.0.0.1:4455"
+	DefaultRequiredAAL = "aal1"
+)
+
+// Options configures a Kratos instance.
+type Options struct {
+	// PublicPort and AdminPort are the ports Kratos listens on (127.0.0.1).
+	// 0 means: Start picks free ports; WriteConfig uses 4433/4434.
+	PublicPort, AdminPort int
+	// AppURL is the (not running) application's base URL, without a
+	// trailing slash; UI and return URLs hang off it.
+	// Default http://127.0.0.1:4455.
+	AppURL string
+	// RequiredAAL is session.whoami.required_aal: "aal1" (default) or
+	// "highest_available".
+	RequiredAAL string
+	// Dir holds the rendered config, the identity schema, the SQLite
+	// database and the log. "" means t.TempDir() in Start; WriteConfig
+	// requires it.
+	Dir string
+}
+
+// ConfigFile and SchemaFile are the names WriteConfig writes inside the dir.
+const (
+	ConfigFile = "kratos.yml"
+	SchemaFile = "identity.schema.json"
+)
+
+// WriteConfig renders the Kratos config and identity schema into dir
+// (created if needed) and returns the config's path. o.Dir is ignored;
+// zero ports default to 4433/4434.
+func WriteConfig(dir string, o Options) (cfgPath string, err error) {
+	if dir == "" {
+		return "", errors.New("kratostest: WriteConfig: empty dir")
+	}
+	dir, err = filepath.Abs(dir)
+	if err != nil {
+		return "", err
+	}
+	if o.PublicPort == 0 {
+		o.PublicPort = DefaultPublicPort
+	}
+	if o.AdminPort == 0 {
+		o.AdminPort = DefaultAdminPort
+	}
+	if o.AppURL == "" {
+		o.AppURL = DefaultAppURL
+	}
+	o.AppURL = strings.TrimRight(o.AppURL, "/")
+	if u, perr := url.Parse(o.AppURL); perr != nil || u.Scheme == "" || u.Host == "" {
+		return "", fmt.Errorf("kratostest: invalid AppURL %q", o.AppURL)
+	}
+	if o.RequiredAAL == "" {
+		o.RequiredAAL = DefaultRequiredAAL
+	}
+	if o.RequiredAAL != "aal1" && o.RequiredAAL != "highest_available" {
+		return "", fmt.Errorf("kratostest: RequiredAAL must be aal1 or highest_available, got %q", o.RequiredAAL)
+	}
+	if strings.ContainsAny(dir, "?#% \"'\n") {
+		return "", fmt.Errorf("kratostest: dir %q contains characters unsafe for a DSN/file URL", dir)
+	}
+	tmpl, err := template.New(ConfigFile).Option("missingkey=error").Parse(configTemplate)
+	if err != nil {
+		return "", err
+	}
+	var buf bytes.Buffer
+	err = tmpl.Execute(&buf, struct {
+		Dir                   string
+		PublicPort, AdminPort int
+		AppURL, RequiredAAL   string
+	}{filepath.ToSlash(dir), o.PublicPort, o.AdminPort, o.AppURL, o.RequiredAAL})
+	if err != nil {
+		return "", err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	if err := os.WriteFile(filepath.Join(dir, SchemaFile), identitySchema, 0o644); err != nil {
+		return "", err
+	}
+	cfgPath = filepath.Join(dir, ConfigFile)
+	if err := os.WriteFile(cfgPath, buf.Bytes(), 0o644); err != nil {
+		return "", err
+	}
+	return cfgPath, nil
+}
+
+// Binary returns the Kratos binary: $KRATOS_BIN if set, else
+// <repo root>/.bin/kratos, where the repo root is the first directory at or
+// above the working directory that contains tools/kratos. It returns an error
+// if the file does not exist.
+func Binary() (string, error) {
+	if p := os.Getenv("KRATOS_BIN"); p != "" {
+		if _, err := os.Stat(p); err != nil {
+			return "", fmt.Errorf("kratostest: $KRATOS_BIN: %w", err)
+		}
+		return p, nil
+	}
+	root, err := RepoRoot()
+	if err != nil {
+		return "", err
+	}
+	p := filepath.Join(root, ".bin", "kratos")
+	if _, err := os.Stat(p); err != nil {
+		return "", fmt.Errorf("kratostest: %w (build it with scripts/kratos.sh build)", err)
+	}
+	return p, nil
+}
+
+// RepoRoot walks up from the working directory to the directory that
+// contains tools/kratos.
+func RepoRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if fi, err := os.Stat(filepath.Join(dir, "tools", "kratos")); err == nil && fi.IsDir() {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("kratostest: repo root (dir containing tools/kratos) not found above the working directory")
+		}
+		dir = parent
+	}
+}

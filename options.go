@@ -1,0 +1,231 @@
+package kratosauth
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/kratosauth/kratosauth/cache"
+)
+
+const (
+	// DefaultCookieName is the session cookie of a self-hosted Kratos.
+	DefaultCookieName = "ory_kratos_session"
+	// oryNetworkCookiePrefix starts the session cookie names of Ory Network.
+	oryNetworkCookiePrefix = "ory_session_"
+
+	// DefaultCacheTTL bounds how long a session is served from the cache
+	// without asking Kratos again, and so how late a revocation is noticed.
+	DefaultCacheTTL = time.Minute
+	// DefaultTimeout bounds one whoami call, including reading the body.
+	DefaultTimeout = 5 * time.Second
+	// DefaultMaxResponseBytes caps a whoami body; a larger one is an error.
+	DefaultMaxResponseBytes = 1 << 20
+	// DefaultCacheSizeMB bounds the memory of the default cache; see WithCacheSizeMB.
+	DefaultCacheSizeMB = 128
+)
+
+// ErrorHandler writes the response for a request that a middleware refuses.
+// err is an *Error (match it with errors.Is against the sentinel errors).
+type ErrorHandler func(w http.ResponseWriter, r *http.Request, err error)
+
+// Option configures an Authenticator. Options are applied, and validated, by New.
+type Option func(*config) error
+
+type config struct {
+	publicURL  *url.URL // where whoami is called
+	browserURL *url.URL // where browsers are sent
+	appURL     *url.URL // the app's own external base URL, for return_to
+
+	cookieName string // empty: DefaultCookieName or ory_session_*
+
+	cacheTTL    time.Duration
+	store       cache.Store
+	storeSet    bool
+	cacheSizeMB int
+
+	client           *http.Client
+	timeout          time.Duration
+	maxResponseBytes int64
+
+	logger       *slog.Logger
+	errorHandler ErrorHandler
+}
+
+// WithBrowserURL sets the URL browsers use to reach Kratos' public API,
+// used for login and step-up redirects. Use it when the app calls Kratos on
+// an internal address. Default: the public URL given to New.
+func WithBrowserURL(rawURL string) Option {
+	return func(c *config) error {
+		u, err := parseBaseURL("browser URL", rawURL)
+		c.browserURL = u
+		return err
+	}
+}
+
+// WithAppURL sets the app's own external base URL (scheme, host and an
+// optional path prefix). Redirects to login carry return_to = this URL plus
+// the request's path and query, so users come back where they were; the
+// Host header is never used. Kratos must list this URL in
+// selfservice.allowed_return_urls. Default: none, so redirects carry no
+// return_to and Kratos sends users to its default_browser_return_url.
+func WithAppURL(rawURL string) Option {
+	return func(c *config) error {
+		u, err := parseBaseURL("app URL", rawURL)
+		c.appURL = u
+		return err
+	}
+}
+
+// WithCookieName sets the one session cookie name to accept, as configured
+// in Kratos' session.cookie.name. Default: ory_kratos_session, and the
+// ory_session_* cookies of Ory Network.
+func WithCookieName(name string) Option {
+	return func(c *config) error {
+		if name == "" || !isCookieName(name) {
+			return fmt.Errorf("kratosauth: invalid cookie name %q", name)
+		}
+		c.cookieName = name
+		return nil
+	}
+}
+
+// WithCacheTTL sets how long a valid session is served from the cache. An
+// entry never outlives the session's expires_at or Kratos'
+// Ory-Session-Cache-For header. Zero disables the cache. A revoked session
+// is still accepted for up to this long unless Invalidate is called.
+// Default: DefaultCacheTTL (1 minute).
+func WithCacheTTL(ttl time.Duration) Option {
+	return func(c *config) error {
+		if ttl < 0 {
+			return fmt.Errorf("kratosauth: negative cache TTL %s", ttl)
+		}
+		c.cacheTTL = ttl
+		return nil
+	}
+}
+
+// WithCache sets the store for cached sessions, for example one shared
+// between authenticators or a store of your own. nil disables caching. The
+// Authenticator does not close a store it did not create.
+// Default: an in-process bigcache store (cache.NewBigCache) sized by
+// WithCacheSizeMB and closed by Close.
+func WithCache(store cache.Store) Option {
+	return func(c *config) error {
+		c.store = store
+		c.storeSet = true
+		return nil
+	}
+}
+
+// WithCacheSizeMB bounds the memory of the default in-process cache, in
+// megabytes; when it is full the oldest entries are dropped first. A cached
+// session takes about 1 KB. Ignored with WithCache.
+// Default: DefaultCacheSizeMB (128).
+func WithCacheSizeMB(mb int) Option {
+	return func(c *config) error {
+		if mb <= 0 {
+			return fmt.Errorf("kratosauth: cache size must be positive, got %d MB", mb)
+		}
+		c.cacheSizeMB = mb
+		return nil
+	}
+}
+
+// WithHTTPClient sets the client used for whoami. Redirects are never
+// followed, whatever the client's CheckRedirect says, so the credential
+// cannot be sent to another host. Default: a client whose transport keeps
+// up to 256 idle connections to Kratos.
+func WithHTTPClient(client *http.Client) Option {
+	return func(c *config) error {
+		if client == nil {
+			return errors.New("kratosauth: nil HTTP client")
+		}
+		c.client = client
+		return nil
+	}
+}
+
+// WithTimeout bounds each whoami call; when it passes, the request fails
+// with ErrUnavailable. Default: DefaultTimeout (5 seconds).
+func WithTimeout(d time.Duration) Option {
+	return func(c *config) error {
+		if d <= 0 {
+			return fmt.Errorf("kratosauth: timeout must be positive, got %s", d)
+		}
+		c.timeout = d
+		return nil
+	}
+}
+
+// WithMaxResponseBytes caps the size of a whoami response body; a larger one
+// fails with ErrUnavailable. Default: DefaultMaxResponseBytes (1 MiB).
+func WithMaxResponseBytes(n int64) Option {
+	return func(c *config) error {
+		if n <= 0 {
+			return fmt.Errorf("kratosauth: max response bytes must be positive, got %d", n)
+		}
+		c.maxResponseBytes = n
+		return nil
+	}
+}
+
+// WithLogger sets the logger for Kratos failures (never credentials).
+// Default: slog.Default().
+func WithLogger(l *slog.Logger) Option {
+	return func(c *config) error {
+		if l == nil {
+			l = slog.New(slog.NewTextHandler(io.Discard, nil))
+		}
+		c.logger = l
+		return nil
+	}
+}
+
+// WithErrorHandler sets what the middlewares write when they refuse a
+// request. Default: DefaultErrorHandler.
+func WithErrorHandler(h ErrorHandler) Option {
+	return func(c *config) error {
+		if h == nil {
+			return errors.New("kratosauth: nil error handler")
+		}
+		c.errorHandler = h
+		return nil
+	}
+}
+
+func parseBaseURL(what, raw string) (*url.URL, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil, fmt.Errorf("kratosauth: invalid %s: %w", what, err)
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return nil, fmt.Errorf("kratosauth: invalid %s %q: scheme must be http or https", what, raw)
+	}
+	if u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" || u.Opaque != "" {
+		return nil, fmt.Errorf("kratosauth: invalid %s %q: want scheme://host[:port][/path]", what, raw)
+	}
+	if _, port, err := net.SplitHostPort(u.Host); err == nil && port == "" {
+		return nil, fmt.Errorf("kratosauth: invalid %s %q: empty port", what, raw)
+	}
+	u.Path = strings.TrimRight(u.Path, "/")
+	u.RawPath = ""
+	return u, nil
+}
+
+// isCookieName accepts RFC 7230 token characters.
+func isCookieName(s string) bool {
+	for i := 0; i < len(s); i++ {
+		b := s[i]
+		if b <= ' ' || b >= 0x7f || strings.IndexByte(`()<>@,;:\"/[]?={}`, b) >= 0 {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,134 @@
+package kratosauth
+
+import (
+	"encoding/json"
+	"errors"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+)
+
+// DefaultErrorHandler is the ErrorHandler used unless WithErrorHandler says
+// otherwise:
+//
+//   - a browser navigation (GET or HEAD preferring text/html) with no
+//     session, an invalid one, or too low an assurance level gets
+//     303 See Other to err's RedirectTo (login or step-up, with return_to);
+//   - every other request gets a JSON error in Kratos' own shape, with 401
+//     (no or invalid session), 403 (second factor required; the body's
+//     redirect_browser_to says where to get it) or 503 (Kratos unavailable,
+//     with Retry-After when Kratos sent one);
+//   - Kratos being unavailable is never answered with a redirect or a 401,
+//     so an outage does not log anybody out.
+//
+// The body never contains err's cause.
+func DefaultErrorHandler(w http.ResponseWriter, r *http.Request, err error) {
+	var e *Error
+	if !errors.As(err, &e) {
+		e = &Error{Kind: ErrUnavailable, Cause: err}
+	}
+	if e.Kind != ErrUnavailable && e.RedirectTo != "" && IsBrowserNavigation(r) {
+		// 303, not 301/308: auth redirects must never be cached.
+		w.Header().Set("Cache-Control", "no-store")
+		http.Redirect(w, r, e.RedirectTo, http.StatusSeeOther)
+		return
+	}
+	if e.Kind == ErrUnavailable && e.RetryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(int(e.RetryAfter.Seconds()+0.5)))
+	}
+	WriteJSONError(w, e)
+}
+
+// apiError is Kratos' error body: {"error": {...}} plus, for aal2,
+// redirect_browser_to at the top level as Kratos writes it.
+type apiError struct {
+	Error             apiErrorBody `json:"error"`
+	RedirectBrowserTo string       `json:"redirect_browser_to,omitempty"`
+}
+
+type apiErrorBody struct {
+	ID      string `json:"id,omitempty"`
+	Code    int    `json:"code"`
+	Status  string `json:"status"`
+	Reason  string `json:"reason,omitempty"`
+	Message string `json:"message"`
+}
+
+// WriteJSONError writes err (an *Error) as a Kratos-shaped JSON error with
+// the matching status code. Fixed texts only: the cause is never written.
+func WriteJSONError(w http.ResponseWriter, err error) {
+	var e *Error
+	if !errors.As(err, &e) {
+		e = &Error{Kind: ErrUnavailable}
+	}
+	var body apiError
+	switch e.Kind {
+	case ErrNoCredentials, ErrInvalidSession:
+		body.Error = apiErrorBody{ID: "session_inactive", Code: http.StatusUnauthorized,
+			Reason: "No active session was found in this request.",
+			Message: "request does not have a valid authentication session"}
+	case ErrAAL2Required:
+		body.Error = apiErrorBody{ID: "session_aal2_required", Code: http.StatusForbidden,
+			Reason: "An active session was found but it does not fulfill the Authenticator Assurance Level, implying that the session must (e.g.) authenticate the second authentication factor.",
+			Message: "Session does not fulfill the Authenticator Assurance Level"}
+		body.RedirectBrowserTo = e.RedirectTo
+	default:
+		body.Error = apiErrorBody{ID: "session_check_unavailable", Code: http.StatusServiceUnavailable,
+			Reason: "The identity service could not be reached. Please try again later.",
+			Message: "identity service unavailable"}
+	}
+	body.Error.Status = http.StatusText(body.Error.Code)
+	h := w.Header()
+	h.Set("Content-Type", "application/json; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(body.Error.Code)
+	_ = json.NewEncoder(w).Encode(body)
+}
+
+// IsBrowserNavigation reports whether r looks like a page load by a browser:
+// a GET or HEAD whose Accept header prefers text/html to application/json.
+// Such requests are redirected to login; API calls get JSON errors.
+func IsBrowserNavigation(r *http.Request) bool {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		return false
+	}
+	htmlQ, jsonQ := acceptQuality(r.Header.Values("Accept"))
+	return htmlQ > 0 && htmlQ >= jsonQ
+}
+
+// acceptQuality returns the q-values the Accept header gives text/html (or
+// application/xhtml+xml) and application/json, counting only explicit media
+// types for HTML so that "*/*" (curl, fetch) is not taken for a browser.
+func acceptQuality(values []string) (htmlQ, jsonQ float64) {
+	var wildcardQ float64
+	for _, v := range values {
+		for _, part := range strings.Split(v, ",") {
+			mt, params, err := mime.ParseMediaType(strings.TrimSpace(part))
+			if err != nil {
+				continue
+			}
+			q := 1.0
+			if qs, ok := params["q"]; ok {
+				f, err := strconv.ParseFloat(qs, 64)
+				if err != nil || f < 0 || f > 1 {
+					continue
+				}
+				q = f
+			}
+			switch mt {
+			case "text/html", "application/xhtml+xml":
+				htmlQ = max(htmlQ, q)
+			case "application/json":
+				jsonQ = max(jsonQ, q)
+			case "*/*", "application/*":
+				wildcardQ = max(wildcardQ, q)
+			}
+		}
+	}
+	if jsonQ == 0 {
+		jsonQ = wildcardQ
+	}
+	return htmlQ, jsonQ
+}

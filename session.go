@@ -1,0 +1,129 @@
+package kratosauth
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"time"
+)
+
+// Authenticator assurance levels, as Kratos names them.
+const (
+	AAL1 = "aal1"
+	AAL2 = "aal2"
+	AAL3 = "aal3"
+)
+
+// Session is a Kratos v1.x session as returned by GET /sessions/whoami.
+// Fields keep Kratos' JSON names; fields this library does not know are ignored.
+type Session struct {
+	ID                          string                 `json:"id"`
+	Active                      bool                   `json:"active"`
+	ExpiresAt                   time.Time              `json:"expires_at"`
+	AuthenticatedAt             time.Time              `json:"authenticated_at"`
+	IssuedAt                    time.Time              `json:"issued_at"`
+	AuthenticatorAssuranceLevel string                 `json:"authenticator_assurance_level"`
+	AuthenticationMethods       []AuthenticationMethod `json:"authentication_methods,omitempty"`
+	Identity                    *Identity              `json:"identity"`
+	Devices                     []Device               `json:"devices,omitempty"`
+}
+
+// AuthenticationMethod is one way the session's holder proved who they are.
+type AuthenticationMethod struct {
+	Method      string    `json:"method"`
+	AAL         string    `json:"aal"`
+	CompletedAt time.Time `json:"completed_at"`
+	Provider    string    `json:"provider,omitempty"`
+}
+
+// Device is a device (user agent and address) the session was used from.
+type Device struct {
+	ID        string `json:"id"`
+	IPAddress string `json:"ip_address,omitempty"`
+	UserAgent string `json:"user_agent,omitempty"`
+	Location  string `json:"location,omitempty"`
+}
+
+// Identity is the Kratos identity a session belongs to, without credentials.
+type Identity struct {
+	ID                  string              `json:"id"`
+	SchemaID            string              `json:"schema_id"`
+	SchemaURL           string              `json:"schema_url"`
+	State               string              `json:"state,omitempty"`
+	Traits              json.RawMessage     `json:"traits,omitempty"`
+	VerifiableAddresses []VerifiableAddress `json:"verifiable_addresses,omitempty"`
+	RecoveryAddresses   []RecoveryAddress   `json:"recovery_addresses,omitempty"`
+	MetadataPublic      json.RawMessage     `json:"metadata_public,omitempty"`
+	CreatedAt           time.Time           `json:"created_at"`
+	UpdatedAt           time.Time           `json:"updated_at"`
+}
+
+// VerifiableAddress is an address (e-mail, phone) Kratos can verify.
+type VerifiableAddress struct {
+	ID       string `json:"id"`
+	Value    string `json:"value"`
+	Verified bool   `json:"verified"`
+	Via      string `json:"via"`
+	Status   string `json:"status"`
+}
+
+// RecoveryAddress is an address Kratos can send recovery messages to.
+type RecoveryAddress struct {
+	ID    string `json:"id"`
+	Value string `json:"value"`
+	Via   string `json:"via"`
+}
+
+// SatisfiesAAL reports whether the session was authenticated at the required
+// assurance level or above ("aal2" satisfies "aal1").
+func (s *Session) SatisfiesAAL(required string) bool {
+	return aalRank(s.AuthenticatorAssuranceLevel) >= aalRank(required)
+}
+
+// aalRank orders Kratos' levels; anything unknown ranks below aal1.
+func aalRank(aal string) int {
+	switch aal {
+	case AAL1:
+		return 1
+	case AAL2:
+		return 2
+	case AAL3:
+		return 3
+	}
+	return 0
+}
+
+// Traits decodes the traits of the session's identity into T, typically a
+// struct matching the identity schema.
+func Traits[T any](s *Session) (T, error) {
+	var t T
+	if s == nil || s.Identity == nil || len(s.Identity.Traits) == 0 {
+		return t, errors.New("kratosauth: session has no identity traits")
+	}
+	err := json.Unmarshal(s.Identity.Traits, &t)
+	return t, err
+}
+
+// contextKey is unexported so only this package can set or read the session.
+type contextKey struct{}
+
+// NewContext returns a copy of ctx that carries s.
+func NewContext(ctx context.Context, s *Session) context.Context {
+	return context.WithValue(ctx, contextKey{}, s)
+}
+
+// SessionFromContext returns the session stored by NewContext (which the
+// middlewares call), and whether there was one.
+func SessionFromContext(ctx context.Context) (*Session, bool) {
+	s, ok := ctx.Value(contextKey{}).(*Session)
+	return s, ok && s != nil
+}
+
+// IdentityFromContext returns the identity of the session stored in ctx.
+func IdentityFromContext(ctx context.Context) (*Identity, bool) {
+	s, ok := SessionFromContext(ctx)
+	if !ok || s.Identity == nil {
+		return nil, false
+	}
+	return s.Identity, true
+}

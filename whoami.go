@@ -1,0 +1,115 @@
+package kratosauth
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"time"
+)
+
+// whoami asks Kratos who the credential belongs to. It returns the session
+// and how long Kratos allows it to be cached (-1: Kratos said nothing), or an
+// *Error. Only the credential is sent: no other header of the user's request.
+func (a *Authenticator) whoami(ctx context.Context, cred credential) (*Session, time.Duration, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, a.whoamiURL, nil)
+	if err != nil {
+		return nil, 0, &Error{Kind: ErrUnavailable, Cause: err}
+	}
+	req.Header["Accept"] = []string{"application/json"}
+	cred.apply(req.Header)
+
+	resp, err := a.cfg.client.Do(req)
+	if err != nil {
+		return nil, 0, &Error{Kind: ErrUnavailable, Cause: fmt.Errorf("whoami: %w", err)}
+	}
+	defer resp.Body.Close()
+
+	body, err := readCapped(resp.Body, a.cfg.maxResponseBytes)
+	if err != nil {
+		return nil, 0, &Error{Kind: ErrUnavailable, Cause: fmt.Errorf("whoami: reading %d response: %w", resp.StatusCode, err)}
+	}
+	return parseWhoami(resp.StatusCode, resp.Header, body, time.Now())
+}
+
+var errBodyTooLarge = errors.New("response body too large")
+
+// readCapped reads at most max bytes and fails if the body is longer, so a
+// misbehaving upstream cannot make us buffer without bound.
+func readCapped(r io.Reader, max int64) ([]byte, error) {
+	body, err := io.ReadAll(io.LimitReader(r, max+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(body)) > max {
+		return nil, errBodyTooLarge
+	}
+	return body, nil
+}
+
+// kratosError is the error shape of Kratos' API, including the field of the
+// aal2 error.
+type kratosError struct {
+	Error struct {
+		ID     string `json:"id"`
+		Code   int    `json:"code"`
+		Reason string `json:"reason"`
+	} `json:"error"`
+	RedirectBrowserTo string `json:"redirect_browser_to"`
+}
+
+// parseWhoami maps one whoami response to a session or an *Error. Only a
+// well-formed, active, unexpired session is a success, and only Kratos'
+// explicit 401 (or a 200 for an inactive or expired session) means
+// "not logged in": everything unexpected is ErrUnavailable, so a broken or
+// overloaded Kratos is never mistaken for a logout.
+func parseWhoami(status int, h http.Header, body []byte, now time.Time) (*Session, time.Duration, error) {
+	switch {
+	case status == http.StatusOK:
+		var s Session
+		if err := json.Unmarshal(body, &s); err != nil {
+			return nil, 0, &Error{Kind: ErrUnavailable, Cause: fmt.Errorf("whoami: decoding session: %w", err)}
+		}
+		if s.ID == "" || s.Identity == nil || s.Identity.ID == "" || s.ExpiresAt.IsZero() {
+			return nil, 0, &Error{Kind: ErrUnavailable, Cause: errors.New("whoami: session without id, identity or expires_at")}
+		}
+		if !s.Active {
+			return nil, 0, &Error{Kind: ErrInvalidSession, Cause: errors.New("whoami: session is not active")}
+		}
+		if !s.ExpiresAt.After(now) {
+			return nil, 0, &Error{Kind: ErrInvalidSession, Cause: errors.New("whoami: session has expired")}
+		}
+		return &s, cacheFor(h.Get("Ory-Session-Cache-For")), nil
+
+	case status == http.StatusUnauthorized:
+		return nil, 0, &Error{Kind: ErrInvalidSession, Cause: errors.New("whoami: 401 no active session")}
+
+	case status == http.StatusForbidden:
+		var ke kratosError
+		if json.Unmarshal(body, &ke) == nil && ke.Error.ID == "session_aal2_required" {
+			return nil, 0, &Error{Kind: ErrAAL2Required, Cause: errors.New("whoami: 403 session_aal2_required"), RedirectTo: ke.RedirectBrowserTo}
+		}
+		return nil, 0, &Error{Kind: ErrUnavailable, Cause: errors.New("whoami: unexpected 403")}
+
+	case status == http.StatusTooManyRequests:
+		return nil, 0, &Error{Kind: ErrUnavailable, Cause: errors.New("whoami: 429 rate limited"), RetryAfter: retryAfter(h.Get("Retry-After"))}
+
+	default:
+		return nil, 0, &Error{Kind: ErrUnavailable, Cause: fmt.Errorf("whoami: unexpected status %d", status)}
+	}
+}
+
+// cacheFor parses Ory-Session-Cache-For (seconds); -1 when absent or invalid.
+func cacheFor(h string) time.Duration {
+	if h == "" {
+		return -1
+	}
+	secs, err := strconv.ParseInt(h, 10, 64)
+	if err != nil || secs < 0 {
+		return -1
+	}
+	return time.Duration(secs) * time.Second
+}
