@@ -293,3 +293,28 @@ func isTimeout(err error) bool {
 	var ne net.Error
 	return errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout())
 }
+
+// KratosPublicURL returns the Kratos public URL this app calls, without a
+// trailing slash.
+func (a *Authenticator) KratosPublicURL() string { return a.cfg.publicURL.String() }
+
+// KratosBrowserURL returns the Kratos URL browsers are sent to, without a
+// trailing slash.
+func (a *Authenticator) KratosBrowserURL() string { return a.cfg.browserURL.String() }
+
+// AppURL returns the app's configured external base URL, or "".
+func (a *Authenticator) AppURL() string {
+	if a.cfg.appURL == nil {
+		return ""
+	}
+	return a.cfg.appURL.String()
+}
+
+// HTTPClient returns the client used to call Kratos. It never follows
+// redirects; use it for other calls to Kratos' public API.
+func (a *Authenticator) HTTPClient() *http.Client { return a.cfg.client }
+
+// ReturnTo returns the URL that brings a browser back to r after a Kratos
+// flow: the configured app URL plus r's path and query, never r's Host.
+// It returns "" when no app URL is configured.
+func (a *Authenticator) ReturnTo(r *http.Request) string { return a.returnTo(r) }

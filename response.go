@@ -66,16 +66,16 @@ func WriteJSONError(w http.ResponseWriter, err error) {
 	switch e.Kind {
 	case ErrNoCredentials, ErrInvalidSession:
 		body.Error = apiErrorBody{ID: "session_inactive", Code: http.StatusUnauthorized,
-			Reason: "No active session was found in this request.",
+			Reason:  "No active session was found in this request.",
 			Message: "request does not have a valid authentication session"}
 	case ErrAAL2Required:
 		body.Error = apiErrorBody{ID: "session_aal2_required", Code: http.StatusForbidden,
-			Reason: "An active session was found but it does not fulfill the Authenticator Assurance Level, implying that the session must (e.g.) authenticate the second authentication factor.",
+			Reason:  "An active session was found but it does not fulfill the Authenticator Assurance Level, implying that the session must (e.g.) authenticate the second authentication factor.",
 			Message: "Session does not fulfill the Authenticator Assurance Level"}
 		body.RedirectBrowserTo = e.RedirectTo
 	default:
 		body.Error = apiErrorBody{ID: "session_check_unavailable", Code: http.StatusServiceUnavailable,
-			Reason: "The identity service could not be reached. Please try again later.",
+			Reason:  "The identity service could not be reached. Please try again later.",
 			Message: "identity service unavailable"}
 	}
 	body.Error.Status = http.StatusText(body.Error.Code)
