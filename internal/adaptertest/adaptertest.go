@@ -1,0 +1,163 @@
+// Package adaptertest is the conformance suite every framework adapter runs:
+// the same table of requests against a fake Kratos, so net/http, chi and gin
+// behave alike.
+package adaptertest
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/kratosauth/kratosauth"
+	"github.com/kratosauth/kratosauth/internal/kratosfake"
+)
+
+// AppURL is the app URL the suite configures.
+const AppURL = "https://app.example.com"
+
+// Routes builds an app on a with these routes:
+//
+//	GET /private  RequireSession
+//	GET /aal2     RequireAAL(kratosauth.AAL2)
+//	GET /public   LoadSession
+//
+// Each handler writes the identity ID from the adapter's own getter (or
+// "anonymous") as the body, and the identity ID from
+// kratosauth.IdentityFromContext(r.Context()) in the X-Context-Identity
+// header, so the suite checks that net/http helpers see the session too.
+type Routes func(a *kratosauth.Authenticator) http.Handler
+
+const (
+	browserAccept = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+	token         = "ory_st_conformance0123456789abcdef"
+)
+
+// Run runs the suite.
+func Run(t *testing.T, routes Routes) {
+	session := kratosfake.Fresh(kratosfake.SessionAAL1, time.Hour)
+	sessionAAL2 := kratosfake.Fresh(kratosfake.SessionAAL2, time.Hour)
+	var id, id2 struct {
+		Identity struct{ ID string } `json:"identity"`
+	}
+	require.NoError(t, json.Unmarshal(session, &id))
+	require.NoError(t, json.Unmarshal(sessionAAL2, &id2))
+	// Kratos builds redirect_browser_to from its own base URL; point it at the
+	// browser URL configured below, as a correctly configured Kratos would.
+	const stepUp = "http://kratos/self-service/login/browser?aal=aal2"
+	aal2Required := kratosfake.Modify(kratosfake.AAL2Required, func(m map[string]any) { m["redirect_browser_to"] = stepUp })
+
+	cases := []struct {
+		name     string
+		path     string
+		browser  bool
+		noCred   bool
+		kratos   kratosfake.Response
+		wantCode int
+		wantBody string // exact body, for 200s
+		wantLoc  string // exact Location, for redirects
+		wantJSON int    // error.code in a JSON error body
+	}{
+		{name: "private/valid", path: "/private", kratos: ok(session), wantCode: 200, wantBody: id.Identity.ID},
+		{name: "private/valid browser", path: "/private", browser: true, kratos: ok(session), wantCode: 200, wantBody: id.Identity.ID},
+		{name: "private/no credentials browser", path: "/private?tab=1", browser: true, noCred: true, wantCode: 303,
+			wantLoc: "http://kratos/self-service/login/browser?return_to=" + url.QueryEscape(AppURL+"/private?tab=1")},
+		{name: "private/no credentials API", path: "/private", noCred: true, wantCode: 401, wantJSON: 401},
+		{name: "private/invalid API", path: "/private", kratos: status(401, kratosfake.Unauthorized), wantCode: 401, wantJSON: 401},
+		{name: "private/invalid browser", path: "/private", browser: true, kratos: status(401, kratosfake.Unauthorized), wantCode: 303,
+			wantLoc: "http://kratos/self-service/login/browser?return_to=" + url.QueryEscape(AppURL+"/private")},
+		{name: "private/aal2 required API", path: "/private", kratos: status(403, aal2Required), wantCode: 403, wantJSON: 403},
+		{name: "private/aal2 required browser", path: "/private", browser: true, kratos: status(403, aal2Required), wantCode: 303,
+			wantLoc: withReturnTo(stepUp, AppURL+"/private")},
+		{name: "private/kratos 500 API", path: "/private", kratos: status(500, []byte(`{}`)), wantCode: 503, wantJSON: 503},
+		{name: "private/kratos 500 browser gets no redirect", path: "/private", browser: true, kratos: status(500, []byte(`{}`)), wantCode: 503, wantJSON: 503},
+		{name: "aal2/aal1 session browser steps up", path: "/aal2", browser: true, kratos: ok(session), wantCode: 303,
+			wantLoc: "http://kratos/self-service/login/browser?aal=aal2&return_to=" + url.QueryEscape(AppURL+"/aal2")},
+		{name: "aal2/aal1 session API", path: "/aal2", kratos: ok(session), wantCode: 403, wantJSON: 403},
+		{name: "aal2/aal2 session", path: "/aal2", kratos: ok(sessionAAL2), wantCode: 200, wantBody: id2.Identity.ID},
+		{name: "public/no credentials", path: "/public", noCred: true, wantCode: 200, wantBody: "anonymous"},
+		{name: "public/valid", path: "/public", kratos: ok(session), wantCode: 200, wantBody: id.Identity.ID},
+		{name: "public/invalid", path: "/public", kratos: status(401, kratosfake.Unauthorized), wantCode: 200, wantBody: "anonymous"},
+		{name: "public/aal2 required", path: "/public", kratos: status(403, aal2Required), wantCode: 200, wantBody: "anonymous"},
+		{name: "public/kratos unavailable", path: "/public", kratos: status(503, nil), wantCode: 503, wantJSON: 503},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			fake := kratosfake.Always(t, tc.kratos)
+			// Kratos is called on fake's address; browsers are sent to http://kratos.
+			a, err := kratosauth.New(fake.URL,
+				kratosauth.WithBrowserURL("http://kratos"),
+				kratosauth.WithAppURL(AppURL),
+				kratosauth.WithCacheTTL(0))
+			require.NoError(t, err)
+			t.Cleanup(func() { a.Close() })
+
+			req := httptest.NewRequest(http.MethodGet, "http://internal:8080"+tc.path, nil)
+			req.Host = "evil.example" // must never be used for return_to
+			if tc.browser {
+				req.Header.Set("Accept", browserAccept)
+			} else {
+				req.Header.Set("Accept", "application/json")
+			}
+			if !tc.noCred {
+				req.Header.Set("X-Session-Token", token)
+			}
+			rec := httptest.NewRecorder()
+			routes(a).ServeHTTP(rec, req)
+			res := rec.Result()
+			body, _ := io.ReadAll(res.Body)
+
+			require.Equal(t, tc.wantCode, res.StatusCode, "body: %s", body)
+			if tc.noCred {
+				assert.Zero(t, fake.Calls(), "no credential must not reach Kratos")
+			}
+			if tc.wantBody != "" {
+				assert.Equal(t, tc.wantBody, string(body))
+				if tc.wantBody != "anonymous" {
+					assert.Equal(t, tc.wantBody, res.Header.Get("X-Context-Identity"), "session must be in the request context")
+				}
+			}
+			if tc.wantLoc != "" {
+				assert.Equal(t, tc.wantLoc, res.Header.Get("Location"))
+				assert.NotContains(t, res.Header.Get("Location"), "evil.example")
+			}
+			if tc.wantJSON != 0 {
+				var e struct {
+					Error struct {
+						Code   int    `json:"code"`
+						Status string `json:"status"`
+					} `json:"error"`
+				}
+				require.NoError(t, json.Unmarshal(body, &e), "body: %s", body)
+				assert.Equal(t, tc.wantJSON, e.Error.Code)
+				assert.Equal(t, http.StatusText(tc.wantJSON), e.Error.Status)
+				assert.True(t, strings.HasPrefix(res.Header.Get("Content-Type"), "application/json"))
+				assert.Empty(t, res.Header.Get("Location"))
+			}
+		})
+	}
+}
+
+func ok(body []byte) kratosfake.Response { return kratosfake.Response{Status: 200, Body: body} }
+
+func status(code int, body []byte) kratosfake.Response {
+	return kratosfake.Response{Status: code, Body: body}
+}
+
+func withReturnTo(target, returnTo string) string {
+	u, err := url.Parse(target)
+	if err != nil {
+		panic(err)
+	}
+	q := u.Query()
+	q.Set("return_to", returnTo)
+	u.RawQuery = q.Encode()
+	return u.String()
+}
