@@ -48,11 +48,16 @@ type apiError struct {
 }
 
 type apiErrorBody struct {
-	ID      string `json:"id,omitempty"`
-	Code    int    `json:"code"`
-	Status  string `json:"status"`
-	Reason  string `json:"reason,omitempty"`
-	Message string `json:"message"`
+	ID      string           `json:"id,omitempty"`
+	Code    int              `json:"code"`
+	Status  string           `json:"status"`
+	Reason  string           `json:"reason,omitempty"`
+	Details *apiErrorDetails `json:"details,omitempty"`
+	Message string           `json:"message"`
+}
+
+type apiErrorDetails struct {
+	RedirectBrowserTo string `json:"redirect_browser_to"`
 }
 
 // WriteJSONError writes err (an *Error) as a Kratos-shaped JSON error with
@@ -65,13 +70,14 @@ func WriteJSONError(w http.ResponseWriter, err error) {
 	var body apiError
 	switch e.Kind {
 	case ErrNoCredentials, ErrInvalidSession:
-		body.Error = apiErrorBody{ID: "session_inactive", Code: http.StatusUnauthorized,
-			Reason:  "No active session was found in this request.",
-			Message: "request does not have a valid authentication session"}
+		body.Error = apiErrorBody{Code: http.StatusUnauthorized,
+			Reason:  "No valid session credentials found in the request.",
+			Message: "The request could not be authorized"}
 	case ErrAAL2Required:
 		body.Error = apiErrorBody{ID: "session_aal2_required", Code: http.StatusForbidden,
-			Reason:  "An active session was found but it does not fulfill the Authenticator Assurance Level, implying that the session must (e.g.) authenticate the second authentication factor.",
-			Message: "Session does not fulfill the Authenticator Assurance Level"}
+			Reason:  "An active session was found but it does not fulfill the requested Authenticator Assurance Level. Please verify yourself with a second factor to resolve this issue.",
+			Details: &apiErrorDetails{RedirectBrowserTo: e.RedirectTo},
+			Message: "Session does not fulfill the requested Authenticator Assurance Level"}
 		body.RedirectBrowserTo = e.RedirectTo
 	default:
 		body.Error = apiErrorBody{ID: "session_check_unavailable", Code: http.StatusServiceUnavailable,
