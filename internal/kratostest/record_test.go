@@ -169,4 +169,3 @@ func write(t *testing.T, path string, b []byte) {
 		t.Fatal(err)
 	}
 }
-

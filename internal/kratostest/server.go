@@ -142,6 +142,12 @@ func (s *Server) serve() error {
 	if s.cmd != nil {
 		return errors.New("kratostest: already running")
 	}
+	for _, u := range []string{s.PublicURL, s.AdminURL} {
+		if c, err := net.DialTimeout("tcp", strings.TrimPrefix(u, "http://"), 200*time.Millisecond); err == nil {
+			c.Close()
+			return fmt.Errorf("kratostest: %s is already in use by another process", u)
+		}
+	}
 	lf, err := os.OpenFile(s.LogPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return err
