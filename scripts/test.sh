@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# The project's test command (`make test`, and what .ci/run calls): installs
+# what the tests need, builds Kratos v1.3.1 if needed, checks formatting and
+# vet, and runs every module's tests with the race detector, end-to-end tests
+# against the real Kratos included (KRATOSAUTH_E2E=1 makes them fail, not
+# skip, when Kratos is missing).
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+scripts/deps.sh
+scripts/kratos.sh build
+
+# Every module but the Kratos tool module (built above, not ours to test).
+mapfile -t MODULES < <(find . -name go.mod -not -path './tools/*' -not -path './.*' -printf '%h\n' | sort)
+
+echo "== gofmt"
+unformatted="$(gofmt -l $(git ls-files '*.go') 2>/dev/null || true)"
+if [[ -n "$unformatted" ]]; then
+	echo "gofmt would change:"; echo "$unformatted"; exit 1
+fi
+
+export KRATOSAUTH_E2E=1
+for mod in "${MODULES[@]}"; do
+	echo "== go vet ($mod)"
+	(cd "$mod" && go vet ./...)
+done
+for mod in "${MODULES[@]}"; do
+	echo "== go test -race ($mod)"
+	(cd "$mod" && go test -race -count=1 -timeout 20m ./...)
+done
+if [[ -x scripts/fuzz.sh ]]; then
+	echo "== fuzz (bounded)"
+	scripts/fuzz.sh "${FUZZTIME:-10s}"
+fi
+echo "== all tests passed"
