@@ -8,8 +8,8 @@ import (
 	"net/http/cookiejar"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
+	"time"
 
 	"github.com/kratosauth/kratosauth/internal/kratostest"
 )
@@ -127,5 +127,19 @@ func TestRecord(t *testing.T) {
 	save("schema_default", st, b)
 	st, b = get("/schemas/nope")
 	save("schema_not_found", st, b)
-	_ = strings.TrimSpace
+
+	// A Kratos whose login flows expire after a second: 410 on fetch.
+	t.Setenv("SELFSERVICE_FLOWS_LOGIN_LIFESPAN", "1s")
+	k2 := kratostest.Start(t, kratostest.Options{AppURL: app})
+	jar3, _ := cookiejar.New(nil)
+	c.Jar = jar3
+	k = k2
+	_, b = get("/self-service/login/browser?return_to=" + app + "/dashboard")
+	id, _ = idOf(b)
+	time.Sleep(1500 * time.Millisecond)
+	st, b = get("/self-service/login/flows?id=" + id)
+	if st != http.StatusGone {
+		t.Fatalf("expired flow: %d %s", st, b)
+	}
+	save("error_expired", st, b)
 }

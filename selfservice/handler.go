@@ -1,0 +1,432 @@
+package selfservice
+
+import (
+	"bytes"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/kratosauth/kratosauth"
+)
+
+// Page names besides the flow kinds.
+const (
+	ErrorPage  = "error"
+	LogoutPage = "logout"
+)
+
+// restartCookie counts consecutive fresh-flow redirects, so that a
+// misconfiguration (Kratos' cookies not reaching the app) ends on an error
+// page instead of a redirect loop.
+const (
+	restartCookie = "kratosauth_flow_restarts"
+	maxRestarts   = 3
+)
+
+// Handler serves the self-service pages: /login, /registration,
+// /settings, /verification, /recovery, /error and /logout (below the base
+// path). Build it with New. It is safe for concurrent use.
+type Handler struct {
+	cfg    config
+	auth   *kratosauth.Authenticator
+	client *Client
+	prefix string // app URL (if any) + base path, for links
+	home   string
+	secure bool // set the restart cookie with Secure
+}
+
+// New returns a Handler for the Kratos and app URLs configured in auth.
+// Configure auth with kratosauth.WithAppURL, or return_to is always dropped,
+// and with kratosauth.WithBrowserURL when browsers reach Kratos at another
+// address than the app does. New checks every option and never fails later
+// for configuration reasons.
+func New(auth *kratosauth.Authenticator, opts ...Option) (*Handler, error) {
+	if auth == nil {
+		return nil, errors.New("selfservice: nil Authenticator")
+	}
+	c := config{
+		siteName: "Account",
+		timeout:  DefaultTimeout,
+		maxBytes: DefaultMaxResponseBytes,
+		logger:   slog.Default(),
+	}
+	for _, opt := range opts {
+		if opt == nil {
+			continue
+		}
+		if err := opt(&c); err != nil {
+			return nil, err
+		}
+	}
+	if c.tmpl == nil {
+		// A clone: the shared set must never execute, or it could not be
+		// cloned by DefaultTemplates any more.
+		c.tmpl = DefaultTemplates()
+	}
+	client, err := newClient(auth, c.timeout, c.maxBytes)
+	if err != nil {
+		return nil, err
+	}
+	h := &Handler{cfg: c, auth: auth, client: client, prefix: c.basePath, home: "/"}
+	if app := auth.AppURL(); app != "" {
+		h.prefix = app + c.basePath
+		h.home = app + "/"
+		h.secure = strings.HasPrefix(app, "https:")
+	}
+	return h, nil
+}
+
+// Client returns the Client the pages use, for calls of your own.
+func (h *Handler) Client() *Client { return h.client }
+
+// Paths returns the paths the pages are served at: the base path plus
+// /login, /registration, /settings, /verification, /recovery, /error and
+// /logout.
+func (h *Handler) Paths() []string {
+	out := make([]string, 0, len(allKinds)+2)
+	for _, k := range allKinds {
+		out = append(out, h.cfg.basePath+"/"+string(k))
+	}
+	return append(out, h.cfg.basePath+"/"+ErrorPage, h.cfg.basePath+"/"+LogoutPage)
+}
+
+// Mux is what Register registers on: *http.ServeMux, chi.Router, ...
+type Mux interface {
+	Handle(pattern string, handler http.Handler)
+}
+
+// Register registers h on mux at each of Paths().
+func (h *Handler) Register(mux Mux) {
+	for _, p := range h.Paths() {
+		mux.Handle(p, h)
+	}
+}
+
+// ServeHTTP serves the page at r.URL.Path, or 404.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	rest, ok := strings.CutPrefix(r.URL.Path, h.cfg.basePath+"/")
+	if !ok {
+		http.NotFound(w, r)
+		return
+	}
+	switch k := Kind(rest); {
+	case k.valid():
+		h.serveFlow(w, r, k)
+	case rest == ErrorPage:
+		h.serveError(w, r)
+	case rest == LogoutPage:
+		h.serveLogout(w, r)
+	default:
+		http.NotFound(w, r)
+	}
+}
+
+// FlowHandler returns the handler of one flow's page, for routers that
+// register pages one by one. It serves that page whatever the path.
+func (h *Handler) FlowHandler(kind Kind) http.Handler {
+	if !kind.valid() {
+		panic("selfservice: unknown flow kind " + strconv.Quote(string(kind)))
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.serveFlow(w, r, kind) })
+}
+
+// ErrorHandler returns the handler of the /error page.
+func (h *Handler) ErrorHandler() http.Handler { return http.HandlerFunc(h.serveError) }
+
+// LogoutHandler returns the handler of the /logout page. GET or POST
+// /logout[?return_to=] asks Kratos for the browser's logout URL (Kratos
+// guards it with a per-session logout token), drops the session from the
+// Authenticator's cache and 303-redirects to it; Kratos then revokes the
+// session and redirects to return_to or its logout default. Without a
+// session it redirects to the app's home. A cross-site top-level GET can
+// log a user out (as with most logout links); link to it with a POST form
+// if that matters to you.
+func (h *Handler) LogoutHandler() http.Handler { return http.HandlerFunc(h.serveLogout) }
+
+// URL returns the URL of a page: a Kind or ErrorPage or LogoutPage.
+// It is absolute when the Authenticator has an app URL.
+func (h *Handler) URL(page string) string { return h.prefix + "/" + page }
+
+// serveFlow shows the flow in ?flow=, or starts one.
+//
+//	no ?flow=                   303 to Kratos' /self-service/<kind>/browser
+//	flow fetched                200 with the rendered flow
+//	expired, unknown, CSRF      303 to a fresh flow (at most maxRestarts in a row)
+//	no session (settings)       303 to login, returning to this page
+//	Kratos asks for a redirect  303 there (if on Kratos' or the app's origin)
+//	Kratos unavailable          503 page
+func (h *Handler) serveFlow(w http.ResponseWriter, r *http.Request, kind Kind) {
+	if !allowMethods(w, r, http.MethodGet, http.MethodHead) {
+		return
+	}
+	q := r.URL.Query()
+	params := InitParams{ReturnTo: q.Get("return_to"), AAL: q.Get("aal"), Refresh: q.Get("refresh") == "true"}
+	id := q.Get("flow")
+	if id == "" {
+		h.client.RedirectToBrowserFlow(w, r, kind, params)
+		return
+	}
+	f, err := h.client.GetFlow(r.Context(), r, kind, id)
+	if err != nil {
+		h.flowError(w, r, kind, params, err)
+		return
+	}
+	if c, err := r.Cookie(restartCookie); err == nil && c.Value != "" {
+		h.setRestarts(w, -1)
+	}
+	h.render(w, r, http.StatusOK, h.flowPage(kind, f))
+}
+
+func (h *Handler) flowError(w http.ResponseWriter, r *http.Request, kind Kind, params InitParams, err error) {
+	var e *Error
+	if !errors.As(err, &e) {
+		e = &Error{Kind: ErrUnavailable, Cause: err}
+	}
+	switch e.Kind {
+	case ErrUnavailable:
+		h.unavailable(w, r, err)
+	case ErrFlowExpired:
+		if e.ReturnTo != "" {
+			params.ReturnTo = e.ReturnTo
+		}
+		h.restart(w, r, kind, params)
+	case ErrNoSession:
+		// Settings without a session: sign in first, then come back here.
+		rt := h.URL(string(kind))
+		if v, ok := h.client.SafeReturnTo(params.ReturnTo); ok {
+			rt += "?return_to=" + url.QueryEscape(v)
+		}
+		h.restart(w, r, Login, InitParams{ReturnTo: rt})
+	case ErrRedirect:
+		if to, ok := h.client.SafeReturnTo(e.RedirectTo); ok {
+			redirect(w, r, to)
+			return
+		}
+		if sameOrigin(h.client.browser, e.RedirectTo) {
+			redirect(w, r, e.RedirectTo)
+			return
+		}
+		h.cfg.logger.LogAttrs(r.Context(), slog.LevelWarn, "selfservice: ignoring Kratos redirect to a foreign origin",
+			slog.String("flow", string(kind)))
+		h.restart(w, r, kind, params)
+	default:
+		h.cfg.logger.LogAttrs(r.Context(), slog.LevelError, "selfservice: fetching flow failed",
+			slog.String("flow", string(kind)), slog.String("error", err.Error()))
+		h.renderError(w, r, http.StatusInternalServerError, genericError)
+	}
+}
+
+// restart sends the browser to a fresh flow, unless it has been sent to
+// fresh flows maxRestarts times in a row without a flow being shown.
+func (h *Handler) restart(w http.ResponseWriter, r *http.Request, kind Kind, params InitParams) {
+	n := 0
+	if c, err := r.Cookie(restartCookie); err == nil {
+		n, _ = strconv.Atoi(c.Value)
+	}
+	if n >= maxRestarts {
+		h.cfg.logger.LogAttrs(r.Context(), slog.LevelWarn,
+			"selfservice: flow restarted too often; do Kratos' cookies reach the app (same domain, Secure over http)?",
+			slog.String("flow", string(kind)))
+		h.setRestarts(w, -1)
+		h.renderError(w, r, http.StatusInternalServerError, restartError)
+		return
+	}
+	h.setRestarts(w, n+1)
+	h.client.RedirectToBrowserFlow(w, r, kind, params)
+}
+
+// setRestarts sets the restart counter, or deletes it when n < 0.
+func (h *Handler) setRestarts(w http.ResponseWriter, n int) {
+	c := &http.Cookie{Name: restartCookie, Path: "/", HttpOnly: true, Secure: h.secure, SameSite: http.SameSiteLaxMode}
+	if n < 0 {
+		c.MaxAge = -1
+	} else {
+		c.Value, c.MaxAge = strconv.Itoa(n), 60
+	}
+	http.SetCookie(w, c)
+}
+
+// serveError shows the Kratos error in ?id=.
+func (h *Handler) serveError(w http.ResponseWriter, r *http.Request) {
+	if !allowMethods(w, r, http.MethodGet, http.MethodHead) {
+		return
+	}
+	id := r.URL.Query().Get("id")
+	if id == "" {
+		h.renderError(w, r, http.StatusNotFound, notFoundError)
+		return
+	}
+	c, err := h.client.GetError(r.Context(), id)
+	switch {
+	case err == nil:
+		status := c.Error.Code
+		if status < 400 || status > 599 {
+			status = http.StatusInternalServerError
+		}
+		pe := friendlyError(&c.Error)
+		h.renderError(w, r, status, pe)
+	case errors.Is(err, ErrUnavailable):
+		h.unavailable(w, r, err)
+	default:
+		h.renderError(w, r, http.StatusNotFound, notFoundError)
+	}
+}
+
+// serveLogout ends the browser's session: it asks Kratos for the logout
+// URL, drops the session from the Authenticator's cache and redirects to
+// it. Without a session it redirects home.
+func (h *Handler) serveLogout(w http.ResponseWriter, r *http.Request) {
+	if !allowMethods(w, r, http.MethodGet, http.MethodPost) {
+		return
+	}
+	u, err := h.client.LogoutURL(r.Context(), r, r.URL.Query().Get("return_to"))
+	switch {
+	case err == nil:
+		h.auth.Invalidate(r)
+		redirect(w, r, u)
+	case errors.Is(err, ErrNoSession):
+		h.auth.Invalidate(r)
+		redirect(w, r, h.home)
+	case errors.Is(err, ErrUnavailable):
+		h.unavailable(w, r, err)
+	default:
+		h.cfg.logger.LogAttrs(r.Context(), slog.LevelError, "selfservice: logout failed", slog.String("error", err.Error()))
+		h.renderError(w, r, http.StatusInternalServerError, genericError)
+	}
+}
+
+func (h *Handler) unavailable(w http.ResponseWriter, r *http.Request, err error) {
+	h.cfg.logger.LogAttrs(r.Context(), slog.LevelWarn, "selfservice: Kratos unavailable",
+		slog.String("path", r.URL.Path), slog.String("error", err.Error()))
+	h.renderError(w, r, http.StatusServiceUnavailable, unavailableError)
+}
+
+var titles = map[Kind]string{
+	Login:        "Sign in",
+	Registration: "Create an account",
+	Settings:     "Account settings",
+	Verification: "Verify your account",
+	Recovery:     "Recover your account",
+}
+
+func (h *Handler) flowPage(kind Kind, f *Flow) *Page {
+	title := titles[kind]
+	switch {
+	case kind == Login && f.Refresh:
+		title = "Confirm it's you"
+	case kind == Login && f.RequestedAAL == kratosauth.AAL2:
+		title = "Second factor"
+	}
+	p := h.page(title, http.StatusOK, f.ReturnTo)
+	p.Kind, p.Flow, p.Forms = kind, f, f.Forms()
+	return p
+}
+
+func (h *Handler) page(title string, status int, returnTo string) *Page {
+	suffix := ""
+	if rt, ok := h.client.SafeReturnTo(returnTo); ok {
+		suffix = "?return_to=" + url.QueryEscape(rt)
+	}
+	return &Page{
+		SiteName: h.cfg.siteName,
+		Title:    title,
+		Status:   status,
+		Style:    defaultStyle,
+		URLs: URLs{
+			Home:         h.home,
+			Login:        h.URL(string(Login)) + suffix,
+			Registration: h.URL(string(Registration)) + suffix,
+			Settings:     h.URL(string(Settings)),
+			Verification: h.URL(string(Verification)),
+			Recovery:     h.URL(string(Recovery)),
+			Logout:       h.URL(LogoutPage),
+		},
+	}
+}
+
+func (h *Handler) renderError(w http.ResponseWriter, r *http.Request, status int, pe PageError) {
+	p := h.page(pe.Title, status, "")
+	p.Error = &pe
+	h.render(w, r, status, p)
+}
+
+// render executes the "page" template into a buffer, so that a template
+// error becomes a plain 500 rather than half a page.
+func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, p *Page) {
+	var buf bytes.Buffer
+	if err := h.cfg.tmpl.ExecuteTemplate(&buf, "page", p); err != nil {
+		h.cfg.logger.LogAttrs(r.Context(), slog.LevelError, "selfservice: template failed", slog.String("error", err.Error()))
+		w.Header().Set("Cache-Control", "no-store")
+		http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
+		return
+	}
+	hd := w.Header()
+	hd.Set("Content-Type", "text/html; charset=utf-8")
+	hd.Set("Cache-Control", "no-store")
+	hd.Set("X-Content-Type-Options", "nosniff")
+	hd.Set("X-Frame-Options", "DENY")
+	w.WriteHeader(status)
+	_, _ = w.Write(buf.Bytes())
+}
+
+func allowMethods(w http.ResponseWriter, r *http.Request, methods ...string) bool {
+	for _, m := range methods {
+		if r.Method == m {
+			return true
+		}
+	}
+	w.Header().Set("Allow", strings.Join(methods, ", "))
+	http.Error(w, http.StatusText(http.StatusMethodNotAllowed), http.StatusMethodNotAllowed)
+	return false
+}
+
+var (
+	genericError = PageError{
+		Title:   "Something went wrong",
+		Message: "An unexpected error occurred. Please try again later.",
+	}
+	unavailableError = PageError{
+		Title:   "Service unavailable",
+		Message: "We cannot reach the sign-in service right now. Please try again in a moment.",
+	}
+	notFoundError = PageError{
+		Title:   "Error not found",
+		Message: "This error does not exist or is no longer available.",
+	}
+	restartError = PageError{
+		Title:   "We could not start this form",
+		Message: "Please make sure cookies are enabled for this site, then try again.",
+	}
+)
+
+// friendlyError words a Kratos error for users. Kratos' reason is shown
+// for client errors only; server errors get a generic text.
+func friendlyError(k *KratosError) PageError {
+	pe := PageError{Kratos: k}
+	switch k.ID {
+	case "security_csrf_violation":
+		pe.Title, pe.Message = "Your request could not be verified", "The form was open for too long or your cookies were cleared. Please try again."
+	case "self_service_flow_expired":
+		pe.Title, pe.Message = "This page has expired", "Please start again."
+	case "session_already_available":
+		pe.Title, pe.Message = "You are already signed in", "Sign out first to use another account."
+	case "self_service_flow_return_to_forbidden":
+		pe.Title, pe.Message = "Invalid return address", "The address to return to after this step is not allowed."
+	case "security_identity_mismatch":
+		pe.Title, pe.Message = "This link belongs to someone else", "Please start again from your own account."
+	default:
+		pe.Title, pe.Message = genericError.Title, genericError.Message
+		if k.Code >= 400 && k.Code < 500 {
+			switch {
+			case k.Reason != "" && len(k.Reason) <= 300:
+				pe.Message = k.Reason
+			case k.Message != "" && len(k.Message) <= 300:
+				pe.Message = k.Message
+			}
+		}
+	}
+	return pe
+}

@@ -1,0 +1,106 @@
+package selfservice
+
+import (
+	"errors"
+	"fmt"
+	"html/template"
+	"io"
+	"log/slog"
+	"strings"
+	"time"
+)
+
+// Option configures a Handler. Options are applied, and validated, by New.
+type Option func(*config) error
+
+type config struct {
+	basePath string
+	tmpl     *template.Template
+	siteName string
+	timeout  time.Duration
+	maxBytes int64
+	logger   *slog.Logger
+}
+
+// WithBasePath sets the path prefix the pages are served under, e.g.
+// "/auth" for /auth/login, /auth/registration, ... It must match the
+// ui_url paths configured in Kratos. Mount the Handler without stripping
+// the prefix (mux.Handle("/auth/", h), chi's r.Mount("/auth", h)).
+// Default: "" (pages at /login, /registration, ...).
+func WithBasePath(prefix string) Option {
+	return func(c *config) error {
+		prefix = strings.TrimRight(prefix, "/")
+		if prefix != "" && (prefix[0] != '/' || strings.ContainsAny(prefix, "?#\\ ") || strings.HasPrefix(prefix, "//")) {
+			return fmt.Errorf("selfservice: invalid base path %q: want /segment[/segment...]", prefix)
+		}
+		c.basePath = prefix
+		return nil
+	}
+}
+
+// WithTemplates sets the templates pages are rendered with. t must define
+// "page", which is executed with a *Page. The easiest way to customize the
+// look is to start from DefaultTemplates and redefine some of its
+// templates ("header", "flow", "node", "error", "style", ...):
+//
+//	t := template.Must(selfservice.DefaultTemplates().Parse(`{{define "header"}}...{{end}}`))
+//
+// Default: DefaultTemplates().
+func WithTemplates(t *template.Template) Option {
+	return func(c *config) error {
+		if t == nil || t.Lookup("page") == nil {
+			return errors.New(`selfservice: templates must define "page"`)
+		}
+		c.tmpl = t
+		return nil
+	}
+}
+
+// WithSiteName sets the name shown in the page header and titles.
+// Default: "Account".
+func WithSiteName(name string) Option {
+	return func(c *config) error {
+		if strings.TrimSpace(name) == "" {
+			return errors.New("selfservice: empty site name")
+		}
+		c.siteName = name
+		return nil
+	}
+}
+
+// WithTimeout bounds each call to Kratos; when it passes, the page shows
+// the 503 "unavailable" page. Default: DefaultTimeout (5 seconds).
+func WithTimeout(d time.Duration) Option {
+	return func(c *config) error {
+		if d <= 0 {
+			return fmt.Errorf("selfservice: timeout must be positive, got %s", d)
+		}
+		c.timeout = d
+		return nil
+	}
+}
+
+// WithMaxResponseBytes caps the size of a Kratos response body; a larger
+// one is treated as Kratos being unavailable.
+// Default: DefaultMaxResponseBytes (1 MiB).
+func WithMaxResponseBytes(n int64) Option {
+	return func(c *config) error {
+		if n <= 0 {
+			return fmt.Errorf("selfservice: max response bytes must be positive, got %d", n)
+		}
+		c.maxBytes = n
+		return nil
+	}
+}
+
+// WithLogger sets the logger for Kratos failures (never cookies or flow
+// contents); nil discards logs. Default: slog.Default().
+func WithLogger(l *slog.Logger) Option {
+	return func(c *config) error {
+		if l == nil {
+			l = slog.New(slog.NewTextHandler(io.Discard, nil))
+		}
+		c.logger = l
+		return nil
+	}
+}

@@ -1,0 +1,203 @@
+package selfservice
+
+import (
+	"embed"
+	"encoding/json"
+	"html/template"
+	"strconv"
+	"strings"
+)
+
+//go:embed templates/default.html templates/style.css
+var assets embed.FS
+
+var defaultTemplates = template.Must(
+	template.New("selfservice").Funcs(Funcs()).ParseFS(assets, "templates/default.html"))
+
+var defaultStyle = func() template.CSS {
+	b, err := assets.ReadFile("templates/style.css")
+	if err != nil {
+		panic(err)
+	}
+	return template.CSS(b) //nolint:gosec // embedded, trusted stylesheet
+}()
+
+// DefaultTemplates returns a fresh copy of the built-in templates, to be
+// extended (redefine "header", "node", "style", ...) and passed to
+// WithTemplates. The entry point is "page", executed with a *Page.
+func DefaultTemplates() *template.Template {
+	return template.Must(defaultTemplates.Clone())
+}
+
+// Funcs returns the template functions the default templates use, for
+// templates written from scratch:
+//
+//	imgsrc   an img node's src as a URL html/template keeps: data:image/png,
+//	         gif, jpeg or webp (TOTP QR codes) or http(s); anything else is dropped
+func Funcs() template.FuncMap {
+	return template.FuncMap{"imgsrc": imgSrc}
+}
+
+// imgSrc lets data:image URLs (QR codes) through html/template, which
+// would otherwise replace them with "#ZgotmplZ".
+func imgSrc(src string) template.URL {
+	l := strings.ToLower(src)
+	for _, p := range []string{"data:image/png;base64,", "data:image/gif;base64,", "data:image/jpeg;base64,", "data:image/webp;base64,"} {
+		if strings.HasPrefix(l, p) && !strings.ContainsAny(src[len(p):], "\"'<> \t\r\n") {
+			return template.URL(src) //nolint:gosec // checked raster image data URL
+		}
+	}
+	if strings.HasPrefix(l, "https://") || strings.HasPrefix(l, "http://") {
+		return template.URL(src) //nolint:gosec // html/template still escapes it in the attribute
+	}
+	return ""
+}
+
+// Page is the data the "page" template is executed with.
+type Page struct {
+	// SiteName is set with WithSiteName.
+	SiteName string
+	// Title is the page's heading, e.g. "Sign in".
+	Title string
+	// Kind is the flow shown, "" on error pages.
+	Kind Kind
+	// Flow is the flow shown, nil on error pages.
+	Flow *Flow
+	// Forms are the flow's nodes split into one form per method.
+	Forms []Form
+	// Error is set on error pages (the /error page, Kratos unavailable).
+	Error *PageError
+	// Status is the HTTP status code of the response.
+	Status int
+	// URLs links the pages to each other.
+	URLs URLs
+	// Style is the default stylesheet, inlined by the "style" template.
+	Style template.CSS
+}
+
+// PageError describes what went wrong, in words meant for users.
+type PageError struct {
+	Title   string
+	Message string
+	// Kratos is the error Kratos reported, when the page shows one of its
+	// errors (on the /error page); its ID identifies the kind of error.
+	Kratos *KratosError
+}
+
+// URLs are the links pages show. Flow links carry the current flow's
+// return_to when it has one.
+type URLs struct {
+	Home, Login, Registration, Settings, Verification, Recovery, Logout string
+}
+
+// Form is one HTML form of a flow: the nodes of one group (method) plus
+// the nodes of the "default" group (csrf_token, identifier, traits) that
+// it needs, in Kratos' order. Action and Method are the flow's.
+type Form struct {
+	Group  string
+	Action string
+	Method string
+	Fields []Field
+}
+
+// Field is a node in a form, with the HTML id its input and label share
+// (unique on the page).
+type Field struct {
+	*Node
+	HTMLID string
+}
+
+// HasErrors reports whether the node has an error message.
+func (f Field) HasErrors() bool {
+	for _, m := range f.Messages {
+		if m.Type == "error" {
+			return true
+		}
+	}
+	return false
+}
+
+// Forms splits f's nodes into one form per group (method), in the order
+// the groups first appear: a login with password and code gets a password
+// form and a code form, a settings flow a profile, a password and a TOTP
+// form. Each form repeats the "default" nodes; a form of a redirecting
+// method (oidc, saml) gets only the hidden ones, so that the browser does
+// not demand the other fields. Script nodes are left out: the pages work
+// without JavaScript. A flow with only default nodes gets one form.
+func (f *Flow) Forms() []Form {
+	var groups []string
+	seen := map[string]bool{}
+	for _, n := range f.UI.Nodes {
+		if n.Group != "default" && !seen[n.Group] {
+			seen[n.Group] = true
+			groups = append(groups, n.Group)
+		}
+	}
+	if len(groups) == 0 {
+		groups = []string{"default"}
+	}
+	forms := make([]Form, 0, len(groups))
+	for _, g := range groups {
+		form := Form{Group: g, Action: f.UI.Action, Method: f.UI.Method}
+		redirecting := g == "oidc" || g == "saml"
+		for i := range f.UI.Nodes {
+			n := &f.UI.Nodes[i]
+			if n.Type == "script" {
+				continue
+			}
+			if n.Group != g && (n.Group != "default" || redirecting && !n.IsHidden()) {
+				continue
+			}
+			form.Fields = append(form.Fields, Field{Node: n, HTMLID: htmlID(g, n, i)})
+		}
+		forms = append(forms, form)
+	}
+	return forms
+}
+
+// htmlID builds a page-unique, stable id from the form's group and the
+// node's name (or id).
+func htmlID(group string, n *Node, i int) string {
+	name := n.Attributes.Name
+	if name == "" {
+		name = n.Attributes.ID
+	}
+	if name == "" {
+		name = strconv.Itoa(i)
+	}
+	if n.IsSubmit() || n.Attributes.Type == "button" {
+		name += "-" + n.Attributes.StringValue()
+	}
+	var b strings.Builder
+	b.WriteString("ks-")
+	for _, s := range []string{group, "-", name} {
+		for _, r := range s {
+			switch {
+			case 'a' <= r && r <= 'z', 'A' <= r && r <= 'Z', '0' <= r && r <= '9', r == '-', r == '_':
+				b.WriteRune(r)
+			default:
+				b.WriteByte('_')
+			}
+		}
+	}
+	return b.String()
+}
+
+// Secrets returns the list in a text's context (lookup secret codes), or
+// nil.
+func (t *Text) Secrets() []string {
+	if t == nil || len(t.Context) == 0 {
+		return nil
+	}
+	var c struct {
+		Secrets []Text `json:"secrets"`
+	}
+	if json.Unmarshal(t.Context, &c) != nil {
+		return nil
+	}
+	out := make([]string, 0, len(c.Secrets))
+	for _, s := range c.Secrets {
+		out = append(out, s.Text)
+	}
+	return out
+}
