@@ -32,10 +32,11 @@ func NewBigCache(lifeWindow time.Duration, maxMB int) (*BigCache, error) {
 	cfg := bigcache.DefaultConfig(lifeWindow)
 	cfg.CleanWindow = max(lifeWindow, time.Second)
 	cfg.HardMaxCacheSize = maxMB
-	cfg.MaxEntrySize = 1024
-	// Size the initial shards for the memory allowed, not for ten minutes of
-	// traffic at 1000 req/s (bigcache's default), which preallocates ~600 MB.
-	cfg.MaxEntriesInWindow = min(cfg.MaxEntriesInWindow, maxMB*1024)
+	// bigcache preallocates MaxEntriesInWindow × MaxEntrySize bytes and grows
+	// up to HardMaxCacheSize: start at about 5 MB (8k sessions of ~600 bytes)
+	// instead of its default ~300 MB, and let the cache grow with use.
+	cfg.MaxEntrySize = 640
+	cfg.MaxEntriesInWindow = 8192
 	cfg.Verbose = false
 	return NewBigCacheWithConfig(cfg)
 }

@@ -1,0 +1,213 @@
+package kratosauth_test
+
+// Benchmarks of the request path. Run them with
+//
+//	go test -run '^$' -bench . -benchmem -count 6 . | benchstat -
+//
+// (scripts/bench.sh does this). The pair BenchmarkBareHandler /
+// BenchmarkRequireSessionCacheHit is the cost RequireSession adds to a
+// request whose session is cached: same handler, same request (a browser
+// request with a real-length Kratos cookie), same ResponseWriter.
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/kratosauth/kratosauth"
+	kratoshttp "github.com/kratosauth/kratosauth/adapters/nethttp"
+	"github.com/kratosauth/kratosauth/internal/kratosfake"
+)
+
+// benchCookie returns a cookie value shaped like Kratos' ory_kratos_session:
+// 428 base64url characters (see testdata/kratos/session_cookie.meta.json),
+// different for each seed.
+func benchCookie(seed int) string {
+	raw := make([]byte, 321) // 321 bytes -> 428 base64url characters
+	for i := range raw {
+		raw[i] = byte(i*7 + seed*13 + seed>>8)
+	}
+	copy(raw, strconv.Itoa(seed))
+	return base64.RawURLEncoding.EncodeToString(raw)
+}
+
+// benchRequest is a browser request as it arrives from Kratos' login: the
+// CSRF cookie first, then the session cookie.
+func benchRequest(seed int) *http.Request {
+	r := httptest.NewRequest(http.MethodGet, "/private", nil)
+	r.Header.Set("Cookie", "csrf_token_82b1b3a6c1f8f4c1e1f3b2f5f0f4a5d6=Qb1xQ2G1hJ0O6t0oKc4ZQe0nq3fR9k3m7Xo2WvY1aBc=; ory_kratos_session="+benchCookie(seed))
+	r.Header.Set("Accept", "text/html")
+	return r
+}
+
+// benchWhoami is a minimal whoami that always answers with the recorded
+// session (moved into the future), counting calls. Unlike kratosfake it
+// keeps nothing per request, so it can serve millions of calls.
+func benchWhoami(b *testing.B) (*httptest.Server, *atomic.Int64) {
+	body := kratosfake.Fresh(kratosfake.SessionAAL1, 24*time.Hour)
+	var calls atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		h := w.Header()
+		h["Content-Type"] = []string{"application/json; charset=utf-8"}
+		h["Content-Length"] = []string{strconv.Itoa(len(body))}
+		_, _ = w.Write(body)
+	}))
+	b.Cleanup(srv.Close)
+	return srv, &calls
+}
+
+func benchAuth(b *testing.B, kratosURL string, opts ...kratosauth.Option) *kratosauth.Authenticator {
+	a, err := kratosauth.New(kratosURL, append([]kratosauth.Option{kratosauth.WithAppURL("https://app.example.com")}, opts...)...)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = a.Close() })
+	return a
+}
+
+// discardWriter is a ResponseWriter that allocates nothing per request, so
+// the benchmarks count only what the handler chain allocates.
+type discardWriter struct {
+	h      http.Header
+	status int
+}
+
+func newDiscardWriter() *discardWriter { return &discardWriter{h: http.Header{}} }
+
+func (w *discardWriter) Header() http.Header         { return w.h }
+func (w *discardWriter) Write(p []byte) (int, error) { return len(p), nil }
+func (w *discardWriter) WriteHeader(status int)      { w.status = status }
+
+var okBody = []byte("ok")
+
+// appHandler is the handler under test in both benchmarks of the pair: it
+// looks for a session (as handlers behind RequireSession do) and writes a
+// short body.
+var appHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	if id, ok := kratoshttp.Identity(r.Context()); ok && id.ID == "" {
+		w.WriteHeader(http.StatusInternalServerError)
+		return
+	}
+	_, _ = w.Write(okBody)
+})
+
+func serveLoop(b *testing.B, h http.Handler, r *http.Request) {
+	w := newDiscardWriter()
+	h.ServeHTTP(w, r) // warm: the first call fills the cache
+	if w.status != 0 && w.status != http.StatusOK {
+		b.Fatalf("status %d", w.status)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		h.ServeHTTP(w, r)
+	}
+}
+
+func BenchmarkBareHandler(b *testing.B) {
+	serveLoop(b, appHandler, benchRequest(0))
+}
+
+func BenchmarkRequireSessionCacheHit(b *testing.B) {
+	srv, calls := benchWhoami(b)
+	a := benchAuth(b, srv.URL)
+	serveLoop(b, kratoshttp.RequireSession(a)(appHandler), benchRequest(0))
+	if n := calls.Load(); n != 1 {
+		b.Fatalf("%d whoami calls, want 1 (every other request a cache hit)", n)
+	}
+}
+
+// The Parallel variants run on every core (GOMAXPROCS goroutines), each
+// goroutine with its own session, as concurrent users are: ns/op falling
+// with more cores, as for the bare handler, means no lock contention.
+func BenchmarkBareHandlerParallel(b *testing.B) {
+	parallelLoop(b, appHandler)
+}
+
+func BenchmarkRequireSessionCacheHitParallel(b *testing.B) {
+	srv, _ := benchWhoami(b)
+	a := benchAuth(b, srv.URL)
+	parallelLoop(b, kratoshttp.RequireSession(a)(appHandler))
+}
+
+func parallelLoop(b *testing.B, h http.Handler) {
+	var seed atomic.Int64
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		r := benchRequest(int(seed.Add(1)))
+		w := newDiscardWriter()
+		h.ServeHTTP(w, r) // warm this goroutine's session
+		for pb.Next() {
+			h.ServeHTTP(w, r)
+		}
+		if w.status != 0 && w.status != http.StatusOK {
+			b.Errorf("status %d", w.status)
+		}
+	})
+}
+
+// BenchmarkWhoamiRoundTrip is the floor of a cache miss: one GET
+// /sessions/whoami over loopback with the session cookie, reading the
+// body, with a keep-alive client; nothing else.
+func BenchmarkWhoamiRoundTrip(b *testing.B) {
+	srv, _ := benchWhoami(b)
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256}}
+	b.Cleanup(client.CloseIdleConnections)
+	cookie := "ory_kratos_session=" + benchCookie(0)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		req, _ := http.NewRequest(http.MethodGet, srv.URL+"/sessions/whoami", nil)
+		req.Header["Cookie"] = []string{cookie}
+		req.Header["Accept"] = []string{"application/json"}
+		resp, err := client.Do(req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+}
+
+// BenchmarkWhoamiRoundTripDecode is the round trip plus decoding the body
+// into a Session, which every middleware has to do with a whoami answer.
+func BenchmarkWhoamiRoundTripDecode(b *testing.B) {
+	srv, _ := benchWhoami(b)
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256}}
+	b.Cleanup(client.CloseIdleConnections)
+	cookie := "ory_kratos_session=" + benchCookie(0)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		req, _ := http.NewRequest(http.MethodGet, srv.URL+"/sessions/whoami", nil)
+		req.Header["Cookie"] = []string{cookie}
+		req.Header["Accept"] = []string{"application/json"}
+		resp, err := client.Do(req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		var s kratosauth.Session
+		if err := json.Unmarshal(body, &s); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkRequireSessionCacheMiss is RequireSession with the cache off:
+// every request is a whoami round trip plus the library's work
+// (credential extraction, singleflight, body cap, JSON decode, checks).
+func BenchmarkRequireSessionCacheMiss(b *testing.B) {
+	srv, _ := benchWhoami(b)
+	a := benchAuth(b, srv.URL, kratosauth.WithCacheTTL(0))
+	serveLoop(b, kratoshttp.RequireSession(a)(appHandler), benchRequest(0))
+}
