@@ -68,7 +68,7 @@ func New(kratosPublicURL string, opts ...Option) (*Authenticator, error) {
 	case c.cacheTTL == 0:
 		a.cfg.store = nil
 	case !c.storeSet:
-		store, err := cache.NewBigCache(c.cacheTTL, c.cacheSizeMB)
+		store, err := cache.NewBigCache(max(c.cacheTTL+c.staleGrace, c.negativeTTL), c.cacheSizeMB)
 		if err != nil {
 			return nil, fmt.Errorf("kratosauth: session cache: %w", err)
 		}
@@ -100,6 +100,7 @@ func whoamiClient(client *http.Client) *http.Client {
 // Close releases the default session cache and its background goroutine.
 // A store passed with WithCache is left open.
 func (a *Authenticator) Close() error {
+	a.cfg.client.CloseIdleConnections() // their read/write goroutines would outlive Close
 	if a.ownsStore && a.cfg.store != nil {
 		return a.cfg.store.Close()
 	}
@@ -118,15 +119,26 @@ func (a *Authenticator) Authenticate(r *http.Request) (*Session, error) {
 		return nil, a.withRedirect(r, err)
 	}
 	key := cred.cacheKey()
-	if s, ok := a.cached(key); ok {
-		return s, nil
+	cached, state := a.lookup(key, time.Now())
+	switch state {
+	case cacheHit:
+		return cached, nil
+	case cacheRefused:
+		return nil, a.withRedirect(r, &Error{Kind: ErrInvalidSession, Cause: errRefusedRecently})
 	}
 	s, err := a.fetchShared(r.Context(), key, cred)
 	if err != nil {
+		if state == cacheStale && errors.Is(err, ErrUnavailable) {
+			a.cfg.logger.LogAttrs(r.Context(), slog.LevelWarn, "kratosauth: Kratos unavailable, serving a stale cached session",
+				slog.String("error", err.Error()), slog.String("path", r.URL.Path))
+			return cached, nil
+		}
 		return nil, a.withRedirect(r, err)
 	}
 	return s, nil
 }
+
+var errRefusedRecently = errors.New("Kratos refused this credential recently (negative cache)")
 
 // RequireAAL authenticates the request and also demands that the session
 // was authenticated at the given level (AAL1, AAL2). A session below it
@@ -148,7 +160,9 @@ func (a *Authenticator) RequireAAL(r *http.Request, aal string) (*Session, error
 
 // Invalidate drops the cached session for the request's credential, so that
 // the next request asks Kratos again. Call it on logout, before sending the
-// browser to Kratos' logout URL.
+// browser to Kratos' logout URL. For the cache TTL that follows, answers for
+// this credential are not cached: a request racing the logout cannot put the
+// session back in the cache.
 func (a *Authenticator) Invalidate(r *http.Request) {
 	if a.cfg.store == nil {
 		return
@@ -157,7 +171,7 @@ func (a *Authenticator) Invalidate(r *http.Request) {
 	if err != nil {
 		return
 	}
-	a.delete(cred.cacheKey())
+	a.refuse(cred.cacheKey(), refusedInvalidated, a.cfg.cacheTTL)
 }
 
 // HandleError writes the response for err with the configured ErrorHandler.
@@ -178,8 +192,11 @@ func (a *Authenticator) fetchShared(ctx context.Context, key string, cred creden
 		callCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.cfg.timeout)
 		defer cancel()
 		s, cacheFor, err := a.whoami(callCtx, cred)
-		if err == nil {
+		switch {
+		case err == nil:
 			a.store(key, s, cacheFor)
+		case errors.Is(err, ErrInvalidSession):
+			a.refuse(key, refusedByKratos, a.cfg.negativeTTL)
 		}
 		return s, err
 	})
@@ -277,7 +294,7 @@ func retryAfter(h string) time.Duration {
 		return 0
 	}
 	if secs, err := strconv.Atoi(h); err == nil && secs > 0 {
-		return time.Duration(secs) * time.Second
+		return min(time.Duration(secs), (1<<63-1)/time.Second) * time.Second // no overflow
 	}
 	if t, err := http.ParseTime(h); err == nil {
 		if d := time.Until(t); d > 0 {

@@ -49,6 +49,8 @@ type config struct {
 	store       cache.Store
 	storeSet    bool
 	cacheSizeMB int
+	staleGrace  time.Duration
+	negativeTTL time.Duration
 
 	client           *http.Client
 	timeout          time.Duration
@@ -134,6 +136,41 @@ func WithCacheSizeMB(mb int) Option {
 			return fmt.Errorf("kratosauth: cache size must be positive, got %d MB", mb)
 		}
 		c.cacheSizeMB = mb
+		return nil
+	}
+}
+
+// WithStaleIfError lets a cached session be served for up to grace past its
+// cache deadline when Kratos is unavailable, instead of answering 503.
+// Within the deadline nothing changes; past it Kratos is asked first, and
+// the stale session is used only if that fails with ErrUnavailable. It is
+// never used past the session's expires_at. The trade-off: during an outage,
+// a session revoked up to TTL + grace ago is still accepted.
+// Default: 0 (off).
+func WithStaleIfError(grace time.Duration) Option {
+	return func(c *config) error {
+		if grace < 0 {
+			return fmt.Errorf("kratosauth: negative stale-if-error grace %s", grace)
+		}
+		c.staleGrace = grace
+		return nil
+	}
+}
+
+// WithNegativeCacheTTL remembers for ttl that Kratos refused a credential
+// (401, or an inactive or expired session), and refuses it again without
+// calling Kratos, so a client repeating a bad token or cookie cannot make
+// every request a whoami call. Kratos never turns a refused credential
+// into a valid one (a login issues a new cookie or token), so the trade-off
+// is only memory: one small entry per refused credential. It does not help
+// against floods of distinct garbage credentials; rate-limit those in front.
+// Default: 0 (off).
+func WithNegativeCacheTTL(ttl time.Duration) Option {
+	return func(c *config) error {
+		if ttl < 0 {
+			return fmt.Errorf("kratosauth: negative cache TTL %s", ttl)
+		}
+		c.negativeTTL = ttl
 		return nil
 	}
 }

@@ -37,29 +37,71 @@ const (
 	entryVersion   = 1
 )
 
-// cached returns the session stored under key if its deadline has not passed.
-func (a *Authenticator) cached(key string) (*Session, bool) {
+// cacheState is what the cache knows about a credential.
+type cacheState int
+
+const (
+	cacheMiss    cacheState = iota
+	cacheHit                // a session, fresh: serve it
+	cacheStale              // a session past its deadline, within the stale-if-error grace
+	cacheRefused            // Kratos refused the credential recently (negative cache)
+	cacheNoStore            // invalidated: ask Kratos, and do not cache the answer
+)
+
+// Refusal entries: the deadline, entryRefusal, and why. They are much shorter
+// than any session entry and cannot be mistaken for one (version byte).
+const (
+	entryRefusal       = 0xff
+	refusedByKratos    = 'r' // Kratos said 401 (WithNegativeCacheTTL)
+	refusedInvalidated = 'i' // Invalidate was called (logout)
+)
+
+// lookup returns the state of key's entry and, for cacheHit and cacheStale,
+// its session.
+func (a *Authenticator) lookup(key string, now time.Time) (*Session, cacheState) {
 	if a.cfg.store == nil {
-		return nil, false
+		return nil, cacheMiss
 	}
 	e, err := a.cfg.store.Get(key)
 	if err != nil {
 		if !errors.Is(err, cache.ErrNotFound) {
 			a.cfg.logger.Warn("kratosauth: session cache read failed", slog.String("error", err.Error()))
 		}
-		return nil, false
+		return nil, cacheMiss
 	}
-	s, ok := decodeEntry(e, time.Now())
-	return s, ok
+	if len(e) == entryHeaderLen+2 && e[entryHeaderLen] == entryRefusal {
+		if now.UnixNano() >= int64(binary.BigEndian.Uint64(e)) {
+			return nil, cacheMiss
+		}
+		if e[entryHeaderLen+1] == refusedInvalidated {
+			return nil, cacheNoStore
+		}
+		return nil, cacheRefused
+	}
+	if s, ok := decodeEntry(e, now); ok {
+		return s, cacheHit
+	}
+	if a.cfg.staleGrace > 0 {
+		// Past the deadline: usable only while Kratos is down, for at most
+		// the grace period and never past the session's own expiry.
+		if s, ok := decodeEntry(e, now.Add(-a.cfg.staleGrace)); ok && now.Before(s.ExpiresAt) {
+			return s, cacheStale
+		}
+	}
+	return nil, cacheMiss
 }
 
 // store caches s until the earliest of the configured TTL, the session's
-// expiry and Kratos' Ory-Session-Cache-For (cacheFor < 0: not sent).
+// expiry and Kratos' Ory-Session-Cache-For (cacheFor < 0: not sent), unless
+// the credential was invalidated meanwhile.
 func (a *Authenticator) store(key string, s *Session, cacheFor time.Duration) {
 	if a.cfg.store == nil {
 		return
 	}
 	now := time.Now()
+	if _, st := a.lookup(key, now); st == cacheNoStore {
+		return
+	}
 	ttl := a.cfg.cacheTTL
 	if cacheFor >= 0 {
 		ttl = min(ttl, cacheFor)
@@ -70,16 +112,23 @@ func (a *Authenticator) store(key string, s *Session, cacheFor time.Duration) {
 	}
 	e, err := encodeEntry(s, now.Add(ttl))
 	if err == nil {
-		err = a.cfg.store.Set(key, e, ttl)
+		// The store keeps it through the grace period, for stale-if-error.
+		err = a.cfg.store.Set(key, e, ttl+a.cfg.staleGrace)
 	}
 	if err != nil {
 		a.cfg.logger.Warn("kratosauth: session cache write failed", slog.String("error", err.Error()))
 	}
 }
 
-func (a *Authenticator) delete(key string) {
-	if err := a.cfg.store.Delete(key); err != nil {
-		a.cfg.logger.Warn("kratosauth: session cache delete failed", slog.String("error", err.Error()))
+// refuse stores a refusal entry for key that lasts ttl.
+func (a *Authenticator) refuse(key string, reason byte, ttl time.Duration) {
+	if a.cfg.store == nil || ttl <= 0 {
+		return
+	}
+	e := binary.BigEndian.AppendUint64(make([]byte, 0, entryHeaderLen+2), uint64(time.Now().Add(ttl).UnixNano()))
+	e = append(e, entryRefusal, reason)
+	if err := a.cfg.store.Set(key, e, ttl); err != nil {
+		a.cfg.logger.Warn("kratosauth: session cache write failed", slog.String("error", err.Error()))
 	}
 }
 
