@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the tests and the demo need, when missing:
-# gcc (cgo, for the race detector and Kratos' SQLite), curl, and Debian's
+# gcc (cgo, for the race detector and Kratos' SQLite), curl and jq (demo), and Debian's
 # Chromium for the browser test (no browser is downloaded from elsewhere).
 # `deps.sh bench` also installs wrk, for the load comparison of make bench.
 set -euo pipefail
 need=()
 command -v gcc >/dev/null || need+=(gcc libc6-dev)
 command -v curl >/dev/null || need+=(curl)
+command -v jq >/dev/null || need+=(jq)
 command -v chromium >/dev/null || need+=(chromium)
 if [[ "${1:-}" == bench ]]; then
 	command -v wrk >/dev/null || need+=(wrk)

@@ -1,0 +1,11 @@
+// Package e2e holds kratosauth's end-to-end tests: the three adapters
+// (net/http, chi, gin) run the same table against a real Ory Kratos v1.3.1
+// (internal/kratostest), through a recording reverse proxy that shows what
+// the library sends to Kratos.
+//
+// The tests are skipped when the Kratos binary is missing, unless
+// KRATOSAUTH_E2E=1 (scripts/test.sh), which makes them fail instead:
+//
+//	scripts/kratos.sh build
+//	cd e2e && go test -race ./...
+package e2e

@@ -1,0 +1,210 @@
+// Command chi is a small web app whose routes are protected by Ory Kratos
+// sessions with kratosauth's chi middleware.
+//
+//	GET /healthz    200
+//	GET /           public page; shows the signed-in email when there is one
+//	GET /dashboard  needs a session: browsers without one go to Kratos' login
+//	GET /api/me     needs a session: JSON, or a JSON 401/503 error
+//	/login, /registration, /settings, /verification, /recovery, /error,
+//	/logout         Kratos' self-service pages (package selfservice)
+//
+// Configuration (environment): KRATOS_PUBLIC_URL (http://127.0.0.1:4433),
+// KRATOS_BROWSER_URL (the public URL), APP_URL (http://127.0.0.1:4455),
+// ADDR (127.0.0.1:4455), SESSION_CACHE_TTL (1m).
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"html/template"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
+
+	"github.com/kratosauth/kratosauth"
+	"github.com/kratosauth/kratosauth/adapters/chi"
+	"github.com/kratosauth/kratosauth/selfservice"
+)
+
+type config struct {
+	KratosPublicURL  string
+	KratosBrowserURL string
+	AppURL           string
+	Addr             string
+	SessionCacheTTL  time.Duration
+}
+
+// loadConfig reads the configuration from the environment; the URLs are
+// checked by kratosauth.New.
+func loadConfig(getenv func(string) string) (config, error) {
+	get := func(key, def string) string {
+		if v := getenv(key); v != "" {
+			return v
+		}
+		return def
+	}
+	cfg := config{
+		KratosPublicURL: get("KRATOS_PUBLIC_URL", "http://127.0.0.1:4433"),
+		AppURL:          get("APP_URL", "http://127.0.0.1:4455"),
+		Addr:            get("ADDR", "127.0.0.1:4455"),
+	}
+	cfg.KratosBrowserURL = get("KRATOS_BROWSER_URL", cfg.KratosPublicURL)
+	ttl, err := time.ParseDuration(get("SESSION_CACHE_TTL", "1m"))
+	if err != nil {
+		return cfg, fmt.Errorf("SESSION_CACHE_TTL: %w", err)
+	}
+	cfg.SessionCacheTTL = ttl
+	if _, _, err := net.SplitHostPort(cfg.Addr); err != nil {
+		return cfg, fmt.Errorf("ADDR: %w", err)
+	}
+	return cfg, nil
+}
+
+// newApp returns the app's handler and a function releasing its resources.
+func newApp(cfg config, logger *slog.Logger) (http.Handler, func(), error) {
+	auth, err := kratosauth.New(cfg.KratosPublicURL,
+		kratosauth.WithBrowserURL(cfg.KratosBrowserURL),
+		kratosauth.WithAppURL(cfg.AppURL),
+		kratosauth.WithCacheTTL(cfg.SessionCacheTTL),
+		kratosauth.WithLogger(logger))
+	if err != nil {
+		return nil, nil, err
+	}
+	ui, err := selfservice.New(auth, selfservice.WithSiteName("kratosauth example"), selfservice.WithLogger(logger))
+	if err != nil {
+		auth.Close()
+		return nil, nil, err
+	}
+
+	r := chi.NewRouter()
+	r.Use(middleware.Recoverer)
+	r.Get("/healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
+	kratoschi.Public(r, auth, func(r chi.Router) {
+		r.Get("/", home)
+	})
+	kratoschi.Protected(r, auth, func(r chi.Router) {
+		r.Get("/dashboard", dashboard)
+		r.Get("/api/me", me)
+	})
+	// Self-service pages, /logout included: it drops the session from the
+	// cache (auth.Invalidate) and sends the browser to Kratos' logout URL.
+	ui.Register(r)
+
+	return r, func() { auth.Close() }, nil
+}
+
+type traits struct {
+	Email string `json:"email"`
+}
+
+func email(s *kratosauth.Session) string {
+	t, _ := kratosauth.Traits[traits](s)
+	return t.Email
+}
+
+func home(w http.ResponseWriter, r *http.Request) {
+	var signedInAs string
+	if s, ok := kratoschi.Session(r.Context()); ok {
+		signedInAs = email(s)
+	}
+	render(w, "home", signedInAs)
+}
+
+func dashboard(w http.ResponseWriter, r *http.Request) {
+	s, _ := kratoschi.Session(r.Context()) // always there behind RequireSession
+	render(w, "dashboard", map[string]string{"Email": email(s), "AAL": s.AuthenticatorAssuranceLevel})
+}
+
+func me(w http.ResponseWriter, r *http.Request) {
+	s, _ := kratoschi.Session(r.Context())
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	_ = json.NewEncoder(w).Encode(map[string]string{
+		"identity_id": s.Identity.ID,
+		"email":       email(s),
+		"session_id":  s.ID,
+		"aal":         s.AuthenticatorAssuranceLevel,
+	})
+}
+
+var pages = template.Must(template.New("").Parse(`
+{{define "top"}}<!doctype html><meta charset="utf-8"><title>kratosauth example</title>
+<h1>kratosauth example (chi)</h1>{{end}}
+{{define "home"}}{{template "top"}}
+{{if .}}<p>Signed in as <b>{{.}}</b>.</p>{{else}}<p>You are not signed in.</p>{{end}}
+<ul>
+<li><a href="/dashboard">Dashboard</a> (needs a session)</li>
+<li><a href="/login">Sign in</a> &middot; <a href="/registration">Sign up</a> &middot; <a href="/logout">Sign out</a></li>
+</ul>{{end}}
+{{define "dashboard"}}{{template "top"}}
+<p>Welcome, <b>{{.Email}}</b> (session at {{.AAL}}).</p>
+<p><a href="/">Home</a> &middot; <a href="/settings">Settings</a> &middot; <a href="/logout">Sign out</a></p>{{end}}
+`))
+
+func render(w http.ResponseWriter, name string, data any) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store") // pages show personal data
+	if err := pages.ExecuteTemplate(w, name, data); err != nil {
+		slog.Error("rendering page", "page", name, "error", err)
+	}
+}
+
+func main() {
+	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	if err := run(logger); err != nil {
+		logger.Error("exiting", "error", err)
+		os.Exit(1)
+	}
+}
+
+func run(logger *slog.Logger) error {
+	cfg, err := loadConfig(os.Getenv)
+	if err != nil {
+		return fmt.Errorf("configuration: %w", err)
+	}
+	handler, cleanup, err := newApp(cfg, logger)
+	if err != nil {
+		return fmt.Errorf("configuration: %w", err)
+	}
+	defer cleanup()
+
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       15 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	logger.Info("listening", "addr", ln.Addr().String(), "app_url", cfg.AppURL, "kratos", cfg.KratosPublicURL)
+
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	logger.Info("shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
