@@ -1,130 +1,25 @@
 package main
 
 import (
-	"encoding/json"
-	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
-	"net/url"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/kratosauth/kratosauth/internal/kratostest"
+	"github.com/kratosauth/kratosauth/internal/exampletest"
 )
 
-const password = "example-Test-Passw0rd-!42"
-
-// TestApp runs the app against a real Kratos (skipped when the binary is
-// missing, unless KRATOSAUTH_E2E=1).
 func TestApp(t *testing.T) {
-	// The app listens first, so that Kratos' return URLs point at it.
-	srv := httptest.NewUnstartedServer(nil)
-	appURL := "http://" + srv.Listener.Addr().String()
-	k := kratostest.Start(t, kratostest.Options{AppURL: appURL})
-
-	handler, cleanup, err := newApp(config{
-		KratosPublicURL:  k.PublicURL,
-		KratosBrowserURL: k.PublicURL,
-		AppURL:           appURL,
-		SessionCacheTTL:  time.Minute,
-	}, slog.New(slog.DiscardHandler))
-	require.NoError(t, err)
-	t.Cleanup(cleanup)
-	srv.Config.Handler = handler
-	srv.Start()
-	t.Cleanup(srv.Close)
-
-	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	get := func(t *testing.T, c *http.Client, path string, header map[string]string) (*http.Response, string) {
-		t.Helper()
-		req, err := http.NewRequest(http.MethodGet, srv.URL+path, nil)
-		require.NoError(t, err)
-		for k, v := range header {
-			req.Header.Set(k, v)
-		}
-		resp, err := c.Do(req)
-		require.NoError(t, err)
-		defer resp.Body.Close()
-		body, err := io.ReadAll(resp.Body)
-		require.NoError(t, err)
-		return resp, string(body)
-	}
-	const browser = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
-
-	t.Run("healthz", func(t *testing.T) {
-		resp, _ := get(t, client, "/healthz", nil)
-		assert.Equal(t, http.StatusOK, resp.StatusCode)
-	})
-
-	t.Run("api/me with a session token", func(t *testing.T) {
-		email := kratostest.UniqueEmail("nethttp")
-		token, sess := k.RegisterAPI(t, email, password)
-		sessionID, identityID := kratostest.SessionIDs(t, sess)
-		for name, h := range map[string]map[string]string{
-			"X-Session-Token": {"X-Session-Token": token},
-			"Bearer":          {"Authorization": "Bearer " + token},
-		} {
-			resp, body := get(t, client, "/api/me", h)
-			require.Equal(t, http.StatusOK, resp.StatusCode, name+": "+body)
-			assert.JSONEq(t, `{"identity_id":"`+identityID+`","email":"`+email+`","session_id":"`+sessionID+`","aal":"aal1"}`, body, name)
-		}
-	})
-
-	t.Run("api/me without credentials", func(t *testing.T) {
-		resp, body := get(t, client, "/api/me", nil)
-		require.Equal(t, http.StatusUnauthorized, resp.StatusCode)
-		assert.Contains(t, resp.Header.Get("Content-Type"), "application/json")
-		var e struct{ Error struct{ Code int } }
-		require.NoError(t, json.Unmarshal([]byte(body), &e), body)
-		assert.Equal(t, 401, e.Error.Code)
-	})
-
-	t.Run("home without a session", func(t *testing.T) {
-		resp, body := get(t, client, "/", map[string]string{"Accept": browser})
-		require.Equal(t, http.StatusOK, resp.StatusCode)
-		assert.Contains(t, body, "not signed in")
-	})
-
-	t.Run("dashboard without a session redirects to login", func(t *testing.T) {
-		resp, _ := get(t, client, "/dashboard", map[string]string{"Accept": browser})
-		require.Equal(t, http.StatusSeeOther, resp.StatusCode)
-		assert.Equal(t, k.PublicURL+"/self-service/login/browser?return_to="+url.QueryEscape(appURL+"/dashboard"), resp.Header.Get("Location"))
-	})
-
-	t.Run("browser session, then logout", func(t *testing.T) {
-		email := kratostest.UniqueEmail("nethttp-browser")
-		// The jar holds Kratos' cookies for 127.0.0.1; cookies ignore ports,
-		// so the app receives them too, as in the demo.
-		jar, sessionCookie := k.RegisterBrowser(t, email, password)
-		browserClient := &http.Client{Jar: jar, CheckRedirect: client.CheckRedirect}
-		accept := map[string]string{"Accept": browser}
-
-		resp, body := get(t, browserClient, "/dashboard", accept)
-		require.Equal(t, http.StatusOK, resp.StatusCode)
-		assert.Contains(t, body, email)
-		_, body = get(t, browserClient, "/", accept)
-		assert.Contains(t, body, email)
-
-		resp, _ = get(t, browserClient, "/logout", accept)
-		require.Equal(t, http.StatusSeeOther, resp.StatusCode)
-		logoutURL := resp.Header.Get("Location")
-		require.Contains(t, logoutURL, k.PublicURL+"/self-service/logout?token=")
-		resp, err := browserClient.Get(logoutURL) // Kratos ends the session
-		require.NoError(t, err)
-		resp.Body.Close()
-
-		// Kratos deleted the browser's cookie; a copy of it is refused too.
-		// The session was cached for a minute: only the eviction on /logout
-		// makes the app notice at once.
-		for _, c := range []*http.Client{browserClient, client} {
-			resp, _ = get(t, c, "/dashboard", map[string]string{"Accept": browser, "Cookie": sessionCookie.Name + "=" + sessionCookie.Value})
-			assert.Equal(t, http.StatusSeeOther, resp.StatusCode)
-			assert.Contains(t, resp.Header.Get("Location"), "/self-service/login/browser")
-		}
+	exampletest.Run(t, "nethttp", func(kratosPublicURL, appURL string) (http.Handler, func(), error) {
+		return newApp(config{
+			KratosPublicURL:  kratosPublicURL,
+			KratosBrowserURL: kratosPublicURL,
+			AppURL:           appURL,
+			SessionCacheTTL:  time.Minute,
+		}, slog.New(slog.DiscardHandler))
 	})
 }
 
