@@ -22,6 +22,14 @@ var defaultStyle = func() template.CSS {
 	return template.CSS(b) //nolint:gosec // embedded, trusted stylesheet
 }()
 
+// Stylesheet returns the CSS of the built-in pages, for an app's own
+// pages to look like them: inline it with <style>{{.}}</style> (it is a
+// template.CSS, which html/template inserts as is). Its classes are
+// prefixed "ks-": ks-header and ks-home (top bar), ks-main and ks-card
+// (centred card), ks-links (a row of links), ks-button (primary button,
+// also on an <a>), ks-button-secondary and ks-button-danger.
+func Stylesheet() template.CSS { return defaultStyle }
+
 // DefaultTemplates returns a fresh copy of the built-in templates, to be
 // extended (redefine "header", "node", "style", ...) and passed to
 // WithTemplates. The entry point is "page", executed with a *Page.
@@ -100,6 +108,24 @@ type Form struct {
 	Fields []Field
 }
 
+// groupTitles are the headings of the settings page's forms.
+var groupTitles = map[string]string{
+	"profile":       "Profile",
+	"password":      "Password",
+	"totp":          "Authenticator app",
+	"lookup_secret": "Backup codes",
+	"webauthn":      "Security keys",
+	"passkey":       "Passkeys",
+	"oidc":          "Linked accounts",
+	"saml":          "Linked accounts",
+	"code":          "One-time code",
+}
+
+// Title returns a heading for the form's group, e.g. "Password" or
+// "Authenticator app" (the default templates show it on the settings
+// page), or "" for a group it does not know.
+func (f Form) Title() string { return groupTitles[f.Group] }
+
 // Field is a node in a form, with the HTML id its input and label share
 // (unique on the page).
 type Field struct {
@@ -115,6 +141,50 @@ func (f Field) HasErrors() bool {
 		}
 	}
 	return false
+}
+
+// ButtonClass returns the CSS classes of a button node: "ks-button" plus
+// "ks-button-danger" for the buttons that remove a credential (unlink TOTP,
+// disable backup codes, remove a security key or passkey, unlink an
+// account) and "ks-button-secondary" for "Back" (the "screen" input of a
+// two-step registration).
+func (f Field) ButtonClass() string {
+	switch f.Attributes.Name {
+	case "totp_unlink", "lookup_secret_disable", "webauthn_remove", "passkey_remove", "unlink":
+		return "ks-button ks-button-danger"
+	case "screen":
+		return "ks-button ks-button-secondary"
+	}
+	return "ks-button"
+}
+
+// ReadOnlyValue is something the user already entered, shown as text.
+type ReadOnlyValue struct {
+	Label, Value string
+}
+
+// ReadOnlyValues returns the values of the hidden inputs that carry what
+// the user already entered (traits.*, identifier), to be shown as text:
+// the email on the password step of a two-step registration. Label is the
+// node's label or, as Kratos gives these none, one made from its name
+// ("traits.email" -> "Email").
+func (f *Flow) ReadOnlyValues() []ReadOnlyValue {
+	var out []ReadOnlyValue
+	for i := range f.UI.Nodes {
+		n := &f.UI.Nodes[i]
+		name := n.Attributes.Name
+		v, ok := n.Attributes.Value.(string)
+		if !ok || v == "" || !n.IsHidden() || !strings.HasPrefix(name, "traits.") && name != "identifier" {
+			continue
+		}
+		label := n.Label()
+		if label == "" && len(name) > len("traits.") {
+			label = strings.NewReplacer(".", " ", "_", " ").Replace(strings.TrimPrefix(name, "traits."))
+			label = strings.ToUpper(label[:1]) + label[1:]
+		}
+		out = append(out, ReadOnlyValue{Label: label, Value: v})
+	}
+	return out
 }
 
 // Forms splits f's nodes into one form per group (method), in the order

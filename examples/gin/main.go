@@ -133,18 +133,25 @@ func me(c *gin.Context) {
 	})
 }
 
-var pages = template.Must(template.New("").Parse(`
-{{define "top"}}<!doctype html><meta charset="utf-8"><title>kratosauth example</title>
-<h1>kratosauth example (gin)</h1>{{end}}
-{{define "home"}}{{template "top"}}
-{{if .}}<p>Signed in as <b>{{.}}</b>.</p>{{else}}<p>You are not signed in.</p>{{end}}
-<ul>
-<li><a href="/dashboard">Dashboard</a> (needs a session)</li>
-<li><a href="/login">Sign in</a> &middot; <a href="/registration">Sign up</a> &middot; <a href="/logout">Sign out</a></li>
-</ul>{{end}}
-{{define "dashboard"}}{{template "top"}}
+// pages are the app's own pages, styled like the self-service pages with
+// their stylesheet.
+var pages = template.Must(template.New("").Funcs(template.FuncMap{"css": selfservice.Stylesheet}).Parse(`
+{{define "top"}}<!doctype html><html lang="en"><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{{.}} · kratosauth example</title><style>{{css}}</style>
+<header class="ks-header"><a class="ks-home" href="/">kratosauth example (gin)</a></header>
+<main class="ks-main"><section class="ks-card" aria-labelledby="title"><h1 id="title">{{.}}</h1>{{end}}
+{{define "home"}}{{template "top" "Home"}}
+{{if .}}<p>Signed in as <b>{{.}}</b>.</p>
+<nav class="ks-links"><a href="/dashboard">Dashboard</a> <a href="/settings">Settings</a> <a href="/logout">Sign out</a></nav>
+{{else}}<p>You are not signed in.</p>
+<div class="ks-actions"><a class="ks-button" href="/login">Sign in</a></div>
+<div class="ks-actions"><a class="ks-button ks-button-secondary" href="/registration">Sign up</a></div>
+{{end}}</section></main>{{end}}
+{{define "dashboard"}}{{template "top" "Dashboard"}}
 <p>Welcome, <b>{{.Email}}</b> (session at {{.AAL}}).</p>
-<p><a href="/">Home</a> &middot; <a href="/settings">Settings</a> &middot; <a href="/logout">Sign out</a></p>{{end}}
+<nav class="ks-links"><a href="/">Home</a> <a href="/settings">Settings</a> <a href="/logout">Sign out</a></nav>
+</section></main>{{end}}
 `))
 
 func main() {

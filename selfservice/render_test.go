@@ -1,0 +1,89 @@
+package selfservice_test
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/kratosauth/kratosauth/selfservice"
+)
+
+func TestStylesheet(t *testing.T) {
+	if css := string(selfservice.Stylesheet()); !strings.Contains(css, ".ks-card") || !strings.Contains(css, ".ks-button-danger") {
+		t.Errorf("Stylesheet() = %.80q...", css)
+	}
+}
+
+// renderFlow renders a flow (JSON) of the kind through a fake Kratos.
+func renderFlow(t *testing.T, kind selfservice.Kind, body []byte) string {
+	t.Helper()
+	flow := decodeFlow(t, body)
+	k := newFakeKratos(t)
+	k.set("/self-service/"+string(kind)+"/flows", http.StatusOK, body)
+	ui, _ := newTestUI(t, k.URL)
+	rec := serve(ui, http.MethodGet, "/"+string(kind)+"?flow="+flow.ID, nil)
+	if rec.Code != http.StatusOK {
+		t.Fatalf("status %d, body %s", rec.Code, rec.Body)
+	}
+	return rec.Body.String()
+}
+
+// The settings page gives each form a heading; login does not.
+func TestSettingsHeadings(t *testing.T) {
+	body := renderFlow(t, selfservice.Settings, readTestdata(t, "settings_flow"))
+	for _, want := range []string{
+		`<section class="ks-section ks-section-profile" aria-labelledby="ks-section-profile">` + "\n" + `<h2 id="ks-section-profile">Profile</h2>`,
+		`<h2 id="ks-section-password">Password</h2>`,
+		`<h2 id="ks-section-totp">Authenticator app</h2>`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("settings page lacks %q", want)
+		}
+	}
+	if body := renderFlow(t, selfservice.Login, readTestdata(t, "login_flow")); strings.Contains(body, "<h2") {
+		t.Error("login page has form headings")
+	}
+}
+
+// withNodes returns the recorded flow with extra nodes (JSON) appended.
+func withNodes(t *testing.T, file, nodes string) []byte {
+	t.Helper()
+	f := decodeFlow(t, readTestdata(t, file))
+	var extra []selfservice.Node
+	if err := json.Unmarshal([]byte(nodes), &extra); err != nil {
+		t.Fatal(err)
+	}
+	f.UI.Nodes = append(f.UI.Nodes, extra...)
+	b, err := json.Marshal(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// Destructive buttons are styled as danger, "Back" as secondary; the
+// email entered in the profile step is shown.
+func TestButtonClassesAndReadOnlyValues(t *testing.T) {
+	body := renderFlow(t, selfservice.Settings, withNodes(t, "settings_flow", `[
+		{"type":"input","group":"totp","attributes":{"name":"totp_unlink","type":"submit","value":true,"node_type":"input"},"meta":{"label":{"id":1050002,"text":"Unlink TOTP Authenticator App","type":"info"}}}]`))
+	if !strings.Contains(body, `class="ks-button ks-button-danger" id="ks-totp-totp_unlink-true"`) {
+		t.Errorf("totp_unlink is not a danger button:\n%s", body)
+	}
+	if strings.Contains(body, `class="ks-button ks-button-danger" id="ks-password`) {
+		t.Error("the password button is a danger button")
+	}
+
+	body = renderFlow(t, selfservice.Registration, withNodes(t, "registration_flow", `[
+		{"type":"input","group":"default","attributes":{"name":"traits.email","type":"hidden","value":"a@example.com","node_type":"input"},"meta":{}},
+		{"type":"input","group":"profile","attributes":{"name":"screen","type":"submit","value":"credential-selection","node_type":"input"},"meta":{"label":{"id":1040008,"text":"Back","type":"info"}}}]`))
+	for _, want := range []string{
+		`class="ks-button ks-button-secondary" id="ks-profile-screen-credential-selection"`,
+		`<dt>Email</dt><dd>a@example.com</dd>`,
+		`type="hidden" name="traits.email" value="a@example.com"`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("registration page lacks %q:\n%s", want, body)
+		}
+	}
+}
