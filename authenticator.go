@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"golang.org/x/sync/singleflight"
@@ -283,7 +284,7 @@ func (a *Authenticator) returnTo(r *http.Request) string {
 	}
 	rt := app.Scheme + "://" + app.Host + app.EscapedPath() + path
 	if r.URL.RawQuery != "" {
-		rt += "?" + r.URL.RawQuery
+		rt += "?" + strings.ReplaceAll(r.URL.RawQuery, "#", "%23") // a raw '#' would start a fragment
 	}
 	return rt
 }

@@ -111,5 +111,5 @@ func cacheFor(h string) time.Duration {
 	if err != nil || secs < 0 {
 		return -1
 	}
-	return time.Duration(secs) * time.Second
+	return min(time.Duration(secs), (1<<63-1)/time.Second) * time.Second // no overflow
 }
