@@ -98,8 +98,9 @@ func whoamiClient(client *http.Client) *http.Client {
 	return &c
 }
 
-// Close releases the default session cache and its background goroutine.
-// A store passed with WithCache is left open.
+// Close releases the default session cache and its background goroutine,
+// and closes the whoami client's idle connections. A store passed with
+// WithCache is left open. Requests must not be authenticated after Close.
 func (a *Authenticator) Close() error {
 	a.cfg.client.CloseIdleConnections() // their read/write goroutines would outlive Close
 	if a.ownsStore && a.cfg.store != nil {
