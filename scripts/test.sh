@@ -25,6 +25,10 @@ if GOWORK=off go mod graph | grep -E 'gin-gonic|chromedp'; then
 	echo "the root module's graph must not contain these"; exit 1
 fi
 
+# Every go test's output also goes to LOG, for the summary line at the end.
+LOG="$(mktemp)"
+trap 'rm -f "$LOG"' EXIT
+
 export KRATOSAUTH_E2E=1
 for mod in "${MODULES[@]}"; do
 	echo "== go vet ($mod)"
@@ -32,10 +36,11 @@ for mod in "${MODULES[@]}"; do
 done
 for mod in "${MODULES[@]}"; do
 	echo "== go test -race ($mod)"
-	(cd "$mod" && go test -race -count=1 -timeout 20m ./...)
+	(cd "$mod" && go test -race -count=1 -timeout 20m ./...) 2>&1 | tee -a "$LOG"
 done
 if [[ -x scripts/fuzz.sh ]]; then
 	echo "== fuzz (bounded)"
 	scripts/fuzz.sh "${FUZZTIME:-10s}"
 fi
 echo "== all tests passed"
+echo "packages: $(grep -c '^ok ' "$LOG") passed, $(grep -c '^FAIL' "$LOG") failed"
