@@ -322,6 +322,10 @@ func (a *Authenticator) AppURL() string {
 	return a.cfg.appURL.String()
 }
 
+// IsSessionCookie reports whether a cookie of this name is accepted as the
+// Kratos session cookie (see WithCookieName).
+func (a *Authenticator) IsSessionCookie(name string) bool { return a.cfg.acceptsCookie(name) }
+
 // HTTPClient returns the client used to call Kratos. It never follows
 // redirects; use it for other calls to Kratos' public API.
 func (a *Authenticator) HTTPClient() *http.Client { return a.cfg.client }

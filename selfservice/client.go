@@ -94,6 +94,8 @@ type Client struct {
 	app      *url.URL // the app's URL (return_to), nil if unset
 	timeout  time.Duration
 	maxBytes int64
+	// isSessionCookie tells the Kratos session cookie by name.
+	isSessionCookie func(name string) bool
 }
 
 // Defaults of the Client.
@@ -120,6 +122,8 @@ func newClient(auth *kratosauth.Authenticator, timeout time.Duration, maxBytes i
 		public:   auth.KratosPublicURL(),
 		timeout:  timeout,
 		maxBytes: maxBytes,
+
+		isSessionCookie: auth.IsSessionCookie,
 	}
 	var err error
 	if c.browser, err = url.Parse(auth.KratosBrowserURL()); err != nil {
@@ -185,9 +189,9 @@ func (c *Client) RedirectToBrowserFlow(w http.ResponseWriter, r *http.Request, k
 }
 
 // GetFlow fetches the flow id of the given kind with GET
-// /self-service/<kind>/flows?id=, forwarding the browser's Cookie header
-// (Kratos checks the flow's CSRF cookie, and settings need the session).
-// No other header of r is forwarded.
+// /self-service/<kind>/flows?id=, forwarding the browser's Kratos cookies
+// (Kratos checks the flow's CSRF cookie, and settings need the session; see
+// kratosCookies). No other cookie or header of r is forwarded.
 func (c *Client) GetFlow(ctx context.Context, r *http.Request, kind Kind, id string) (*Flow, error) {
 	if !kind.valid() {
 		return nil, fmt.Errorf("selfservice: unknown flow kind %q", kind)
@@ -261,8 +265,8 @@ func (c *Client) GetSchema(ctx context.Context, id string) (json.RawMessage, err
 	return raw, nil
 }
 
-// get calls Kratos' public API and decodes a 200 answer into v. Only the
-// Cookie header of r (when r is not nil) is forwarded.
+// get calls Kratos' public API and decodes a 200 answer into v. Only
+// Kratos' cookies from r (when r is not nil) are forwarded.
 func (c *Client) get(ctx context.Context, r *http.Request, path string, flowGet bool, v any) error {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
@@ -272,8 +276,8 @@ func (c *Client) get(ctx context.Context, r *http.Request, path string, flowGet 
 	}
 	req.Header.Set("Accept", "application/json")
 	if r != nil {
-		if cookies := r.Header.Values("Cookie"); len(cookies) > 0 {
-			req.Header.Set("Cookie", strings.Join(cookies, "; "))
+		if cookies := c.kratosCookies(r); cookies != "" {
+			req.Header.Set("Cookie", cookies)
 		}
 	}
 	resp, err := c.http.Do(req)
@@ -295,6 +299,26 @@ func (c *Client) get(ctx context.Context, r *http.Request, path string, flowGet 
 		return nil
 	}
 	return classify(resp.StatusCode, body, flowGet)
+}
+
+// kratosCookies returns the Cookie header for Kratos: the session cookie,
+// Kratos' CSRF cookie (csrf_token_<sha256 of its base URL>) and its other
+// cookies (ory_kratos_continuity, Ory Network's ory_*), and none of the
+// app's or third parties' cookies, which Kratos has no use for.
+func (c *Client) kratosCookies(r *http.Request) string {
+	var b strings.Builder
+	for _, ck := range r.Cookies() {
+		if !c.isSessionCookie(ck.Name) && !strings.HasPrefix(ck.Name, "csrf_token_") && !strings.HasPrefix(ck.Name, "ory_") {
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteString("; ")
+		}
+		b.WriteString(ck.Name)
+		b.WriteByte('=')
+		b.WriteString(ck.Value)
+	}
+	return b.String()
 }
 
 // classify turns a non-200 Kratos answer into an *Error.

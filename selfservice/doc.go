@@ -24,8 +24,10 @@
 // Kratos' selfservice.flows.<kind>.ui_url must point at these pages (the
 // app URL plus base path plus /login etc.), the app URL must be in
 // selfservice.allowed_return_urls, and Kratos and the app must share a
-// cookie domain: the pages forward the browser's Cookie header to Kratos,
-// which checks its CSRF cookie (and, for settings, the session cookie).
+// cookie domain: the pages forward the browser's Kratos cookies (its CSRF
+// cookie csrf_token_*, the session cookie and other ory_* cookies, never the
+// app's own) to Kratos, which checks the CSRF cookie (and, for settings, the
+// session).
 //
 // A page request without ?flow= is redirected (303) to Kratos'
 // /self-service/<kind>/browser on the browser URL, carrying return_to,

@@ -367,8 +367,8 @@ func check503(t *testing.T, rec *httptest.ResponseRecorder) {
 	}
 }
 
-// TestOnlyCookiesForwarded: Kratos gets the browser's Cookie header and
-// nothing else of the browser's request.
+// TestOnlyCookiesForwarded: Kratos gets the browser's Kratos cookies and
+// nothing else of the browser's request: no header, no other cookie.
 func TestOnlyCookiesForwarded(t *testing.T) {
 	body := readTestdata(t, "login_flow")
 	flow := decodeFlow(t, body)
@@ -376,14 +376,14 @@ func TestOnlyCookiesForwarded(t *testing.T) {
 	k.set("/self-service/login/flows", http.StatusOK, body)
 	ui, _ := newTestUI(t, k.URL)
 	serve(ui, http.MethodGet, "/login?flow="+flow.ID, map[string]string{
-		"Cookie":          "csrf_token_abc=tok; ory_kratos_session=sess",
+		"Cookie":          "_ga=GA1.2.3; csrf_token_abc=tok; app_session=secret; ory_kratos_session=sess; ory_kratos_continuity=cont",
 		"Authorization":   "Bearer app-secret",
 		"X-Session-Token": "tok",
 		"X-Forwarded-For": "1.2.3.4",
 		"Referer":         testAppURL + "/private",
 	})
 	r := k.lastRequest()
-	if got := r.Header.Get("Cookie"); got != "csrf_token_abc=tok; ory_kratos_session=sess" {
+	if got := r.Header.Get("Cookie"); got != "csrf_token_abc=tok; ory_kratos_session=sess; ory_kratos_continuity=cont" {
 		t.Errorf("Cookie %q", got)
 	}
 	for _, h := range []string{"Authorization", "X-Session-Token", "X-Forwarded-For", "Referer"} {
