@@ -66,10 +66,7 @@ EOF
 }
 
 cmd_start() {
-	if ! command -v gcc >/dev/null || ! command -v curl >/dev/null; then
-		scripts/deps.sh
-	fi
-	command -v jq >/dev/null || log "warning: jq is not installed; the curl lines below use it"
+	scripts/deps.sh demo
 	kratos build
 	if ! kratos status >/dev/null; then
 		rm -f "$KRATOS_RUN_DIR/db.sqlite" # a fresh Kratos for each demo

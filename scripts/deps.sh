@@ -1,17 +1,22 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the tests and the demo need, when missing:
-# gcc (cgo, for the race detector and Kratos' SQLite), curl and jq (demo), and Debian's
-# Chromium for the browser test (no browser is downloaded from elsewhere).
-# `deps.sh bench` also installs wrk, for the load comparison of make bench.
+# Installs the Debian packages a command needs, when missing:
+#   deps.sh [test]  gcc (cgo: the race detector, Kratos' SQLite), curl, jq,
+#                   and Debian's Chromium for the browser test (no browser is
+#                   downloaded from elsewhere)
+#   deps.sh demo    gcc, curl, jq (the README's curl lines use jq)
+#   deps.sh bench   gcc, curl, jq, and wrk for the load comparison
 set -euo pipefail
+mode="${1:-test}"
 need=()
 command -v gcc >/dev/null || need+=(gcc libc6-dev)
 command -v curl >/dev/null || need+=(curl)
 command -v jq >/dev/null || need+=(jq)
-command -v chromium >/dev/null || need+=(chromium)
-if [[ "${1:-}" == bench ]]; then
-	command -v wrk >/dev/null || need+=(wrk)
-fi
+case "$mode" in
+test) command -v chromium >/dev/null || need+=(chromium) ;;
+bench) command -v wrk >/dev/null || need+=(wrk) ;;
+demo) ;;
+*) echo "deps.sh: unknown mode $mode (test, demo or bench)" >&2; exit 2 ;;
+esac
 if ((${#need[@]})); then
 	echo "deps.sh: installing ${need[*]}" >&2
 	export DEBIAN_FRONTEND=noninteractive
