@@ -269,17 +269,25 @@ func TestConcurrentMissesShareOneWhoami(t *testing.T) {
 
 	const n = 200
 	var wg sync.WaitGroup
+	var started sync.WaitGroup
+	started.Add(n)
 	errs := make(chan error, n)
 	for range n {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, err := a.Authenticate(tokenRequest(token))
+			r := tokenRequest(token)
+			started.Done()
+			_, err := a.Authenticate(r)
 			errs <- err
 		}()
 	}
 	<-arrived
-	time.Sleep(100 * time.Millisecond) // let every goroutine join the in-flight call
+	started.Wait()
+	// Every goroutine is about to join the in-flight call; give the last
+	// ones time to get there. One that arrives after the call ends finds the
+	// session in the cache instead, so this wait bounds nothing but speed.
+	time.Sleep(100 * time.Millisecond)
 	close(release)
 	wg.Wait()
 	close(errs)
