@@ -141,7 +141,7 @@ func TestSecurityWhoamiRedirectNeverCarriesCredential(t *testing.T) {
 }
 
 // Threat: a huge (or endless) whoami body exhausts memory.
-// Mitigation: readCapped with WithMaxResponseBytes (default 1 MiB).
+// Mitigation: httpbody.ReadCapped with WithMaxResponseBytes (default 1 MiB).
 func TestSecurityOversizedResponseIsCapped(t *testing.T) {
 	session := kratosfake.Fresh(kratosfake.SessionAAL1, time.Hour)
 	padded := func(n int) []byte { // valid JSON of exactly n bytes

@@ -5,10 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/kratosauth/kratosauth/internal/httpbody"
 )
 
 // whoami asks Kratos who the credential belongs to. It returns the session
@@ -28,26 +29,11 @@ func (a *Authenticator) whoami(ctx context.Context, cred credential) (*Session, 
 	}
 	defer resp.Body.Close()
 
-	body, err := readCapped(resp.Body, a.cfg.maxResponseBytes)
+	body, err := httpbody.ReadCapped(resp.Body, a.cfg.maxResponseBytes)
 	if err != nil {
 		return nil, 0, &Error{Kind: ErrUnavailable, Cause: fmt.Errorf("whoami: reading %d response: %w", resp.StatusCode, err)}
 	}
 	return parseWhoami(resp.StatusCode, resp.Header, body, time.Now())
-}
-
-var errBodyTooLarge = errors.New("response body too large")
-
-// readCapped reads at most max bytes and fails if the body is longer, so a
-// misbehaving upstream cannot make us buffer without bound.
-func readCapped(r io.Reader, max int64) ([]byte, error) {
-	body, err := io.ReadAll(io.LimitReader(r, max+1))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(body)) > max {
-		return nil, errBodyTooLarge
-	}
-	return body, nil
 }
 
 // kratosError is the error shape of Kratos' API, including the field of the

@@ -5,13 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
 	"time"
 
 	"github.com/kratosauth/kratosauth"
+	"github.com/kratosauth/kratosauth/internal/httpbody"
 )
 
 // Sentinel errors. Every error the Client returns is an *Error whose Kind
@@ -285,12 +285,9 @@ func (c *Client) get(ctx context.Context, r *http.Request, path string, flowGet 
 		return &Error{Kind: ErrUnavailable, Cause: err}
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, c.maxBytes+1))
+	body, err := httpbody.ReadCapped(resp.Body, c.maxBytes)
 	if err != nil {
 		return &Error{Kind: ErrUnavailable, Status: resp.StatusCode, Cause: err}
-	}
-	if int64(len(body)) > c.maxBytes {
-		return &Error{Kind: ErrUnavailable, Status: resp.StatusCode, Cause: fmt.Errorf("response larger than %d bytes", c.maxBytes)}
 	}
 	if resp.StatusCode == http.StatusOK {
 		if err := json.Unmarshal(body, v); err != nil {
