@@ -20,12 +20,12 @@ import (
 // app starts and share it: it holds the parsed configuration, the whoami
 // client's connection pool and the session cache. It is safe for concurrent use.
 type Authenticator struct {
-	cfg        config
-	whoamiURL  string
-	ownsStore  bool
-	inflight   singleflight.Group
-	loginURL   string // browser URL + /self-service/login/browser
-	stepUpBase string // loginURL?aal=aal2
+	cfg       config
+	whoamiURL string
+	namespace string // sets this Authenticator's cache keys apart in a shared store
+	ownsStore bool
+	inflight  singleflight.Group
+	loginURL  string // browser URL + /self-service/login/browser
 }
 
 // New returns an Authenticator for the Kratos public API at kratosPublicURL
@@ -40,6 +40,7 @@ func New(kratosPublicURL string, opts ...Option) (*Authenticator, error) {
 	}
 	c := config{
 		publicURL:        pub,
+		cookieName:       DefaultCookieName,
 		cacheTTL:         DefaultCacheTTL,
 		cacheSizeMB:      DefaultCacheSizeMB,
 		timeout:          DefaultTimeout,
@@ -62,8 +63,8 @@ func New(kratosPublicURL string, opts ...Option) (*Authenticator, error) {
 
 	a := &Authenticator{cfg: c}
 	a.whoamiURL = c.publicURL.String() + "/sessions/whoami"
+	a.namespace = a.whoamiURL + "\x00" + c.cookieName
 	a.loginURL = c.browserURL.String() + "/self-service/login/browser"
-	a.stepUpBase = a.loginURL + "?aal=" + AAL2
 
 	switch {
 	case c.cacheTTL == 0:
@@ -80,8 +81,9 @@ func New(kratosPublicURL string, opts ...Option) (*Authenticator, error) {
 }
 
 // whoamiClient returns a copy of client (or of the default) that never
-// follows redirects: a redirect from whoami is an error, and following it
-// would hand the credential to another URL.
+// follows redirects and has no cookie jar: a redirect would hand the
+// credential to another URL, and a jar would keep a cookie Kratos sets for
+// one user and send it with every later user's whoami.
 func whoamiClient(client *http.Client) *http.Client {
 	var c http.Client
 	if client != nil {
@@ -94,6 +96,7 @@ func whoamiClient(client *http.Client) *http.Client {
 		t.MaxIdleConnsPerHost = 256
 		c.Transport = t
 	}
+	c.Jar = nil
 	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	return &c
 }
@@ -114,51 +117,50 @@ func (a *Authenticator) Close() error {
 // (concurrent requests with the same credential share that call).
 //
 // On failure the error is an *Error matching one of ErrNoCredentials,
-// ErrInvalidSession, ErrAAL2Required or ErrUnavailable.
+// ErrInvalidSession, ErrAAL2Required, ErrCanceled or ErrUnavailable.
+//
+// Authenticate cannot pass on the session cookie that Kratos re-issues
+// when a session was extended; the middlewares (see Guard) do.
 func (a *Authenticator) Authenticate(r *http.Request) (*Session, error) {
+	res, err := a.authenticate(r)
+	return res.session, err
+}
+
+// authResult is a session and, when Kratos was asked, the Set-Cookie lines
+// for the session cookie that Kratos sent with it.
+type authResult struct {
+	session   *Session
+	setCookie []string
+}
+
+func (a *Authenticator) authenticate(r *http.Request) (authResult, error) {
 	cred, err := a.cfg.extractCredential(r)
 	if err != nil {
-		return nil, a.withRedirect(r, err)
+		return authResult{}, a.withRedirect(r, err)
 	}
-	key := cred.cacheKey()
+	key := cred.cacheKey(a.namespace)
 	cached, state := a.lookup(key, time.Now())
 	switch state {
 	case cacheHit:
-		return cached, nil
+		return authResult{session: cached}, nil
 	case cacheRefused:
-		return nil, a.withRedirect(r, &Error{Kind: ErrInvalidSession, Cause: errRefusedRecently})
+		return authResult{}, a.withRedirect(r, &Error{Kind: ErrInvalidSession, Cause: errRefusedRecently})
 	}
-	s, err := a.fetchShared(r.Context(), key, cred)
+	res, err := a.fetchShared(r.Context(), key, cred)
 	if err != nil {
+		// Only Kratos' own failure may fall back on the stale session: never
+		// a refusal, and never a client that hung up.
 		if state == cacheStale && errors.Is(err, ErrUnavailable) {
 			a.cfg.logger.LogAttrs(r.Context(), slog.LevelWarn, "kratosauth: Kratos unavailable, serving a stale cached session",
 				slog.String("error", err.Error()), slog.String("path", r.URL.Path))
-			return cached, nil
+			return authResult{session: cached}, nil
 		}
-		return nil, a.withRedirect(r, err)
+		return authResult{}, a.withRedirect(r, err)
 	}
-	return s, nil
+	return res, nil
 }
 
 var errRefusedRecently = errors.New("Kratos refused this credential recently (negative cache)")
-
-// RequireAAL authenticates the request and also demands that the session
-// was authenticated at the given level (AAL1, AAL2). A session below it
-// fails with ErrAAL2Required and a redirect to Kratos' step-up login.
-func (a *Authenticator) RequireAAL(r *http.Request, aal string) (*Session, error) {
-	s, err := a.Authenticate(r)
-	if err != nil {
-		return nil, err
-	}
-	if !s.SatisfiesAAL(aal) {
-		return nil, &Error{
-			Kind:       ErrAAL2Required,
-			Cause:      fmt.Errorf("session is at %s, route requires %s", s.AuthenticatorAssuranceLevel, aal),
-			RedirectTo: a.stepUpURL(r, aal),
-		}
-	}
-	return s, nil
-}
 
 // Invalidate drops the cached session for the request's credential, so that
 // the next request asks Kratos again. Call it on logout, before sending the
@@ -173,11 +175,12 @@ func (a *Authenticator) Invalidate(r *http.Request) {
 	if err != nil {
 		return
 	}
-	a.refuse(cred.cacheKey(), refusedInvalidated, a.cfg.cacheTTL)
+	a.refuse(cred.cacheKey(a.namespace), refusedInvalidated, a.cfg.cacheTTL)
 }
 
-// HandleError writes the response for err with the configured ErrorHandler.
-// Adapters call it when they refuse a request.
+// HandleError writes the response for err with the configured ErrorHandler,
+// after logging Kratos failures at WARN. A caller's cancellation is not a
+// Kratos failure and is not logged.
 func (a *Authenticator) HandleError(w http.ResponseWriter, r *http.Request, err error) {
 	if errors.Is(err, ErrUnavailable) {
 		a.cfg.logger.LogAttrs(r.Context(), slog.LevelWarn, "kratosauth: session check failed: Kratos unavailable",
@@ -188,28 +191,29 @@ func (a *Authenticator) HandleError(w http.ResponseWriter, r *http.Request, err 
 
 // fetchShared makes one whoami call per credential at a time. The call runs
 // detached from any one caller's context, bounded by the configured timeout,
-// so a client that goes away does not fail the others waiting on it.
-func (a *Authenticator) fetchShared(ctx context.Context, key string, cred credential) (*Session, error) {
+// so a client that goes away does not fail the others waiting on it; that
+// client itself gets ErrCanceled.
+func (a *Authenticator) fetchShared(ctx context.Context, key string, cred credential) (authResult, error) {
 	ch := a.inflight.DoChan(key, func() (any, error) {
 		callCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.cfg.timeout)
 		defer cancel()
-		s, cacheFor, err := a.whoami(callCtx, cred)
+		res, cacheFor, err := a.whoami(callCtx, cred)
 		switch {
 		case err == nil:
-			a.store(key, s, cacheFor)
-		case errors.Is(err, ErrInvalidSession):
-			a.refuse(key, refusedByKratos, a.cfg.negativeTTL)
+			a.store(key, res.session, cacheFor)
+		case errors.Is(err, ErrInvalidSession), errors.Is(err, ErrAAL2Required):
+			a.forget(key, err)
 		}
-		return s, err
+		return res, err
 	})
 	select {
 	case res := <-ch:
 		if res.Err != nil {
-			return nil, res.Err
+			return authResult{}, res.Err
 		}
-		return res.Val.(*Session), nil
+		return res.Val.(authResult), nil
 	case <-ctx.Done():
-		return nil, &Error{Kind: ErrUnavailable, Cause: ctx.Err()}
+		return authResult{}, &Error{Kind: ErrCanceled, Cause: context.Cause(ctx)}
 	}
 }
 
@@ -324,7 +328,7 @@ func (a *Authenticator) AppURL() string {
 
 // IsSessionCookie reports whether a cookie of this name is accepted as the
 // Kratos session cookie (see WithCookieName).
-func (a *Authenticator) IsSessionCookie(name string) bool { return a.cfg.acceptsCookie(name) }
+func (a *Authenticator) IsSessionCookie(name string) bool { return name == a.cfg.cookieName }
 
 // HTTPClient returns the client used to call Kratos. It never follows
 // redirects; use it for other calls to Kratos' public API.

@@ -330,14 +330,17 @@ func TestCanceledCallerDoesNotFailOthers(t *testing.T) {
 func TestRequireAAL(t *testing.T) {
 	fake := kratosfake.Always(t, kratosfake.OK()) // an aal1 session
 	a := newAuth(t, fake.URL)
-	s, err := a.RequireAAL(tokenRequest(token), kratosauth.AAL1)
+	r, err := a.RequireAAL(kratosauth.AAL1).Check(httptest.NewRecorder(), tokenRequest(token))
 	require.NoError(t, err)
+	s, _ := kratosauth.SessionFromContext(r.Context())
 	assert.True(t, s.SatisfiesAAL(kratosauth.AAL1))
 
-	r := httptest.NewRequest(http.MethodGet, "https://evil.example/billing?x=1", nil)
+	r = httptest.NewRequest(http.MethodGet, "https://evil.example/billing?x=1", nil)
 	r.Header.Set("X-Session-Token", token)
-	_, err = a.RequireAAL(r, kratosauth.AAL2)
+	w := httptest.NewRecorder()
+	_, err = a.RequireAAL(kratosauth.AAL2).Check(w, r)
 	require.ErrorIs(t, err, kratosauth.ErrAAL2Required)
+	assert.Equal(t, http.StatusForbidden, w.Code)
 	var e *kratosauth.Error
 	require.ErrorAs(t, err, &e)
 	assert.Equal(t, fake.URL+"/self-service/login/browser?aal=aal2&return_to=https%3A%2F%2Fapp.example.com%2Fbilling%3Fx%3D1", e.RedirectTo)

@@ -5,165 +5,161 @@ import (
 	"encoding/hex"
 	"errors"
 	"net/http"
-	"net/url"
+	"net/textproto"
 	"strings"
+
+	"golang.org/x/net/http/httpguts"
 )
 
-// maxCredentialLen bounds a token or cookie value. Kratos' session tokens are
-// 32 characters and its cookies a few hundred; anything far longer is not a
-// Kratos credential and is refused before it reaches Kratos or the cache.
-const maxCredentialLen = 4096
+// The library does not decide which credential of a request counts: Kratos
+// does, and it can decode session cookies while we cannot. So the whoami
+// request carries exactly the parts of the request Kratos reads
+// (session/manager_http.go extractToken), verbatim and in order:
+//
+//   - a non-empty X-Session-Token, alone: Kratos reads nothing else then;
+//   - otherwise every cookie pair with the session cookie's name (Kratos
+//     skips those that don't decode), and the Authorization header when it
+//     uses the Bearer scheme (Kratos falls back to it).
+//
+// Kratos then decides, and the cache key covers exactly what was sent.
 
-type credentialKind byte
+// maxCredentialBytes bounds what one request can make us send to Kratos and
+// hash. A Kratos session cookie is a few hundred bytes and can never exceed
+// 4096 (securecookie's limit), a session token is 32 characters: a request
+// needing more than this is refused without asking Kratos.
+const maxCredentialBytes = 16 << 10
 
-const (
-	credentialToken  credentialKind = 't'
-	credentialCookie credentialKind = 'c'
-)
+// maxCookieParts is net/http's limit on the cookies of one request. Kratos,
+// built with Go, ignores every cookie of a request that has more, so we do too.
+const maxCookieParts = 3000
 
-// credential is what identifies a session in a request: a session token
-// (from X-Session-Token or Authorization: Bearer) or one session cookie.
+// credential is what a request offers Kratos as proof of a session.
 type credential struct {
-	kind  credentialKind
-	name  string // cookie name; empty for tokens
-	value string
+	token         string // X-Session-Token; when set, nothing else is sent
+	cookies       string // the session cookie pairs, "; "-separated, verbatim
+	authorization string // Authorization header, Bearer scheme
 }
 
-// cacheKey is the hex SHA-256 of the credential, bound to its kind and
-// cookie name so that a token and a cookie never share an entry. The raw
-// credential never leaves this process except in the whoami request.
-func (c credential) cacheKey() string {
-	// The hashed bytes are kind, name, a 0 byte and value, built on the stack
-	// for any credential up to a long cookie: this runs on every request.
-	var buf [1024]byte
-	b := append(buf[:0], byte(c.kind))
-	b = append(b, c.name...)
-	b = append(b, 0) // separates name and value
-	b = append(b, c.value...)
-	sum := sha256.Sum256(b)
-	var key [2 * sha256.Size]byte
-	hex.Encode(key[:], sum[:])
-	return string(key[:])
+var errMalformedCredential = errors.New("credential cannot be sent to Kratos (oversized or not a valid header value)")
+
+// extractCredential returns the parts of r that Kratos reads to find a
+// session. It returns ErrNoCredentials when there are none, and
+// ErrInvalidSession (wrapping errMalformedCredential) for parts that Kratos
+// could never accept: over maxCredentialBytes, or not sendable as a header.
+func (c *config) extractCredential(r *http.Request) (credential, error) {
+	var cred credential
+	if tok := r.Header.Get("X-Session-Token"); tok != "" {
+		cred.token = tok
+	} else {
+		cred.cookies = sessionCookiePairs(r.Header["Cookie"], c.cookieName)
+		if auth := r.Header.Get("Authorization"); hasBearerScheme(auth) {
+			cred.authorization = auth
+		}
+		if cred.cookies == "" && cred.authorization == "" {
+			return credential{}, &Error{Kind: ErrNoCredentials}
+		}
+	}
+	if cred.size() > maxCredentialBytes || !cred.sendable() {
+		return credential{}, &Error{Kind: ErrInvalidSession, Cause: errMalformedCredential}
+	}
+	return cred, nil
+}
+
+func (c credential) size() int { return len(c.token) + len(c.cookies) + len(c.authorization) }
+
+// sendable reports whether every part can go on the whoami request as it is.
+// Requests read by net/http's server always pass; hand-made ones may not.
+func (c credential) sendable() bool {
+	return httpguts.ValidHeaderFieldValue(c.token) &&
+		httpguts.ValidHeaderFieldValue(c.cookies) &&
+		httpguts.ValidHeaderFieldValue(c.authorization)
+}
+
+// sessionCookiePairs returns the pairs named name from the Cookie header
+// lines, "; "-separated, in order. It splits exactly as net/http's cookie
+// parser does, which is what Kratos uses, so Kratos parses the result into
+// the same cookies of that name as the original lines. One pair (the usual
+// case) is returned as a substring of its line, without allocating.
+func sessionCookiePairs(lines []string, name string) string {
+	if cookieParts(lines) > maxCookieParts {
+		return ""
+	}
+	var joined []byte
+	var first string
+	n := 0
+	for _, line := range lines {
+		for line != "" {
+			var part string
+			part, line, _ = strings.Cut(line, ";")
+			part = textproto.TrimString(part)
+			pairName, _, _ := strings.Cut(part, "=")
+			if part == "" || textproto.TrimString(pairName) != name {
+				continue
+			}
+			switch n++; n {
+			case 1:
+				first = part
+			case 2:
+				joined = append(append(append(joined, first...), "; "...), part...)
+			default:
+				joined = append(append(joined, "; "...), part...)
+			}
+		}
+	}
+	if n > 1 {
+		return string(joined)
+	}
+	return first
+}
+
+// cookieParts counts cookies the way net/http does before applying maxCookieParts.
+func cookieParts(lines []string) int {
+	n := 0
+	for _, line := range lines {
+		n += strings.Count(line, ";") + 1
+	}
+	return n
+}
+
+// hasBearerScheme reports whether an Authorization header could carry a
+// session token for Kratos: any other scheme (Basic, say) is never sent.
+// Kratos itself checks the rest (session/helper.go bearerTokenFromRequest).
+func hasBearerScheme(h string) bool {
+	const scheme = "bearer "
+	return len(h) > len(scheme) && strings.EqualFold(h[:len(scheme)], scheme)
 }
 
 // apply puts the credential on the whoami request, and nothing else: the
 // browser's other cookies and headers are never forwarded to Kratos.
 func (c credential) apply(h http.Header) {
-	if c.kind == credentialCookie {
-		h["Cookie"] = []string{c.name + "=" + c.value}
+	if c.token != "" {
+		h["X-Session-Token"] = []string{c.token}
 		return
 	}
-	h["X-Session-Token"] = []string{c.value}
+	if c.cookies != "" {
+		h["Cookie"] = []string{c.cookies}
+	}
+	if c.authorization != "" {
+		h["Authorization"] = []string{c.authorization}
+	}
 }
 
-var errMalformedCredential = errors.New("malformed credential")
-
-// extractCredential finds the session credential in r with Kratos' own
-// precedence: X-Session-Token, then the session cookie, then
-// Authorization: Bearer. It returns ErrNoCredentials when there is none and
-// ErrInvalidSession (wrapping errMalformedCredential) when the one it found
-// cannot be a Kratos credential.
-func (c *config) extractCredential(r *http.Request) (credential, error) {
-	if tok := r.Header.Get("X-Session-Token"); tok != "" {
-		return tokenCredential(tok)
+// cacheKey is the hex SHA-256 of the Authenticator's namespace and
+// everything the credential sends to Kratos, each part length-prefixed, so
+// that no two different requests (or Kratos instances, or cookie names)
+// share an entry. The raw credential never leaves this process except in
+// the whoami request.
+func (c credential) cacheKey(namespace string) string {
+	// Built on the stack for any usual credential: this runs on every request.
+	var buf [1024]byte
+	b := buf[:0]
+	for _, part := range [...]string{namespace, c.token, c.cookies, c.authorization} {
+		n := len(part)
+		b = append(b, byte(n>>24), byte(n>>16), byte(n>>8), byte(n))
+		b = append(b, part...)
 	}
-	if name, value, ok := c.findSessionCookie(r.Header["Cookie"]); ok {
-		return cookieCredential(name, value)
-	}
-	if tok, ok := bearerToken(r.Header.Get("Authorization")); ok {
-		return tokenCredential(tok)
-	}
-	return credential{}, &Error{Kind: ErrNoCredentials}
+	sum := sha256.Sum256(b)
+	var key [2 * sha256.Size]byte
+	hex.Encode(key[:], sum[:])
+	return string(key[:])
 }
-
-func tokenCredential(tok string) (credential, error) {
-	if len(tok) > maxCredentialLen || !isTokenText(tok) {
-		return credential{}, &Error{Kind: ErrInvalidSession, Cause: errMalformedCredential}
-	}
-	return credential{kind: credentialToken, value: tok}, nil
-}
-
-func cookieCredential(name, value string) (credential, error) {
-	if len(value) >= 2 && value[0] == '"' && value[len(value)-1] == '"' {
-		value = value[1 : len(value)-1]
-	}
-	// Some clients and proxies percent-encode the cookie's base64 padding.
-	if strings.IndexByte(value, '%') >= 0 {
-		unescaped, err := url.PathUnescape(value)
-		if err != nil {
-			return credential{}, &Error{Kind: ErrInvalidSession, Cause: errMalformedCredential}
-		}
-		value = unescaped
-	}
-	if value == "" || len(value) > maxCredentialLen || !isCookieValue(value) {
-		return credential{}, &Error{Kind: ErrInvalidSession, Cause: errMalformedCredential}
-	}
-	return credential{kind: credentialCookie, name: name, value: value}, nil
-}
-
-// findSessionCookie scans Cookie header lines for the first cookie whose
-// name is accepted, without parsing (and allocating) the other cookies.
-func (c *config) findSessionCookie(lines []string) (name, value string, ok bool) {
-	for _, line := range lines {
-		for line != "" {
-			var part string
-			part, line, _ = strings.Cut(line, ";")
-			part = strings.TrimSpace(part)
-			n, v, found := strings.Cut(part, "=")
-			if !found {
-				continue
-			}
-			n = strings.TrimSpace(n)
-			if c.acceptsCookie(n) {
-				return n, strings.TrimSpace(v), true
-			}
-		}
-	}
-	return "", "", false
-}
-
-func (c *config) acceptsCookie(name string) bool {
-	if c.cookieName != "" {
-		return name == c.cookieName
-	}
-	return name == DefaultCookieName || (strings.HasPrefix(name, oryNetworkCookiePrefix) && len(name) > len(oryNetworkCookiePrefix) && isCookieName(name))
-}
-
-func bearerToken(h string) (string, bool) {
-	const prefix = "bearer "
-	if len(h) <= len(prefix) || !strings.EqualFold(h[:len(prefix)], prefix) {
-		return "", false
-	}
-	tok := strings.TrimSpace(h[len(prefix):])
-	return tok, tok != ""
-}
-
-// isTokenText accepts visible ASCII only: no spaces, controls or non-ASCII.
-func isTokenText(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if !tokenOctet[s[i]] {
-			return false
-		}
-	}
-	return true
-}
-
-// isCookieValue accepts RFC 6265 cookie-octets, so the value can be sent
-// back to Kratos in a Cookie header unchanged.
-func isCookieValue(s string) bool {
-	// A table lookup per byte: this scans a ~430-byte cookie on every request.
-	for i := 0; i < len(s); i++ {
-		if !cookieOctet[s[i]] {
-			return false
-		}
-	}
-	return true
-}
-
-var tokenOctet, cookieOctet = func() (tok, cookie [256]bool) {
-	for b := '!'; b < 0x7f; b++ {
-		tok[b] = true
-		cookie[b] = b != '"' && b != ',' && b != ';' && b != '\\'
-	}
-	return tok, cookie
-}()

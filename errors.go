@@ -23,6 +23,13 @@ var (
 	// it (RequireAAL). Responses: 403, or a redirect to the step-up login.
 	ErrAAL2Required = errors.New("kratosauth: second authentication factor required")
 
+	// ErrCanceled: the request's own context ended (the client hung up, or
+	// the app's deadline for the request passed) before Kratos answered. It
+	// says nothing about the session or about Kratos: the handler does not
+	// run, stale sessions are not served, and nothing is logged as a Kratos
+	// failure. Responses: 499 with no body (nobody is there to read it).
+	ErrCanceled = errors.New("kratosauth: request canceled before Kratos answered")
+
 	// ErrUnavailable: Kratos could not answer (connection error, timeout,
 	// 429, 5xx, an unexpected status or an unreadable body). It never means
 	// "logged out". Responses: 503 with Retry-After when Kratos gave one.
@@ -33,7 +40,8 @@ var (
 // errors above; Cause says what happened. Use errors.Is with the sentinels
 // and errors.As to reach the fields.
 type Error struct {
-	// Kind is ErrNoCredentials, ErrInvalidSession, ErrAAL2Required or ErrUnavailable.
+	// Kind is ErrNoCredentials, ErrInvalidSession, ErrAAL2Required,
+	// ErrCanceled or ErrUnavailable.
 	Kind error
 	// Cause is the underlying error, if any. It may hold internal details
 	// (addresses, Kratos' own messages) and must not be shown to users.
@@ -48,7 +56,11 @@ type Error struct {
 
 func (e *Error) Error() string {
 	var b strings.Builder
-	b.WriteString(e.Kind.Error())
+	if e.Kind == nil {
+		b.WriteString("kratosauth: error")
+	} else {
+		b.WriteString(e.Kind.Error())
+	}
 	if e.Cause != nil {
 		b.WriteString(": ")
 		b.WriteString(e.Cause.Error())
@@ -58,8 +70,11 @@ func (e *Error) Error() string {
 
 // Unwrap lets errors.Is and errors.As see both the kind and the cause.
 func (e *Error) Unwrap() []error {
-	if e.Cause == nil {
-		return []error{e.Kind}
+	var errs []error
+	for _, err := range [...]error{e.Kind, e.Cause} {
+		if err != nil {
+			errs = append(errs, err)
+		}
 	}
-	return []error{e.Kind, e.Cause}
+	return errs
 }

@@ -12,7 +12,7 @@ import (
 // A stand-in for Kratos' GET /sessions/whoami, answering like Kratos v1.3.1.
 func exampleKratos() *httptest.Server {
 	return httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Header.Get("X-Session-Token") != "ory_st_example" {
+		if r.Header.Get("X-Session-Token") != "ory_st_example" && r.Header.Get("Authorization") != "Bearer ory_st_example" {
 			w.WriteHeader(http.StatusUnauthorized)
 			fmt.Fprint(w, `{"error":{"code":401,"status":"Unauthorized","message":"The request could not be authorized"}}`)
 			return

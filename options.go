@@ -17,8 +17,6 @@ import (
 const (
 	// DefaultCookieName is the session cookie of a self-hosted Kratos.
 	DefaultCookieName = "ory_kratos_session"
-	// oryNetworkCookiePrefix starts the session cookie names of Ory Network.
-	oryNetworkCookiePrefix = "ory_session_"
 
 	// DefaultCacheTTL bounds how long a session is served from the cache
 	// without asking Kratos again, and so how late a revocation is noticed.
@@ -43,7 +41,7 @@ type config struct {
 	browserURL *url.URL // where browsers are sent
 	appURL     *url.URL // the app's own external base URL, for return_to
 
-	cookieName string // empty: DefaultCookieName or ory_session_*
+	cookieName string // the one session cookie name Kratos reads
 
 	cacheTTL    time.Duration
 	store       cache.Store
@@ -85,9 +83,12 @@ func WithAppURL(rawURL string) Option {
 	}
 }
 
-// WithCookieName sets the one session cookie name to accept, as configured
-// in Kratos' session.cookie.name. Default: ory_kratos_session, and the
-// ory_session_* cookies of Ory Network.
+// WithCookieName sets the session cookie's name, as Kratos reads it: its
+// session.cookie.name for a self-hosted Kratos, or ory_session_<slug> for
+// an Ory Network project (the slug of the project's own domain). Cookies of
+// any other name are never sent to Kratos, so a cookie of another project
+// on a parent domain cannot shadow the real one.
+// Default: DefaultCookieName (ory_kratos_session).
 func WithCookieName(name string) Option {
 	return func(c *config) error {
 		if name == "" || !isCookieName(name) {

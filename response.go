@@ -20,13 +20,19 @@ import (
 //     redirect_browser_to says where to get it) or 503 (Kratos unavailable,
 //     with Retry-After when Kratos sent one);
 //   - Kratos being unavailable is never answered with a redirect or a 401,
-//     so an outage does not log anybody out.
+//     so an outage does not log anybody out;
+//   - a request canceled by its client (ErrCanceled) gets 499, nginx's
+//     "client closed request", with no body: nobody is left to read it.
 //
 // The body never contains err's cause.
 func DefaultErrorHandler(w http.ResponseWriter, r *http.Request, err error) {
 	var e *Error
 	if !errors.As(err, &e) {
 		e = &Error{Kind: ErrUnavailable, Cause: err}
+	}
+	if e.Kind == ErrCanceled {
+		w.WriteHeader(statusClientClosedRequest)
+		return
 	}
 	if e.Kind != ErrUnavailable && e.RedirectTo != "" && IsBrowserNavigation(r) {
 		// 303, not 301/308: auth redirects must never be cached.
@@ -39,6 +45,10 @@ func DefaultErrorHandler(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	WriteJSONError(w, e)
 }
+
+// statusClientClosedRequest is nginx's status for a client that hung up; it
+// keeps canceled requests apart from outages in access logs and metrics.
+const statusClientClosedRequest = 499
 
 // apiError is Kratos' error body: {"error": {...}} plus, for aal2,
 // redirect_browser_to at the top level as Kratos writes it.

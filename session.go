@@ -7,11 +7,10 @@ import (
 	"time"
 )
 
-// Authenticator assurance levels, as Kratos names them.
+// Authenticator assurance levels: the two a Kratos v1.3 session can reach.
 const (
-	AAL1 = "aal1"
-	AAL2 = "aal2"
-	AAL3 = "aal3"
+	AAL1 = "aal1" // one factor
+	AAL2 = "aal2" // a second factor (TOTP, WebAuthn, lookup secret)
 )
 
 // Session is a Kratos v1.x session as returned by GET /sessions/whoami.
@@ -75,20 +74,20 @@ type RecoveryAddress struct {
 }
 
 // SatisfiesAAL reports whether the session was authenticated at the required
-// assurance level or above ("aal2" satisfies "aal1").
+// assurance level or above ("aal2" satisfies "aal1"). It is false when
+// either level is not exactly AAL1 or AAL2: a typo never lowers the bar.
 func (s *Session) SatisfiesAAL(required string) bool {
-	return aalRank(s.AuthenticatorAssuranceLevel) >= aalRank(required)
+	want, have := aalRank(required), aalRank(s.AuthenticatorAssuranceLevel)
+	return want > 0 && have >= want
 }
 
-// aalRank orders Kratos' levels; anything unknown ranks below aal1.
+// aalRank orders the levels a route can require; anything else is 0.
 func aalRank(aal string) int {
 	switch aal {
 	case AAL1:
 		return 1
 	case AAL2:
 		return 2
-	case AAL3:
-		return 3
 	}
 	return 0
 }

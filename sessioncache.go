@@ -120,6 +120,26 @@ func (a *Authenticator) store(key string, s *Session, cacheFor time.Duration) {
 	}
 }
 
+// forget ends what the cache holds for key after Kratos refused its
+// credential (err), its stale copy included, so that no later outage can
+// serve it. With the negative cache on, a 401 is remembered instead. A
+// logout marker is kept: it must outlive any answer that raced the logout.
+func (a *Authenticator) forget(key string, err error) {
+	if a.cfg.store == nil {
+		return
+	}
+	if a.cfg.negativeTTL > 0 && errors.Is(err, ErrInvalidSession) {
+		a.refuse(key, refusedByKratos, a.cfg.negativeTTL)
+		return
+	}
+	if _, st := a.lookup(key, time.Now()); st == cacheNoStore {
+		return
+	}
+	if err := a.cfg.store.Delete(key); err != nil {
+		a.cfg.logger.Warn("kratosauth: session cache delete failed", slog.String("error", err.Error()))
+	}
+}
+
 // refuse stores a refusal entry for key that lasts ttl.
 func (a *Authenticator) refuse(key string, reason byte, ttl time.Duration) {
 	if a.cfg.store == nil || ttl <= 0 {

@@ -69,7 +69,7 @@ func BenchmarkCacheMemory(b *testing.B) {
 			}
 			defer a.Close()
 			for i := range n {
-				a.store(credential{kind: credentialToken, value: "ory_st_" + strconv.Itoa(i)}.cacheKey(), &s, -1)
+				a.store(credential{token: "ory_st_" + strconv.Itoa(i)}.cacheKey(a.namespace), &s, -1)
 			}
 			after := liveHeap()
 			var ms runtime.MemStats

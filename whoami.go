@@ -13,27 +13,51 @@ import (
 )
 
 // whoami asks Kratos who the credential belongs to. It returns the session
-// and how long Kratos allows it to be cached (-1: Kratos said nothing), or an
-// *Error. Only the credential is sent: no other header of the user's request.
-func (a *Authenticator) whoami(ctx context.Context, cred credential) (*Session, time.Duration, error) {
+// with the session cookie Kratos re-issued, if any, and how long Kratos
+// allows it to be cached (-1: Kratos said nothing), or an *Error. The request
+// is built from scratch: only the credential is sent, no other header of the
+// user's request.
+func (a *Authenticator) whoami(ctx context.Context, cred credential) (authResult, time.Duration, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, a.whoamiURL, nil)
 	if err != nil {
-		return nil, 0, &Error{Kind: ErrUnavailable, Cause: err}
+		return authResult{}, 0, &Error{Kind: ErrUnavailable, Cause: err}
 	}
 	req.Header["Accept"] = []string{"application/json"}
 	cred.apply(req.Header)
 
 	resp, err := a.cfg.client.Do(req)
 	if err != nil {
-		return nil, 0, &Error{Kind: ErrUnavailable, Cause: fmt.Errorf("whoami: %w", err)}
+		return authResult{}, 0, &Error{Kind: ErrUnavailable, Cause: fmt.Errorf("whoami: %w", err)}
 	}
 	defer resp.Body.Close()
 
 	body, err := httpbody.ReadCapped(resp.Body, a.cfg.maxResponseBytes)
 	if err != nil {
-		return nil, 0, &Error{Kind: ErrUnavailable, Cause: fmt.Errorf("whoami: reading %d response: %w", resp.StatusCode, err)}
+		return authResult{}, 0, &Error{Kind: ErrUnavailable, Cause: fmt.Errorf("whoami: reading %d response: %w", resp.StatusCode, err)}
 	}
-	return parseWhoami(resp.StatusCode, resp.Header, body, time.Now())
+	s, cacheFor, err := parseWhoami(resp.StatusCode, resp.Header, body, time.Now())
+	if err != nil {
+		return authResult{}, 0, err
+	}
+	res := authResult{session: s}
+	if cred.cookies != "" { // Kratos refreshes cookies, never tokens
+		res.setCookie = a.cfg.sessionSetCookies(resp.Header)
+	}
+	return res, cacheFor, nil
+}
+
+// sessionSetCookies returns Kratos' Set-Cookie lines for the session cookie,
+// verbatim: Kratos re-issues it when the session was extended
+// (ManagerHTTP.RefreshCookie), and only the middleware can pass it on to
+// the browser. Any other cookie Kratos sets is not the app's to forward.
+func (c *config) sessionSetCookies(h http.Header) []string {
+	var out []string
+	for _, line := range h["Set-Cookie"] {
+		if ck, err := http.ParseSetCookie(line); err == nil && ck.Name == c.cookieName {
+			out = append(out, line)
+		}
+	}
+	return out
 }
 
 // kratosError is the error shape of Kratos' API, including the field of the

@@ -7,25 +7,25 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/kratosauth/kratosauth"
-	"github.com/kratosauth/kratosauth/adapters/nethttp"
 )
 
 // RequireSession is chi middleware that lets a request through only with a
-// valid Kratos session (see kratoshttp.RequireSession).
+// valid Kratos session (see kratosauth.Authenticator.RequireSession).
 func RequireSession(a *kratosauth.Authenticator) func(http.Handler) http.Handler {
-	return kratoshttp.RequireSession(a)
+	return a.RequireSession().Middleware
 }
 
-// RequireAAL is chi middleware that also demands an assurance level such as
-// kratosauth.AAL2 (see kratoshttp.RequireAAL).
+// RequireAAL is chi middleware that also demands an assurance level,
+// kratosauth.AAL1 or kratosauth.AAL2; it panics for any other level (see
+// kratosauth.Authenticator.RequireAAL).
 func RequireAAL(a *kratosauth.Authenticator, aal string) func(http.Handler) http.Handler {
-	return kratoshttp.RequireAAL(a, aal)
+	return a.RequireAAL(aal).Middleware
 }
 
 // LoadSession is chi middleware that attaches the session when there is one
-// (see kratoshttp.LoadSession).
+// (see kratosauth.Authenticator.LoadSession).
 func LoadSession(a *kratosauth.Authenticator) func(http.Handler) http.Handler {
-	return kratoshttp.LoadSession(a)
+	return a.LoadSession().Middleware
 }
 
 // Protected adds a route group to r whose routes all require a session:
@@ -38,7 +38,7 @@ func LoadSession(a *kratosauth.Authenticator) func(http.Handler) http.Handler {
 // It returns the group, like chi.Router.Group.
 func Protected(r chi.Router, a *kratosauth.Authenticator, routes func(chi.Router)) chi.Router {
 	return r.Group(func(g chi.Router) {
-		g.Use(kratoshttp.RequireSession(a))
+		g.Use(a.RequireSession().Middleware)
 		routes(g)
 	})
 }
@@ -47,7 +47,7 @@ func Protected(r chi.Router, a *kratosauth.Authenticator, routes func(chi.Router
 // at the given assurance level, e.g. kratosauth.AAL2 for account settings.
 func ProtectedAAL(r chi.Router, a *kratosauth.Authenticator, aal string, routes func(chi.Router)) chi.Router {
 	return r.Group(func(g chi.Router) {
-		g.Use(kratoshttp.RequireAAL(a, aal))
+		g.Use(a.RequireAAL(aal).Middleware)
 		routes(g)
 	})
 }
@@ -56,7 +56,7 @@ func ProtectedAAL(r chi.Router, a *kratosauth.Authenticator, aal string, routes 
 // one and are served without it otherwise (LoadSession).
 func Public(r chi.Router, a *kratosauth.Authenticator, routes func(chi.Router)) chi.Router {
 	return r.Group(func(g chi.Router) {
-		g.Use(kratoshttp.LoadSession(a))
+		g.Use(a.LoadSession().Middleware)
 		routes(g)
 	})
 }

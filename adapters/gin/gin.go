@@ -1,9 +1,6 @@
 package kratosgin
 
 import (
-	"errors"
-	"net/http"
-
 	"github.com/gin-gonic/gin"
 
 	"github.com/kratosauth/kratosauth"
@@ -13,57 +10,39 @@ import (
 // with a valid Kratos session. Refused requests are answered by the
 // Authenticator's ErrorHandler (by default 303 to login for browsers, JSON
 // 401 for API clients, 503 when Kratos is unavailable), recorded with
-// c.Error and aborted.
+// c.Error and aborted. See kratosauth.Authenticator.RequireSession.
 func RequireSession(a *kratosauth.Authenticator) gin.HandlerFunc {
-	return require(a, a.Authenticate)
+	return handler(a.RequireSession())
 }
 
-// RequireAAL is RequireSession for routes that need a stronger session, such
-// as kratosauth.AAL2.
+// RequireAAL is RequireSession for routes that need a stronger session,
+// kratosauth.AAL1 or kratosauth.AAL2; it panics for any other level.
 func RequireAAL(a *kratosauth.Authenticator, aal string) gin.HandlerFunc {
-	return require(a, func(r *http.Request) (*kratosauth.Session, error) { return a.RequireAAL(r, aal) })
-}
-
-func require(a *kratosauth.Authenticator, authenticate func(*http.Request) (*kratosauth.Session, error)) gin.HandlerFunc {
-	return func(c *gin.Context) {
-		s, err := authenticate(c.Request)
-		if err != nil {
-			refuse(a, c, err)
-			return
-		}
-		attach(c, s)
-		c.Next()
-	}
+	return handler(a.RequireAAL(aal))
 }
 
 // LoadSession returns gin middleware that attaches the session when there
 // is a valid one and otherwise continues without it. It refuses a request
 // only when Kratos is unavailable (by default 503).
 func LoadSession(a *kratosauth.Authenticator) gin.HandlerFunc {
+	return handler(a.LoadSession())
+}
+
+// handler translates a Guard to gin. The session goes into the request's
+// context (c.Request is replaced, as otelgin does), so net/http helpers such
+// as kratosauth.SessionFromContext(c.Request.Context()) work in gin
+// handlers too.
+func handler(g *kratosauth.Guard) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		s, err := a.Authenticate(c.Request)
-		switch {
-		case err == nil:
-			attach(c, s)
-		case errors.Is(err, kratosauth.ErrUnavailable):
-			refuse(a, c, err)
+		r, err := g.Check(c.Writer, c.Request)
+		if err != nil {
+			_ = c.Error(err).SetType(gin.ErrorTypePrivate)
+			c.Abort()
 			return
 		}
+		c.Request = r
 		c.Next()
 	}
-}
-
-// attach stores the session in the request's context, so that net/http
-// helpers such as kratosauth.SessionFromContext(c.Request.Context()) work
-// in gin handlers too.
-func attach(c *gin.Context, s *kratosauth.Session) {
-	c.Request = c.Request.WithContext(kratosauth.NewContext(c.Request.Context(), s))
-}
-
-func refuse(a *kratosauth.Authenticator, c *gin.Context, err error) {
-	_ = c.Error(err).SetType(gin.ErrorTypePrivate)
-	a.HandleError(c.Writer, c.Request, err)
-	c.Abort()
 }
 
 // Session returns the session attached by the middlewares.

@@ -2,7 +2,6 @@ package kratoshttp
 
 import (
 	"context"
-	"errors"
 	"net/http"
 
 	"github.com/kratosauth/kratosauth"
@@ -12,29 +11,17 @@ import (
 // valid Kratos session, which handlers read with Session or Identity. Other
 // requests are answered by the Authenticator's ErrorHandler: by default a
 // 303 to login for browsers, a JSON 401 for API clients, and 503 when Kratos
-// is unavailable.
+// is unavailable. See kratosauth.Authenticator.RequireSession.
 func RequireSession(a *kratosauth.Authenticator) func(http.Handler) http.Handler {
-	return require(a, a.Authenticate)
+	return a.RequireSession().Middleware
 }
 
 // RequireAAL is RequireSession for routes that need a stronger session, such
 // as kratosauth.AAL2: a valid session below that level is sent to Kratos'
-// step-up login (browsers) or refused with 403 (API clients).
+// step-up login (browsers) or refused with 403 (API clients). It panics for
+// a level other than kratosauth.AAL1 or kratosauth.AAL2.
 func RequireAAL(a *kratosauth.Authenticator, aal string) func(http.Handler) http.Handler {
-	return require(a, func(r *http.Request) (*kratosauth.Session, error) { return a.RequireAAL(r, aal) })
-}
-
-func require(a *kratosauth.Authenticator, authenticate func(*http.Request) (*kratosauth.Session, error)) func(http.Handler) http.Handler {
-	return func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			s, err := authenticate(r)
-			if err != nil {
-				a.HandleError(w, r, err)
-				return
-			}
-			next.ServeHTTP(w, r.WithContext(kratosauth.NewContext(r.Context(), s)))
-		})
-	}
+	return a.RequireAAL(aal).Middleware
 }
 
 // LoadSession returns middleware that attaches the session when the request
@@ -43,19 +30,7 @@ func require(a *kratosauth.Authenticator, authenticate func(*http.Request) (*kra
 // is unavailable, through the ErrorHandler (by default 503), because then it
 // cannot tell a visitor from a signed-in user.
 func LoadSession(a *kratosauth.Authenticator) func(http.Handler) http.Handler {
-	return func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			s, err := a.Authenticate(r)
-			switch {
-			case err == nil:
-				r = r.WithContext(kratosauth.NewContext(r.Context(), s))
-			case errors.Is(err, kratosauth.ErrUnavailable):
-				a.HandleError(w, r, err)
-				return
-			}
-			next.ServeHTTP(w, r)
-		})
-	}
+	return a.LoadSession().Middleware
 }
 
 // Session returns the session attached by the middlewares.

@@ -1,0 +1,190 @@
+package kratosauth_test
+
+// Regression tests for the adversarial review (issue #9): each pins one way
+// the library failed open, and failed before its fix.
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/kratosauth/kratosauth"
+	kratoshttp "github.com/kratosauth/kratosauth/adapters/nethttp"
+	"github.com/kratosauth/kratosauth/cache"
+	"github.com/kratosauth/kratosauth/internal/kratosfake"
+)
+
+// okHandler counts the requests it serves.
+func okHandler(ran *atomic.Int64) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ran.Add(1)
+		w.WriteHeader(http.StatusOK)
+	})
+}
+
+// 1. A level the library does not know is refused when the route is built,
+// and never satisfied by a session.
+func TestUnknownAALFailsClosed(t *testing.T) {
+	fake := kratosfake.Always(t, kratosfake.OK()) // an aal1 session
+	a := newAuth(t, fake.URL)
+	for _, level := range []string{"AAL2", "aal2 ", "2", "mfa", "", "aal3", "aal0"} {
+		t.Run(level, func(t *testing.T) {
+			s := &kratosauth.Session{AuthenticatorAssuranceLevel: kratosauth.AAL1}
+			assert.False(t, s.SatisfiesAAL(level), "an unknown level is never satisfied")
+			assert.PanicsWithValue(t, `kratosauth: unknown assurance level "`+level+`" (want "aal1" or "aal2")`,
+				func() { kratoshttp.RequireAAL(a, level) })
+		})
+	}
+	s := &kratosauth.Session{AuthenticatorAssuranceLevel: "AAL2"}
+	assert.False(t, s.SatisfiesAAL(kratosauth.AAL1), "a session at an unknown level satisfies nothing")
+}
+
+// 2a. A client that hangs up while Kratos is asked is its own outcome: not
+// "Kratos unavailable", so stale-if-error never serves a session for it.
+func TestClientHangUpNeverServesStale(t *testing.T) {
+	const ttl = 50 * time.Millisecond
+	fake := kratosfake.Always(t, kratosfake.OK())
+	var logs bytes.Buffer
+	a := newAuth(t, fake.URL, kratosauth.WithCacheTTL(ttl), kratosauth.WithStaleIfError(time.Hour),
+		kratosauth.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
+	_, err := a.Authenticate(tokenRequest(token))
+	require.NoError(t, err)
+	time.Sleep(2 * ttl) // past the cache deadline, within the grace
+
+	// The session is revoked; Kratos is slow to say so.
+	fake.SetResponder(func(*http.Request) kratosfake.Response {
+		return kratosfake.Response{Status: http.StatusUnauthorized, Body: kratosfake.Unauthorized, Delay: 200 * time.Millisecond}
+	})
+	var ran atomic.Int64
+	h := kratoshttp.RequireSession(a)(okHandler(&ran))
+	for range 20 {
+		ctx, cancel := context.WithCancel(context.Background())
+		r := tokenRequest(token).WithContext(ctx)
+		go func() { time.Sleep(5 * time.Millisecond); cancel() }()
+		h.ServeHTTP(httptest.NewRecorder(), r)
+		cancel()
+	}
+	assert.Zero(t, ran.Load(), "the handler ran for a client that hung up, with a revoked session")
+
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err = a.Authenticate(tokenRequest(token).WithContext(ctx))
+	assert.ErrorIs(t, err, kratosauth.ErrCanceled)
+	assert.NotErrorIs(t, err, kratosauth.ErrUnavailable)
+	assert.ErrorIs(t, err, context.Canceled)
+	// 7. A hang-up is not an outage: nothing at WARN.
+	assert.NotContains(t, logs.String(), "level=WARN")
+}
+
+// 2b. Kratos refusing a credential ends its stale entry at once, even with
+// the negative cache off: a later outage must not bring it back.
+func TestRefusalEndsStaleEntry(t *testing.T) {
+	const ttl = 50 * time.Millisecond
+	fake := kratosfake.Always(t, kratosfake.OK())
+	a := newAuth(t, fake.URL, kratosauth.WithCacheTTL(ttl), kratosauth.WithStaleIfError(time.Hour))
+	_, err := a.Authenticate(tokenRequest(token))
+	require.NoError(t, err)
+	time.Sleep(2 * ttl)
+
+	fake.SetResponder(refused)
+	_, err = a.Authenticate(tokenRequest(token))
+	require.ErrorIs(t, err, kratosauth.ErrInvalidSession)
+
+	fake.SetResponder(down)
+	_, err = a.Authenticate(tokenRequest(token))
+	assert.ErrorIs(t, err, kratosauth.ErrUnavailable, "a session Kratos refused was served from the stale cache")
+}
+
+// 3. A cookie jar on the user's client never stores Kratos' Set-Cookie, nor
+// adds a cookie to a later whoami call.
+func TestUserClientJarIsNeverUsed(t *testing.T) {
+	victim := kratosfake.OK()
+	victim.Header = http.Header{"Set-Cookie": {"ory_kratos_session=VICTIM; Path=/; HttpOnly"}}
+	fake := kratosfake.New(t, func(r *http.Request) kratosfake.Response {
+		if r.Header.Get("X-Session-Token") == "victim-token" {
+			return victim
+		}
+		return kratosfake.Response{Status: http.StatusUnauthorized, Body: kratosfake.Unauthorized}
+	})
+	jar, err := cookiejar.New(nil)
+	require.NoError(t, err)
+	a := newAuth(t, fake.URL, kratosauth.WithHTTPClient(&http.Client{Jar: jar}), kratosauth.WithCacheTTL(0))
+
+	_, err = a.Authenticate(tokenRequest("victim-token"))
+	require.NoError(t, err)
+	_, err = a.Authenticate(tokenRequest("attacker-token"))
+	assert.ErrorIs(t, err, kratosauth.ErrInvalidSession)
+	assert.Empty(t, fake.LastRequest().Header.Values("Cookie"), "the attacker's whoami carried the victim's cookie")
+}
+
+// 5. One store shared by Authenticators of two Kratos instances never
+// answers one with the other's session.
+func TestSharedStoreIsNamespacedByKratos(t *testing.T) {
+	store, err := cache.NewBigCache(time.Minute, 1)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = store.Close() })
+	tenantA := kratosfake.Always(t, kratosfake.OK())
+	tenantB := kratosfake.Always(t, kratosfake.Response{Status: http.StatusUnauthorized, Body: kratosfake.Unauthorized})
+	a := newAuth(t, tenantA.URL, kratosauth.WithCache(store))
+	b := newAuth(t, tenantB.URL, kratosauth.WithCache(store))
+
+	_, err = a.Authenticate(tokenRequest(token))
+	require.NoError(t, err)
+	_, err = b.Authenticate(tokenRequest(token))
+	assert.ErrorIs(t, err, kratosauth.ErrInvalidSession, "tenant B admitted tenant A's token")
+	assert.Equal(t, 1, tenantB.Calls(), "tenant B never asked its own Kratos")
+
+	// The same holds for two cookie names on one Kratos.
+	c1 := newAuth(t, tenantA.URL, kratosauth.WithCache(store), kratosauth.WithCookieName("one"))
+	c2 := newAuth(t, tenantB.URL, kratosauth.WithCache(store), kratosauth.WithCookieName("one"))
+	r := httptest.NewRequest(http.MethodGet, "/", nil)
+	r.Header.Set("Cookie", "one=abc")
+	_, err = c1.Authenticate(r)
+	require.NoError(t, err)
+	_, err = c2.Authenticate(r)
+	assert.ErrorIs(t, err, kratosauth.ErrInvalidSession)
+}
+
+// 6. The zero value of the error type prints.
+func TestZeroErrorPrints(t *testing.T) {
+	assert.NotPanics(t, func() { _ = (&kratosauth.Error{}).Error() })
+	assert.NotEmpty(t, (&kratosauth.Error{}).Error())
+}
+
+// 10. Kratos' refreshed session cookie reaches the browser on the requests
+// that asked Kratos, and never on cache hits.
+func TestSessionCookieRefreshIsRelayed(t *testing.T) {
+	resp := kratosfake.OK()
+	resp.Header = http.Header{"Set-Cookie": {
+		"ory_kratos_session=NEW; Path=/; Expires=Wed, 01 Jan 2031 00:00:00 GMT; HttpOnly; SameSite=Lax",
+		"csrf_token_abc=nope; Path=/",
+	}}
+	fake := kratosfake.Always(t, resp)
+	a := newAuth(t, fake.URL)
+	var ran atomic.Int64
+	h := kratoshttp.RequireSession(a)(okHandler(&ran))
+
+	serve := func() *httptest.ResponseRecorder {
+		r := httptest.NewRequest(http.MethodGet, "/", nil)
+		r.Header.Set("Cookie", "ory_kratos_session=OLD")
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		return w
+	}
+	first := serve()
+	require.Equal(t, http.StatusOK, first.Code)
+	assert.Equal(t, []string{resp.Header["Set-Cookie"][0]}, first.Header().Values("Set-Cookie"),
+		"the session cookie is relayed, and only it")
+	second := serve() // a cache hit
+	assert.Empty(t, second.Header().Values("Set-Cookie"))
+	assert.Equal(t, 1, fake.Calls())
+}
