@@ -210,6 +210,38 @@ func (s *Server) RegisterBrowser(t testing.TB, email, password string) (jar http
 	return nil, nil
 }
 
+// LoginBrowser logs in with email/password through the browser login flow
+// (JSON variant, redirects not followed) and returns the cookie jar and the
+// new session's ory_kratos_session cookie exactly as set by Kratos. Each
+// call is a new session of the identity, with a cookie of its own.
+func (s *Server) LoginBrowser(t testing.TB, email, password string) (jar http.CookieJar, cookie *http.Cookie) {
+	t.Helper()
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := noRedirect(jar)
+	f := s.getFlow(t, c, "/self-service/login/browser", nil)
+	csrf := f.inputValue("csrf_token")
+	if csrf == "" {
+		t.Fatalf("browser login flow %s has no csrf_token", f.ID)
+	}
+	resp, body := do(t, c, http.MethodPost, f.UI.Action, map[string]any{
+		"method":     "password",
+		"csrf_token": csrf,
+		"identifier": email,
+		"password":   password,
+	}, nil)
+	expect(t, resp, body, http.StatusOK)
+	for _, ck := range resp.Cookies() {
+		if ck.Name == SessionCookieName {
+			return jar, ck
+		}
+	}
+	t.Fatalf("browser login set no %s cookie (Set-Cookie: %q)", SessionCookieName, resp.Header.Values("Set-Cookie"))
+	return nil, nil
+}
+
 // LogoutAPI revokes the session of an API session token.
 func (s *Server) LogoutAPI(t testing.TB, token string) {
 	t.Helper()

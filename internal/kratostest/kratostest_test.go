@@ -109,6 +109,16 @@ func TestServer(t *testing.T) {
 		t.Fatalf("whoami with cookie: %d", st)
 	}
 
+	// A browser login is a new session with a cookie of its own.
+	_, ck2 := s.LoginBrowser(t, email, testPassword)
+	if ck2.Name != SessionCookieName || ck2.Value == "" || ck2.Value == ck.Value {
+		t.Errorf("login session cookie: %+v", ck2)
+	}
+	resp, body = s.Whoami(t, "", ck2)
+	if resp.StatusCode != 200 || resp.Header.Get("X-Kratos-Authenticated-Identity-Id") != iid {
+		t.Fatalf("whoami with the login cookie: %d %s", resp.StatusCode, body)
+	}
+
 	// Restart keeps sessions (same DB, same ports).
 	s.Restart(t)
 	if st := whoamiStatus(t, s, "", ck); st != 200 {
