@@ -24,6 +24,7 @@ func TestKratos(t *testing.T) {
 	k := kratostest.Start(t, kratostest.Options{})
 	t.Run("Credentials", func(t *testing.T) { testCredentials(t, k) })
 	t.Run("Cookies", func(t *testing.T) { testCookies(t, k) })
+	t.Run("CookieRefresh", func(t *testing.T) { testCookieRefresh(t, k) })
 	t.Run("Revocation", func(t *testing.T) { testRevocation(t, k) })
 	t.Run("RequireAAL", func(t *testing.T) { testRequireAAL(t, k) })
 	t.Run("Timeout", func(t *testing.T) { testTimeout(t, k) })
@@ -104,6 +105,44 @@ func testCookies(t *testing.T, k *kratostest.Server) {
 			}
 		}
 	})
+}
+
+// testCookieRefresh: after an admin extends a session, Kratos' whoami
+// re-issues the session cookie with the new expiry; the middleware passes it
+// on to the browser on the request that asked Kratos, and the new cookie
+// works.
+func testCookieRefresh(t *testing.T, k *kratostest.Server) {
+	forEachAdapter(t, func(t *testing.T, ad adapter) {
+		a := newApp(t, ad, k, k.PublicURL)
+		_, old := k.LoginBrowser(t, registered(t, k, "refresh-"+ad.name), password)
+		resp, body := k.Whoami(t, "", old)
+		require.Equal(t, http.StatusOK, resp.StatusCode, string(body))
+		sessionID, identityID := kratostest.SessionIDs(t, body)
+		require.Empty(t, resp.Header.Values("Set-Cookie"), "an unchanged session's cookie is not re-issued")
+
+		time.Sleep(1100 * time.Millisecond) // the cookie's expiry has a resolution of a second
+		k.ExtendSession(t, sessionID)
+		got := a.get(t, "/private", cookie(old))
+		assertMe(t, got, identityID)
+		var fresh *http.Cookie
+		for _, c := range (&http.Response{Header: got.Header}).Cookies() {
+			require.Equal(t, kratostest.SessionCookieName, c.Name, "only the session cookie is passed on")
+			fresh = c
+		}
+		require.NotNil(t, fresh, "Kratos' re-issued session cookie did not reach the browser")
+		assert.True(t, fresh.Expires.After(old.Expires), "new expiry %v, old %v", fresh.Expires, old.Expires)
+		assert.True(t, fresh.HttpOnly)
+
+		assertMe(t, a.get(t, "/private", cookie(fresh)), identityID)
+		assert.Empty(t, a.get(t, "/private", cookie(old)).Header.Values("Set-Cookie"), "a cache hit relays nothing")
+	})
+}
+
+// registered returns the email of a new identity with the e2e password.
+func registered(t *testing.T, k *kratostest.Server, prefix string) string {
+	email := kratostest.UniqueEmail(prefix)
+	k.RegisterAPI(t, email, password)
+	return email
 }
 
 // testRevocation: a session ended in Kratos (browser or API logout, admin

@@ -276,6 +276,15 @@ func (s *Server) RevokeSession(t testing.TB, sessionID string) {
 	expect(t, resp, body, http.StatusNoContent)
 }
 
+// ExtendSession extends a session by ID through the admin API (Kratos sets
+// its expiry to now + session.lifespan).
+func (s *Server) ExtendSession(t testing.TB, sessionID string) {
+	t.Helper()
+	resp, body := do(t, noRedirect(nil), http.MethodPatch,
+		s.AdminURL+"/admin/sessions/"+url.PathEscape(sessionID)+"/extend", nil, nil)
+	expect(t, resp, body, http.StatusOK, http.StatusNoContent)
+}
+
 // DisableIdentity sets an identity's state to inactive through the admin API.
 func (s *Server) DisableIdentity(t testing.TB, identityID string) {
 	t.Helper()
