@@ -20,12 +20,13 @@ import (
 // app starts and share it: it holds the parsed configuration, the whoami
 // client's connection pool and the session cache. It is safe for concurrent use.
 type Authenticator struct {
-	cfg       config
-	whoamiURL string
-	namespace string // sets this Authenticator's cache keys apart in a shared store
-	ownsStore bool
-	inflight  singleflight.Group
-	loginURL  string // browser URL + /self-service/login/browser
+	cfg        config
+	whoamiURL  string
+	namespace  string // sets this Authenticator's cache keys apart in a shared store
+	ownsStore  bool
+	inflight   singleflight.Group
+	writeLocks writeLocks
+	loginURL   string // browser URL + /self-service/login/browser
 }
 
 // New returns an Authenticator for the Kratos public API at kratosPublicURL

@@ -188,3 +188,43 @@ func TestSessionCookieRefreshIsRelayed(t *testing.T) {
 	assert.Empty(t, second.Header().Values("Set-Cookie"))
 	assert.Equal(t, 1, fake.Calls())
 }
+
+// hookStore runs onGet after the nth Get (counting from 1) has read its entry.
+type hookStore struct {
+	*recordingStore
+	gets  atomic.Int64
+	nth   int64
+	onGet func()
+}
+
+func (s *hookStore) Get(key string) ([]byte, error) {
+	e, err := s.recordingStore.Get(key)
+	if s.gets.Add(1) == s.nth {
+		s.onGet()
+	}
+	return e, err
+}
+
+// A logout that lands while a whoami answer is being cached wins: the
+// session is not put back in the cache (found by reading the request path
+// again: the check for the logout marker and the write were not atomic).
+func TestLogoutRacingACacheWriteWins(t *testing.T) {
+	fake := kratosfake.Always(t, kratosfake.OK())
+	store := &hookStore{recordingStore: newRecordingStore(), nth: 2} // Get 1: the lookup; Get 2: the write's marker check
+	a := newAuth(t, fake.URL, kratosauth.WithCache(store))
+	store.onGet = func() {
+		done := make(chan struct{})
+		go func() { a.Invalidate(tokenRequest(token)); close(done) }()
+		select { // the logout lands now, or waits for the write to finish
+		case <-done:
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	_, err := a.Authenticate(tokenRequest(token))
+	require.NoError(t, err)
+	time.Sleep(150 * time.Millisecond)
+
+	_, err = a.Authenticate(tokenRequest(token))
+	require.NoError(t, err)
+	assert.Equal(t, 2, fake.Calls(), "the session was served from the cache after the logout")
+}

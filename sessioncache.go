@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/kratosauth/kratosauth/cache"
@@ -91,6 +92,17 @@ func (a *Authenticator) lookup(key string, now time.Time) (*Session, cacheState)
 	return nil, cacheMiss
 }
 
+// writeLocks make "check for a logout marker, then write" atomic against a
+// logout writing its marker for the same key in this process; a hash of the
+// key picks one of them. Only cache writes take them, never reads.
+type writeLocks [64]sync.Mutex
+
+func (l *writeLocks) lock(key string) func() {
+	m := &l[key[0]%byte(len(l))] // keys are hex digests: the first byte is uniform enough
+	m.Lock()
+	return m.Unlock
+}
+
 // store caches s until the earliest of the configured TTL, the session's
 // expiry and Kratos' Ory-Session-Cache-For (cacheFor < 0: not sent), unless
 // the credential was invalidated meanwhile.
@@ -98,6 +110,7 @@ func (a *Authenticator) store(key string, s *Session, cacheFor time.Duration) {
 	if a.cfg.store == nil {
 		return
 	}
+	defer a.writeLocks.lock(key)()
 	now := time.Now()
 	if _, st := a.lookup(key, now); st == cacheNoStore {
 		return
@@ -132,6 +145,7 @@ func (a *Authenticator) forget(key string, err error) {
 		a.refuse(key, refusedByKratos, a.cfg.negativeTTL)
 		return
 	}
+	defer a.writeLocks.lock(key)()
 	if _, st := a.lookup(key, time.Now()); st == cacheNoStore {
 		return
 	}
@@ -145,6 +159,7 @@ func (a *Authenticator) refuse(key string, reason byte, ttl time.Duration) {
 	if a.cfg.store == nil || ttl <= 0 {
 		return
 	}
+	defer a.writeLocks.lock(key)()
 	e := binary.BigEndian.AppendUint64(make([]byte, 0, entryHeaderLen+2), uint64(time.Now().Add(ttl).UnixNano()))
 	e = append(e, entryRefusal, reason)
 	if err := a.cfg.store.Set(key, e, ttl); err != nil {
