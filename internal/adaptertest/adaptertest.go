@@ -4,6 +4,7 @@
 package adaptertest
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -32,7 +33,9 @@ const AppURL = "https://app.example.com"
 // Each handler writes the identity ID from the adapter's own getter (or
 // "anonymous") as the body, and the identity ID from
 // kratosauth.IdentityFromContext(r.Context()) in the X-Context-Identity
-// header, so the suite checks that net/http helpers see the session too.
+// header. The suite compares each with the identity Kratos answered for the
+// request, so an adapter that drops the session on either path, or hands
+// the handler another request's session, fails it.
 type Routes func(a *kratosauth.Authenticator) http.Handler
 
 const (
@@ -42,6 +45,7 @@ const (
 
 // Run runs the suite.
 func Run(t *testing.T, routes Routes) {
+	t.Run("canceled", func(t *testing.T) { runCanceled(t, routes) })
 	session := kratosfake.Fresh(kratosfake.SessionAAL1, time.Hour)
 	sessionAAL2 := kratosfake.Fresh(kratosfake.SessionAAL2, time.Hour)
 	var id, id2 struct {
@@ -54,16 +58,21 @@ func Run(t *testing.T, routes Routes) {
 	const stepUp = "http://kratos/self-service/login/browser?aal=aal2"
 	aal2Required := kratosfake.Modify(kratosfake.AAL2Required, func(m map[string]any) { m["redirect_browser_to"] = stepUp })
 
+	refreshed := ok(session)
+	refreshed.Header = http.Header{"Set-Cookie": {"ory_kratos_session=NEW; Path=/; HttpOnly", "csrf_token_x=y; Path=/"}}
+
 	cases := []struct {
-		name     string
-		path     string
-		browser  bool
-		noCred   bool
-		kratos   kratosfake.Response
-		wantCode int
-		wantBody string // exact body, for 200s
-		wantLoc  string // exact Location, for redirects
-		wantJSON int    // error.code in a JSON error body
+		name       string
+		path       string
+		browser    bool
+		noCred     bool
+		cookie     bool // send the session as a cookie instead of a token
+		kratos     kratosfake.Response
+		wantCode   int
+		wantBody   string // exact body, for 200s
+		wantLoc    string // exact Location, for redirects
+		wantJSON   int    // error.code in a JSON error body
+		wantCookie string // the one Set-Cookie relayed from Kratos
 	}{
 		{name: "private/valid", path: "/private", kratos: ok(session), wantCode: 200, wantBody: id.Identity.ID},
 		{name: "private/valid browser", path: "/private", browser: true, kratos: ok(session), wantCode: 200, wantBody: id.Identity.ID},
@@ -87,6 +96,10 @@ func Run(t *testing.T, routes Routes) {
 		{name: "public/invalid", path: "/public", kratos: status(401, kratosfake.Unauthorized), wantCode: 200, wantBody: "anonymous"},
 		{name: "public/aal2 required", path: "/public", kratos: status(403, aal2Required), wantCode: 200, wantBody: "anonymous"},
 		{name: "public/kratos unavailable", path: "/public", kratos: status(503, nil), wantCode: 503, wantJSON: 503},
+		{name: "private/refreshed cookie relayed", path: "/private", cookie: true, kratos: refreshed, wantCode: 200, wantBody: id.Identity.ID,
+			wantCookie: "ory_kratos_session=NEW; Path=/; HttpOnly"},
+		{name: "public/refreshed cookie relayed", path: "/public", cookie: true, kratos: refreshed, wantCode: 200, wantBody: id.Identity.ID,
+			wantCookie: "ory_kratos_session=NEW; Path=/; HttpOnly"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -106,7 +119,10 @@ func Run(t *testing.T, routes Routes) {
 			} else {
 				req.Header.Set("Accept", "application/json")
 			}
-			if !tc.noCred {
+			switch {
+			case tc.cookie:
+				req.Header.Set("Cookie", "ory_kratos_session=OLD")
+			case !tc.noCred:
 				req.Header.Set("X-Session-Token", token)
 			}
 			rec := httptest.NewRecorder()
@@ -119,10 +135,15 @@ func Run(t *testing.T, routes Routes) {
 				assert.Zero(t, fake.Calls(), "no credential must not reach Kratos")
 			}
 			if tc.wantBody != "" {
-				assert.Equal(t, tc.wantBody, string(body))
-				if tc.wantBody != "anonymous" {
-					assert.Equal(t, tc.wantBody, res.Header.Get("X-Context-Identity"), "session must be in the request context")
+				assert.Equal(t, tc.wantBody, string(body), "the adapter's getter")
+				wantContext := tc.wantBody
+				if wantContext == "anonymous" {
+					wantContext = ""
 				}
+				assert.Equal(t, wantContext, res.Header.Get("X-Context-Identity"), "the request's context")
+			}
+			if tc.wantCode == 200 {
+				assert.Equal(t, tc.wantCookie, strings.Join(res.Header.Values("Set-Cookie"), "|"), "Set-Cookie")
 			}
 			if tc.wantLoc != "" {
 				assert.Equal(t, tc.wantLoc, res.Header.Get("Location"))
@@ -142,6 +163,26 @@ func Run(t *testing.T, routes Routes) {
 				assert.Empty(t, res.Header.Get("Location"))
 			}
 		})
+	}
+}
+
+// runCanceled checks that a request whose client hangs up while Kratos is
+// asked never reaches the handler.
+func runCanceled(t *testing.T, routes Routes) {
+	fake := kratosfake.Always(t, kratosfake.Response{Status: 200, Body: kratosfake.Fresh(kratosfake.SessionAAL1, time.Hour), Delay: time.Second})
+	a, err := kratosauth.New(fake.URL, kratosauth.WithAppURL(AppURL))
+	require.NoError(t, err)
+	t.Cleanup(func() { a.Close() })
+	h := routes(a)
+	for _, path := range []string{"/private", "/aal2", "/public"} {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+		req := httptest.NewRequest(http.MethodGet, path, nil).WithContext(ctx)
+		req.Header.Set("X-Session-Token", token)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		cancel()
+		assert.Equal(t, 499, rec.Code, "%s: a hung-up client's request reached the handler", path)
+		assert.Empty(t, rec.Header().Get("X-Context-Identity"), path)
 	}
 }
 
