@@ -51,11 +51,14 @@ func New(kratosPublicURL string, opts ...Option) (*Authenticator, error) {
 	}
 	for _, opt := range opts {
 		if opt == nil {
-			continue
+			return nil, errors.New("kratosauth: nil Option")
 		}
 		if err := opt(&c); err != nil {
 			return nil, err
 		}
+	}
+	if err := c.validate(); err != nil {
+		return nil, err
 	}
 	if c.browserURL == nil {
 		c.browserURL = c.publicURL
@@ -67,10 +70,7 @@ func New(kratosPublicURL string, opts ...Option) (*Authenticator, error) {
 	a.namespace = a.whoamiURL + "\x00" + c.cookieName
 	a.loginURL = c.browserURL.String() + "/self-service/login/browser"
 
-	switch {
-	case c.cacheTTL == 0:
-		a.cfg.store = nil
-	case !c.storeSet:
+	if c.cacheTTL > 0 && !c.storeSet {
 		store, err := cache.NewBigCache(max(c.cacheTTL+c.staleGrace, c.negativeTTL), c.cacheSizeMB)
 		if err != nil {
 			return nil, fmt.Errorf("kratosauth: session cache: %w", err)

@@ -59,12 +59,25 @@ func TestNewValidatesConfiguration(t *testing.T) {
 		{"nil error handler", "http://kratos", []kratosauth.Option{kratosauth.WithErrorHandler(nil)}},
 		{"zero cache size", "http://kratos", []kratosauth.Option{kratosauth.WithCacheSizeMB(0)}},
 		{"zero max response", "http://kratos", []kratosauth.Option{kratosauth.WithMaxResponseBytes(0)}},
+		{"nil option", "http://kratos", []kratosauth.Option{nil}},
+		{"nil logger", "http://kratos", []kratosauth.Option{kratosauth.WithLogger(nil)}},
+		{"nil store", "http://kratos", []kratosauth.Option{kratosauth.WithCache(nil)}},
+		{"size of a store of one's own", "http://kratos", []kratosauth.Option{kratosauth.WithCache(newRecordingStore()), kratosauth.WithCacheSizeMB(8)}},
+		{"stale-if-error without a cache", "http://kratos", []kratosauth.Option{kratosauth.WithCacheTTL(0), kratosauth.WithStaleIfError(time.Minute)}},
+		{"negative cache without a cache", "http://kratos", []kratosauth.Option{kratosauth.WithNegativeCacheTTL(time.Minute), kratosauth.WithCacheTTL(0)}},
+		{"a store without a cache", "http://kratos", []kratosauth.Option{kratosauth.WithCacheTTL(0), kratosauth.WithCache(newRecordingStore())}},
+		{"a size without a cache", "http://kratos", []kratosauth.Option{kratosauth.WithCacheTTL(0), kratosauth.WithCacheSizeMB(8)}},
 	}
+	messages := map[string]string{}
 	for _, tc := range bad {
 		t.Run(tc.name, func(t *testing.T) {
 			a, err := kratosauth.New(tc.url, tc.opts...)
-			assert.Error(t, err)
+			require.Error(t, err)
 			assert.Nil(t, a)
+			if other, dup := messages[err.Error()]; dup {
+				t.Errorf("%q and %q give the same error: %v", tc.name, other, err)
+			}
+			messages[err.Error()] = tc.name
 		})
 	}
 
@@ -238,8 +251,7 @@ func TestInvalidateEvicts(t *testing.T) {
 
 func TestCacheDisabled(t *testing.T) {
 	for name, opt := range map[string]kratosauth.Option{
-		"zero TTL":  kratosauth.WithCacheTTL(0),
-		"nil store": kratosauth.WithCache(nil),
+		"zero TTL": kratosauth.WithCacheTTL(0),
 	} {
 		t.Run(name, func(t *testing.T) {
 			fake := kratosfake.Always(t, kratosfake.OK())

@@ -3,7 +3,6 @@ package kratosauth
 import (
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -33,7 +32,9 @@ const (
 // err is an *Error (match it with errors.Is against the sentinel errors).
 type ErrorHandler func(w http.ResponseWriter, r *http.Request, err error)
 
-// Option configures an Authenticator. Options are applied, and validated, by New.
+// Option configures an Authenticator. Options are applied, and validated, by
+// New; an invalid value, a nil argument or a combination that cannot work
+// is an error from New, never a silent default.
 type Option func(*config) error
 
 type config struct {
@@ -43,12 +44,13 @@ type config struct {
 
 	cookieName string // the one session cookie name Kratos reads
 
-	cacheTTL    time.Duration
-	store       cache.Store
-	storeSet    bool
-	cacheSizeMB int
-	staleGrace  time.Duration
-	negativeTTL time.Duration
+	cacheTTL     time.Duration
+	store        cache.Store
+	storeSet     bool
+	cacheSizeMB  int
+	cacheSizeSet bool
+	staleGrace   time.Duration
+	negativeTTL  time.Duration
 
 	client           *http.Client
 	timeout          time.Duration
@@ -92,7 +94,7 @@ func WithAppURL(rawURL string) Option {
 func WithCookieName(name string) Option {
 	return func(c *config) error {
 		if name == "" || !isCookieName(name) {
-			return fmt.Errorf("kratosauth: invalid cookie name %q", name)
+			return fmt.Errorf("kratosauth: WithCookieName: invalid cookie name %q", name)
 		}
 		c.cookieName = name
 		return nil
@@ -101,13 +103,14 @@ func WithCookieName(name string) Option {
 
 // WithCacheTTL sets how long a valid session is served from the cache. An
 // entry never outlives the session's expires_at or Kratos'
-// Ory-Session-Cache-For header. Zero disables the cache. A revoked session
-// is still accepted for up to this long unless Invalidate is called.
+// Ory-Session-Cache-For header. Zero disables the cache (and cannot be
+// combined with the other cache options). A revoked session is still
+// accepted for up to this long unless Invalidate is called.
 // Default: DefaultCacheTTL (1 minute).
 func WithCacheTTL(ttl time.Duration) Option {
 	return func(c *config) error {
 		if ttl < 0 {
-			return fmt.Errorf("kratosauth: negative cache TTL %s", ttl)
+			return fmt.Errorf("kratosauth: WithCacheTTL: negative duration %s", ttl)
 		}
 		c.cacheTTL = ttl
 		return nil
@@ -115,12 +118,16 @@ func WithCacheTTL(ttl time.Duration) Option {
 }
 
 // WithCache sets the store for cached sessions, for example one shared
-// between authenticators or a store of your own. nil disables caching. The
-// Authenticator does not close a store it did not create.
+// between authenticators or a store of your own (keys are namespaced by the
+// Kratos URL and cookie name, see cache.Store). The Authenticator does not
+// close a store it did not create. To disable caching, use WithCacheTTL(0).
 // Default: an in-process bigcache store (cache.NewBigCache) sized by
 // WithCacheSizeMB and closed by Close.
 func WithCache(store cache.Store) Option {
 	return func(c *config) error {
+		if store == nil {
+			return errors.New("kratosauth: WithCache: nil store (use WithCacheTTL(0) to disable caching)")
+		}
 		c.store = store
 		c.storeSet = true
 		return nil
@@ -129,14 +136,15 @@ func WithCache(store cache.Store) Option {
 
 // WithCacheSizeMB bounds the memory of the default in-process cache, in
 // megabytes; when it is full the oldest entries are dropped first. A cached
-// session takes about 1 KB. Ignored with WithCache.
-// Default: DefaultCacheSizeMB (128).
+// session takes about 1 KB. It cannot be combined with WithCache (size that
+// store yourself). Default: DefaultCacheSizeMB (128).
 func WithCacheSizeMB(mb int) Option {
 	return func(c *config) error {
 		if mb <= 0 {
-			return fmt.Errorf("kratosauth: cache size must be positive, got %d MB", mb)
+			return fmt.Errorf("kratosauth: WithCacheSizeMB: size must be positive, got %d MB", mb)
 		}
 		c.cacheSizeMB = mb
+		c.cacheSizeSet = true
 		return nil
 	}
 }
@@ -151,7 +159,7 @@ func WithCacheSizeMB(mb int) Option {
 func WithStaleIfError(grace time.Duration) Option {
 	return func(c *config) error {
 		if grace < 0 {
-			return fmt.Errorf("kratosauth: negative stale-if-error grace %s", grace)
+			return fmt.Errorf("kratosauth: WithStaleIfError: negative duration %s", grace)
 		}
 		c.staleGrace = grace
 		return nil
@@ -169,7 +177,7 @@ func WithStaleIfError(grace time.Duration) Option {
 func WithNegativeCacheTTL(ttl time.Duration) Option {
 	return func(c *config) error {
 		if ttl < 0 {
-			return fmt.Errorf("kratosauth: negative cache TTL %s", ttl)
+			return fmt.Errorf("kratosauth: WithNegativeCacheTTL: negative duration %s", ttl)
 		}
 		c.negativeTTL = ttl
 		return nil
@@ -183,7 +191,7 @@ func WithNegativeCacheTTL(ttl time.Duration) Option {
 func WithHTTPClient(client *http.Client) Option {
 	return func(c *config) error {
 		if client == nil {
-			return errors.New("kratosauth: nil HTTP client")
+			return errors.New("kratosauth: WithHTTPClient: nil client")
 		}
 		c.client = client
 		return nil
@@ -195,7 +203,7 @@ func WithHTTPClient(client *http.Client) Option {
 func WithTimeout(d time.Duration) Option {
 	return func(c *config) error {
 		if d <= 0 {
-			return fmt.Errorf("kratosauth: timeout must be positive, got %s", d)
+			return fmt.Errorf("kratosauth: WithTimeout: duration must be positive, got %s", d)
 		}
 		c.timeout = d
 		return nil
@@ -207,19 +215,19 @@ func WithTimeout(d time.Duration) Option {
 func WithMaxResponseBytes(n int64) Option {
 	return func(c *config) error {
 		if n <= 0 {
-			return fmt.Errorf("kratosauth: max response bytes must be positive, got %d", n)
+			return fmt.Errorf("kratosauth: WithMaxResponseBytes: size must be positive, got %d", n)
 		}
 		c.maxResponseBytes = n
 		return nil
 	}
 }
 
-// WithLogger sets the logger for Kratos failures (never credentials).
-// Default: slog.Default().
+// WithLogger sets the logger for Kratos failures (never credentials); to
+// discard them, pass slog.New(slog.DiscardHandler). Default: slog.Default().
 func WithLogger(l *slog.Logger) Option {
 	return func(c *config) error {
 		if l == nil {
-			l = slog.New(slog.NewTextHandler(io.Discard, nil))
+			return errors.New("kratosauth: WithLogger: nil logger (slog.New(slog.DiscardHandler) discards logs)")
 		}
 		c.logger = l
 		return nil
@@ -231,7 +239,7 @@ func WithLogger(l *slog.Logger) Option {
 func WithErrorHandler(h ErrorHandler) Option {
 	return func(c *config) error {
 		if h == nil {
-			return errors.New("kratosauth: nil error handler")
+			return errors.New("kratosauth: WithErrorHandler: nil handler")
 		}
 		c.errorHandler = h
 		return nil
@@ -266,4 +274,26 @@ func isCookieName(s string) bool {
 		}
 	}
 	return true
+}
+
+// validate rejects combinations of options that cannot work together.
+func (c *config) validate() error {
+	if c.cacheTTL > 0 {
+		if c.storeSet && c.cacheSizeSet {
+			return errors.New("kratosauth: WithCacheSizeMB sizes the default cache; it cannot be combined with WithCache")
+		}
+		return nil
+	}
+	for _, o := range []struct {
+		set  bool
+		name string
+	}{
+		{c.storeSet, "WithCache"}, {c.cacheSizeSet, "WithCacheSizeMB"},
+		{c.staleGrace > 0, "WithStaleIfError"}, {c.negativeTTL > 0, "WithNegativeCacheTTL"},
+	} {
+		if o.set {
+			return fmt.Errorf("kratosauth: %s needs the cache, which WithCacheTTL(0) disables", o.name)
+		}
+	}
+	return nil
 }

@@ -120,7 +120,7 @@ func TestSecurityWhoamiRedirectNeverCarriesCredential(t *testing.T) {
 		fake := kratosfake.Always(t, kratosfake.Response{Status: status,
 			Header: http.Header{"Location": {rec.URL + "/sessions/whoami"}}})
 		clients := map[string]kratosauth.Option{
-			"default client":              nil,
+			"default client":              kratosauth.WithTimeout(kratosauth.DefaultTimeout),
 			"client that would follow it": kratosauth.WithHTTPClient(&http.Client{}),
 		}
 		for name, opt := range clients {
@@ -156,7 +156,7 @@ func TestSecurityOversizedResponseIsCapped(t *testing.T) {
 	}{
 		{"at the limit", padded(limit), kratosauth.WithMaxResponseBytes(limit), true},
 		{"one byte over", padded(limit + 1), kratosauth.WithMaxResponseBytes(limit), false},
-		{"10 MB with the default cap", padded(10 << 20), nil, false},
+		{"10 MB with the default cap", padded(10 << 20), kratosauth.WithTimeout(kratosauth.DefaultTimeout), false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			fake := kratosfake.Always(t, kratosfake.Response{Status: 200, Body: tc.body})
@@ -368,7 +368,7 @@ func TestSecurityOutageIsNotALogout(t *testing.T) {
 	}
 	for name, resp := range responses {
 		fake := kratosfake.Always(t, resp)
-		a := secAuth(t, fake.URL, kratosauth.WithTimeout(200*time.Millisecond), kratosauth.WithLogger(nil))
+		a := secAuth(t, fake.URL, kratosauth.WithTimeout(200*time.Millisecond), kratosauth.WithLogger(slog.New(slog.DiscardHandler)))
 		h := kratoshttp.RequireSession(a)(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
 		for _, browser := range []bool{false, true} {
 			w := httptest.NewRecorder()
@@ -378,7 +378,7 @@ func TestSecurityOutageIsNotALogout(t *testing.T) {
 		}
 	}
 	// Kratos not listening at all.
-	a := secAuth(t, "http://127.0.0.1:1", kratosauth.WithLogger(nil))
+	a := secAuth(t, "http://127.0.0.1:1", kratosauth.WithLogger(slog.New(slog.DiscardHandler)))
 	w := httptest.NewRecorder()
 	kratoshttp.RequireSession(a)(http.NotFoundHandler()).ServeHTTP(w, secRequest("cookie", "abc", true))
 	assert.Equal(t, http.StatusServiceUnavailable, w.Code)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -36,7 +37,7 @@ func startE2E(t *testing.T) *e2e {
 	}
 	app := "http://" + ln.Addr().String()
 	k := kratostest.Start(t, kratostest.Options{AppURL: app}) // skips without the binary
-	auth, err := kratosauth.New(k.PublicURL, kratosauth.WithAppURL(app), kratosauth.WithLogger(nil))
+	auth, err := kratosauth.New(k.PublicURL, kratosauth.WithAppURL(app), kratosauth.WithLogger(slog.New(slog.DiscardHandler)))
 	if err != nil {
 		t.Fatal(err)
 	}

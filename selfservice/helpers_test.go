@@ -3,6 +3,7 @@ package selfservice_test
 import (
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -243,7 +244,7 @@ func newTestUI(t testing.TB, publicURL string, opts ...selfservice.Option) (*sel
 	auth, err := kratosauth.New(publicURL,
 		kratosauth.WithAppURL(testAppURL),
 		kratosauth.WithBrowserURL(testBrowserURL),
-		kratosauth.WithLogger(nil))
+		kratosauth.WithLogger(slog.New(slog.DiscardHandler)))
 	if err != nil {
 		t.Fatal(err)
 	}

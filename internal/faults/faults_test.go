@@ -2,6 +2,7 @@ package faults_test
 
 import (
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -71,7 +72,7 @@ func TestFaults(t *testing.T) {
 				kratosauth.WithAppURL(appURL),
 				kratosauth.WithTimeout(timeout),
 				kratosauth.WithCacheTTL(0), // every request asks Kratos
-				kratosauth.WithLogger(nil))
+				kratosauth.WithLogger(slog.New(slog.DiscardHandler)))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"math"
 	"net/http"
 	"net/http/httptest"
@@ -254,7 +255,7 @@ func TestSoak(t *testing.T) {
 		kratosauth.WithCacheTTL(cacheTTL),
 		kratosauth.WithCacheSizeMB(16),
 		kratosauth.WithTimeout(2*time.Second),
-		kratosauth.WithLogger(nil), // Kratos outages are expected here
+		kratosauth.WithLogger(slog.New(slog.DiscardHandler)), // Kratos outages are expected here
 	)
 	if err != nil {
 		t.Fatal(err)
