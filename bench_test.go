@@ -26,7 +26,7 @@ import (
 )
 
 // benchCookie returns a cookie value shaped like Kratos' ory_kratos_session:
-// 428 base64url characters (see testdata/kratos/session_cookie.meta.json),
+// 428 base64url characters (see kratosauthtest/recorded/session_cookie.meta.json),
 // different for each seed.
 func benchCookie(seed int) string {
 	raw := make([]byte, 321) // 321 bytes -> 428 base64url characters

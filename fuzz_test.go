@@ -32,13 +32,13 @@ type recordedResponse struct {
 	body   []byte
 }
 
-// recordedResponses reads testdata/kratos: every NAME.json with its
+// recordedResponses reads kratosauthtest/recorded: every NAME.json with its
 // NAME.meta.json (status and response headers of the real Kratos).
 func recordedResponses(tb testing.TB) []recordedResponse {
 	tb.Helper()
-	metas, err := filepath.Glob(filepath.Join("testdata", "kratos", "whoami_*.meta.json"))
+	metas, err := filepath.Glob(filepath.Join("kratosauthtest", "recorded", "whoami_*.meta.json"))
 	if err != nil || len(metas) == 0 {
-		tb.Fatalf("no recorded responses in testdata/kratos: %v", err)
+		tb.Fatalf("no recorded responses in kratosauthtest/recorded: %v", err)
 	}
 	var out []recordedResponse
 	for _, m := range metas {

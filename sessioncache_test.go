@@ -14,7 +14,7 @@ import (
 // fresh at entryNow for an hour.
 var entryNow = time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
 
-// entrySessions are the recorded whoami sessions of testdata/kratos plus
+// entrySessions are the recorded whoami sessions of kratosauthtest/recorded plus
 // variants that exercise every shape the encoding must keep apart: nil vs
 // empty lists and raw JSON, lists longer than the decoder's inline
 // storage, non-UTC offsets, optional fields set, no identity traits.

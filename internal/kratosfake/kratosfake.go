@@ -1,6 +1,6 @@
 // Package kratosfake is an httptest stand-in for Kratos' GET /sessions/whoami
 // that answers with response bodies recorded from a real Kratos v1.3.1
-// (testdata/kratos at the repository root). Tests choose the answer per call
+// (kratosauthtest/recorded at the repository root). Tests choose the answer per call
 // and read back what Kratos would have received.
 package kratosfake
 
@@ -31,7 +31,7 @@ var (
 
 func mustRead(name string) []byte {
 	_, file, _, _ := runtime.Caller(0)
-	path := filepath.Join(filepath.Dir(file), "..", "..", "testdata", "kratos", name)
+	path := filepath.Join(filepath.Dir(file), "..", "..", "kratosauthtest", "recorded", name)
 	b, err := os.ReadFile(path)
 	if err != nil {
 		panic("kratosfake: " + err.Error())

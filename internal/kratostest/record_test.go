@@ -10,18 +10,18 @@ import (
 	"testing"
 )
 
-// TestRecord records real Kratos responses into <repo>/testdata/kratos.
+// TestRecord records real Kratos responses into <repo>/kratosauthtest/recorded.
 // Run with: KRATOSTEST_RECORD=1 go test ./internal/kratostest -run TestRecord
-// The format is documented in testdata/kratos/README.md.
+// The format is documented in kratosauthtest/recorded/README.md.
 func TestRecord(t *testing.T) {
 	if os.Getenv("KRATOSTEST_RECORD") != "1" {
-		t.Skip("set KRATOSTEST_RECORD=1 to re-record testdata/kratos")
+		t.Skip("set KRATOSTEST_RECORD=1 to re-record kratosauthtest/recorded")
 	}
 	root, err := RepoRoot()
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := filepath.Join(root, "testdata", "kratos")
+	out := filepath.Join(root, "kratosauthtest", "recorded")
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		t.Fatal(err)
 	}
