@@ -334,8 +334,3 @@ func (a *Authenticator) IsSessionCookie(name string) bool { return name == a.cfg
 // HTTPClient returns the client used to call Kratos. It never follows
 // redirects; use it for other calls to Kratos' public API.
 func (a *Authenticator) HTTPClient() *http.Client { return a.cfg.client }
-
-// ReturnTo returns the URL that brings a browser back to r after a Kratos
-// flow: the configured app URL plus r's path and query, never r's Host.
-// It returns "" when no app URL is configured.
-func (a *Authenticator) ReturnTo(r *http.Request) string { return a.returnTo(r) }

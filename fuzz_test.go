@@ -307,7 +307,7 @@ func FuzzReturnTo(f *testing.F) {
 		wantPrefix := a.AppURL() + "/" // scheme://host[/prefix]/
 
 		check := func(r *http.Request, mustParse bool) {
-			rt := a.ReturnTo(r)
+			rt := a.returnTo(r)
 			if !strings.HasPrefix(rt, wantPrefix) {
 				t.Fatalf("return_to %q does not start with %q (request %q)", rt, wantPrefix, r.URL)
 			}

@@ -35,3 +35,25 @@ func ExampleProtected() {
 	// / 200 ""
 	// /dashboard 303 "http://127.0.0.1:4433/self-service/login/browser?return_to=https%3A%2F%2Fapp.example.com%2Fdashboard"
 }
+
+// A public route that sends visitors to login only for some actions.
+func ExampleRedirectToLogin() {
+	auth, _ := kratosauth.New("http://127.0.0.1:4433", kratosauth.WithAppURL("https://shop.example.com"))
+	defer auth.Close()
+	r := chi.NewRouter()
+	kratoschi.Public(r, auth, func(r chi.Router) {
+		r.Get("/buy", func(w http.ResponseWriter, r *http.Request) {
+			if _, ok := kratoschi.Session(r.Context()); !ok {
+				kratoschi.RedirectToLogin(auth, w, r)
+			}
+		})
+	})
+	w := httptest.NewRecorder()
+	req := httptest.NewRequest(http.MethodGet, "/buy?item=42", nil)
+	r.ServeHTTP(w, req)
+	fmt.Println(w.Code, w.Header().Get("Location") == kratoschi.LoginURL(auth, req))
+	fmt.Println(kratoschi.LoginURL(auth, req))
+	// Output:
+	// 303 true
+	// http://127.0.0.1:4433/self-service/login/browser?return_to=https%3A%2F%2Fshop.example.com%2Fbuy%3Fitem%3D42
+}

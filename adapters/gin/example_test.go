@@ -29,3 +29,27 @@ func ExampleRequireSession() {
 	fmt.Println(w.Code, w.Header().Get("Content-Type"))
 	// Output: 401 application/json; charset=utf-8
 }
+
+// A public route that sends visitors to login only for some actions.
+func ExampleRedirectToLogin() {
+	gin.SetMode(gin.ReleaseMode)
+	auth, _ := kratosauth.New("http://127.0.0.1:4433", kratosauth.WithAppURL("https://shop.example.com"))
+	defer auth.Close()
+	r := gin.New()
+	var loginURL string
+	r.GET("/buy", kratosgin.LoadSession(auth), func(c *gin.Context) {
+		if _, ok := kratosgin.Session(c); !ok {
+			loginURL = kratosgin.LoginURL(auth, c)
+			kratosgin.RedirectToLogin(auth, c)
+			return
+		}
+		c.String(http.StatusOK, "bought")
+	})
+	w := httptest.NewRecorder()
+	r.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/buy?item=42", nil))
+	fmt.Println(w.Code, w.Header().Get("Location") == loginURL)
+	fmt.Println(loginURL)
+	// Output:
+	// 303 true
+	// http://127.0.0.1:4433/self-service/login/browser?return_to=https%3A%2F%2Fshop.example.com%2Fbuy%3Fitem%3D42
+}

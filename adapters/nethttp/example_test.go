@@ -58,3 +58,24 @@ func ExampleLoadSession() {
 	fmt.Println(w.Code, w.Body.String())
 	// Output: 200 welcome, visitor
 }
+
+// A handler that decides by itself that a visitor must sign in, for example
+// before a purchase, sends them to login and back.
+func ExampleRedirectToLogin() {
+	auth, _ := kratosauth.New("http://127.0.0.1:4433", kratosauth.WithAppURL("https://shop.example.com"))
+	defer auth.Close()
+	buy := kratoshttp.LoadSession(auth)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, ok := kratoshttp.Session(r.Context()); !ok {
+			kratoshttp.RedirectToLogin(auth, w, r)
+			return
+		}
+	}))
+	w := httptest.NewRecorder()
+	r := httptest.NewRequest(http.MethodGet, "/buy?item=42", nil)
+	buy.ServeHTTP(w, r)
+	fmt.Println(w.Code, w.Header().Get("Location") == kratoshttp.LoginURL(auth, r))
+	fmt.Println(kratoshttp.LoginURL(auth, r))
+	// Output:
+	// 303 true
+	// http://127.0.0.1:4433/self-service/login/browser?return_to=https%3A%2F%2Fshop.example.com%2Fbuy%3Fitem%3D42
+}
