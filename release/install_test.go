@@ -218,17 +218,12 @@ func proxyList(t *testing.T, local string) string {
 	if len(lines) > 0 && lines[0] != "" {
 		list = append(list, fileURL(filepath.Join(lines[0], "cache", "download")))
 	}
-	remote := 0
 	if len(lines) > 1 {
 		for _, p := range regexp.MustCompile(`[,|]`).Split(lines[1], -1) {
 			if p != "" && p != "direct" && p != "off" {
 				list = append(list, p)
-				remote++
 			}
 		}
-	}
-	if remote == 0 {
-		list = append(list, "https://proxy.golang.org")
 	}
 	return strings.Join(list, ",")
 }
