@@ -5,8 +5,8 @@ go 1.26.0
 require (
 	github.com/gin-gonic/gin v1.12.0
 	github.com/go-chi/chi/v5 v5.5.0
-	github.com/kratosauth/kratosauth v0.0.0
-	github.com/kratosauth/kratosauth/adapters/gin v0.0.0
+	github.com/kratosauth/kratosauth v0.1.0
+	github.com/kratosauth/kratosauth/adapters/gin v0.1.0
 	github.com/stretchr/testify v1.12.1
 )
 
@@ -43,9 +43,4 @@ require (
 	golang.org/x/sys v0.41.0 // indirect
 	golang.org/x/text v0.34.0 // indirect
 	google.golang.org/protobuf v1.36.10 // indirect
-)
-
-replace (
-	github.com/kratosauth/kratosauth => ../
-	github.com/kratosauth/kratosauth/adapters/gin => ../adapters/gin
 )

@@ -14,15 +14,19 @@
 # Everything lives in .run/demo: app.pid, app.log, the app binary, and
 # Kratos' config, SQLite database, pid and log in .run/demo/kratos. Each
 # start with Kratos stopped begins with an empty database, so the curl lines
-# it prints can be run again.
+# it prints can be run again. DEMO_APP_PORT, DEMO_KRATOS_PUBLIC_PORT and
+# DEMO_KRATOS_ADMIN_PORT change the ports (defaults 4455, 4433, 4434).
 set -euo pipefail
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
 
-APP_ADDR=127.0.0.1:4455
+APP_PORT="${DEMO_APP_PORT:-4455}"
+KRATOS_PUBLIC_PORT="${DEMO_KRATOS_PUBLIC_PORT:-4433}"
+KRATOS_ADMIN_PORT="${DEMO_KRATOS_ADMIN_PORT:-4434}"
+APP_ADDR="127.0.0.1:$APP_PORT"
 APP_URL="http://$APP_ADDR"
-KRATOS_URL=http://127.0.0.1:4433
+KRATOS_URL="http://127.0.0.1:$KRATOS_PUBLIC_PORT"
 RUN_DIR=.run/demo
 KRATOS_RUN_DIR="$RUN_DIR/kratos"
 PID_FILE="$RUN_DIR/app.pid"
@@ -30,27 +34,19 @@ LOG_FILE="$RUN_DIR/app.log"
 BIN="$RUN_DIR/app"
 READY_TIMEOUT=30
 
-log() { echo "demo.sh: $*" >&2; }
-die() { log "error: $*"; exit 1; }
-
 kratos() {
-	KRATOS_PUBLIC_PORT=4433 KRATOS_ADMIN_PORT=4434 APP_URL="$APP_URL" KRATOS_RUN_DIR="$KRATOS_RUN_DIR" \
+	KRATOS_PUBLIC_PORT="$KRATOS_PUBLIC_PORT" KRATOS_ADMIN_PORT="$KRATOS_ADMIN_PORT" APP_URL="$APP_URL" KRATOS_RUN_DIR="$KRATOS_RUN_DIR" \
 		KRATOS_LOG="$KRATOS_RUN_DIR/kratos.log" scripts/kratos.sh "$@"
 }
 
-app_running() {
-	[[ -f "$PID_FILE" ]] || return 1
-	local pid
-	pid="$(cat "$PID_FILE" 2>/dev/null)" || return 1
-	[[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null || return 1
-	# Guard against pid reuse: it must be our binary.
-	[[ "$(readlink "/proc/$pid/exe" 2>/dev/null)" == "$ROOT/$BIN"* ]]
-}
+# Guard against pid reuse: it must be our binary.
+is_app() { [[ "$(readlink "/proc/$1/exe" 2>/dev/null)" == "$ROOT/$BIN"* ]]; }
+app_running() { pid_running "$PID_FILE" is_app; }
 
 print_usage() {
 	cat <<EOF
 
-The demo runs: app $APP_URL (examples/chi), Kratos $KRATOS_URL (admin http://127.0.0.1:4434).
+The demo runs: app $APP_URL (examples/chi), Kratos $KRATOS_URL (admin http://127.0.0.1:$KRATOS_ADMIN_PORT).
 Open $APP_URL in a browser: sign up, then visit the dashboard.
 
 Or from a shell:
@@ -77,8 +73,8 @@ cmd_start() {
 		print_usage
 		return 0
 	fi
-	if (exec 3<>"/dev/tcp/127.0.0.1/4455") 2>/dev/null; then
-		die "127.0.0.1:4455 is already in use by another process"
+	if port_in_use "$APP_PORT"; then
+		die "$APP_ADDR is already in use by another process"
 	fi
 	kratos start
 
@@ -90,38 +86,16 @@ cmd_start() {
 	local pid=$!
 	echo "$pid" >"$PID_FILE"
 
-	local deadline=$((SECONDS + READY_TIMEOUT))
-	until curl -fsS -o /dev/null --max-time 1 "$APP_URL/healthz" 2>/dev/null; do
-		if ! kill -0 "$pid" 2>/dev/null; then
-			rm -f "$PID_FILE"
-			tail -n 20 "$LOG_FILE" >&2
-			die "the app exited before becoming ready (log: $LOG_FILE)"
-		fi
-		if ((SECONDS >= deadline)); then
-			kill "$pid" 2>/dev/null || true
-			rm -f "$PID_FILE"
-			tail -n 20 "$LOG_FILE" >&2
-			die "the app is not ready at $APP_URL/healthz after ${READY_TIMEOUT}s (log: $LOG_FILE)"
-		fi
-		sleep 0.2
-	done
+	wait_ready "the app" "$APP_URL/healthz" "$pid" "$PID_FILE" "$LOG_FILE" "$READY_TIMEOUT" 20
 	log "app ready (pid $pid)"
 	print_usage
 }
 
 cmd_stop() {
 	if app_running; then
-		local pid i
+		local pid
 		pid="$(cat "$PID_FILE")"
-		kill "$pid" 2>/dev/null || true
-		for i in $(seq 1 50); do
-			kill -0 "$pid" 2>/dev/null || break
-			sleep 0.2
-		done
-		if kill -0 "$pid" 2>/dev/null; then
-			log "app pid $pid did not exit after SIGTERM; sending SIGKILL"
-			kill -9 "$pid" 2>/dev/null || true
-		fi
+		stop_pid app "$pid"
 		log "app stopped (pid $pid)"
 	else
 		log "app not running"
@@ -147,7 +121,7 @@ start) cmd_start ;;
 stop) cmd_stop ;;
 status) cmd_status ;;
 *)
-	sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//' >&2
+	sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//' >&2
 	exit 2
 	;;
 esac

@@ -19,7 +19,7 @@
 # Relative paths are relative to the repository root.
 set -euo pipefail
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
 
 KRATOS_PUBLIC_PORT="${KRATOS_PUBLIC_PORT:-4433}"
@@ -32,17 +32,9 @@ KRATOS_READY_TIMEOUT="${KRATOS_READY_TIMEOUT:-30}"
 KRATOS_BIN="${KRATOS_BIN:-$ROOT/.bin/kratos}"
 PID_FILE="$KRATOS_RUN_DIR/kratos.pid"
 
-log() { echo "kratos.sh: $*" >&2; }
-die() { log "error: $*"; exit 1; }
-
-is_running() {
-	[[ -f "$PID_FILE" ]] || return 1
-	local pid
-	pid="$(cat "$PID_FILE" 2>/dev/null)" || return 1
-	[[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null || return 1
-	# Guard against pid reuse: the process must be a kratos serve.
-	grep -qa "serve" "/proc/$pid/cmdline" 2>/dev/null
-}
+# Guard against pid reuse: the process must be a kratos serve.
+is_kratos_serve() { grep -qa "serve" "/proc/$1/cmdline" 2>/dev/null; }
+is_running() { pid_running "$PID_FILE" is_kratos_serve; }
 
 cmd_build() {
 	local bin="$ROOT/.bin/kratos" mod="$ROOT/tools/kratos/go.mod"
@@ -67,7 +59,7 @@ cmd_start() {
 	fi
 	local port
 	for port in "$KRATOS_PUBLIC_PORT" "$KRATOS_ADMIN_PORT"; do
-		if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+		if port_in_use "$port"; then
 			die "127.0.0.1:$port is already in use (another Kratos? try: KRATOS_RUN_DIR=... scripts/kratos.sh stop, or set KRATOS_PUBLIC_PORT/KRATOS_ADMIN_PORT)"
 		fi
 	done
@@ -88,24 +80,7 @@ cmd_start() {
 	echo "$pid" >"$PID_FILE"
 	echo "public http://127.0.0.1:$KRATOS_PUBLIC_PORT admin http://127.0.0.1:$KRATOS_ADMIN_PORT" >"$KRATOS_RUN_DIR/kratos.urls"
 
-	local url="http://127.0.0.1:$KRATOS_PUBLIC_PORT/health/ready"
-	local deadline=$((SECONDS + KRATOS_READY_TIMEOUT))
-	until curl -fsS -o /dev/null --max-time 1 "$url" 2>/dev/null; do
-		if ! kill -0 "$pid" 2>/dev/null; then
-			rm -f "$PID_FILE"
-			log "kratos exited before becoming ready; last log lines ($KRATOS_LOG):"
-			tail -n 30 "$KRATOS_LOG" >&2
-			exit 1
-		fi
-		if ((SECONDS >= deadline)); then
-			kill "$pid" 2>/dev/null || true
-			rm -f "$PID_FILE"
-			log "kratos not ready at $url after ${KRATOS_READY_TIMEOUT}s; last log lines ($KRATOS_LOG):"
-			tail -n 30 "$KRATOS_LOG" >&2
-			exit 1
-		fi
-		sleep 0.2
-	done
+	wait_ready kratos "http://127.0.0.1:$KRATOS_PUBLIC_PORT/health/ready" "$pid" "$PID_FILE" "$KRATOS_LOG" "$KRATOS_READY_TIMEOUT" 30
 	log "ready (pid $pid): public http://127.0.0.1:$KRATOS_PUBLIC_PORT admin http://127.0.0.1:$KRATOS_ADMIN_PORT config $cfg log $KRATOS_LOG"
 }
 
@@ -115,17 +90,9 @@ cmd_stop() {
 		log "not running"
 		return 0
 	fi
-	local pid i
+	local pid
 	pid="$(cat "$PID_FILE")"
-	kill "$pid" 2>/dev/null || true
-	for i in $(seq 1 50); do
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.2
-	done
-	if kill -0 "$pid" 2>/dev/null; then
-		log "pid $pid did not exit after SIGTERM; sending SIGKILL"
-		kill -9 "$pid" 2>/dev/null || true
-	fi
+	stop_pid kratos "$pid"
 	rm -f "$PID_FILE"
 	log "stopped (pid $pid)"
 }
@@ -146,7 +113,7 @@ stop) cmd_stop ;;
 restart) cmd_stop; cmd_start ;;
 status) cmd_status ;;
 *)
-	sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//' >&2
+	sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//' >&2
 	exit 2
 	;;
 esac

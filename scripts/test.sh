@@ -20,6 +20,11 @@ if [[ -n "$unformatted" ]]; then
 	echo "gofmt would change:"; echo "$unformatted"; exit 1
 fi
 
+echo "== go.mod files have no replace directive (go.work is for local development)"
+if grep -n '^replace' "${MODULES[@]/%//go.mod}"; then
+	echo "users' go get ignores replace directives; put them in go.work"; exit 1
+fi
+
 echo "== net/http and chi users never get gin, or the test-only browser driver"
 if GOWORK=off go mod graph | grep -E 'gin-gonic|chromedp'; then
 	echo "the root module's graph must not contain these"; exit 1

@@ -2,15 +2,10 @@ module github.com/kratosauth/kratosauth/examples/gin
 
 go 1.26.0
 
-replace (
-	github.com/kratosauth/kratosauth => ../..
-	github.com/kratosauth/kratosauth/adapters/gin => ../../adapters/gin
-)
-
 require (
 	github.com/gin-gonic/gin v1.12.0
-	github.com/kratosauth/kratosauth v0.0.0
-	github.com/kratosauth/kratosauth/adapters/gin v0.0.0
+	github.com/kratosauth/kratosauth v0.1.0
+	github.com/kratosauth/kratosauth/adapters/gin v0.1.0
 	github.com/stretchr/testify v1.12.1
 )
 

@@ -1,0 +1,274 @@
+package release
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/mod/modfile"
+	"golang.org/x/mod/module"
+	"golang.org/x/mod/semver"
+)
+
+const (
+	rootPath = "github.com/kratosauth/kratosauth"
+	ginPath  = rootPath + "/adapters/gin"
+)
+
+// TestInstall installs kratosauth as a user would, before the release is
+// tagged: the root module and adapters/gin are zipped from this work tree
+// at the versions they are about to be tagged with and served by a local
+// module proxy; a fresh module outside the repository (no go.work, an empty
+// module cache, so no copy of an earlier build of these versions is reused)
+// runs `go get` on both and builds and runs testdata/consumer, which sends
+// a request through each adapter to a fake whoami.
+//
+// The versions: the root module at the version adapters/gin requires (what
+// RELEASING.md tags first), adapters/gin at the version examples/gin
+// requires. KRATOSAUTH_ROOT_VERSION and KRATOSAUTH_GIN_VERSION override them.
+//
+// The failing cases check that the test can fail: adapters/gin's go.mod
+// rewritten to require a root version that was never released, or in its
+// state before the modules were made releasable (v0.0.0 and a replace
+// directive, which go get ignores in a dependency).
+func TestInstall(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a module from a local proxy; not in -short")
+	}
+	repo, err := filepath.Abs("..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mf := parseGoMod(t, filepath.Join(repo, "go.mod")); mf.Module.Mod.Path != rootPath {
+		t.Fatalf("%s is not the root module's directory", repo)
+	}
+	rootVersion := envOr("KRATOSAUTH_ROOT_VERSION", requiredVersion(t, filepath.Join(repo, "adapters/gin/go.mod"), rootPath))
+	ginVersion := envOr("KRATOSAUTH_GIN_VERSION", requiredVersion(t, filepath.Join(repo, "examples/gin/go.mod"), ginPath))
+	for _, v := range []string{rootVersion, ginVersion} {
+		if !semver.IsValid(v) || semver.Canonical(v) != v || module.IsPseudoVersion(v) || v == "v0.0.0" {
+			t.Fatalf("version %q is not a release version", v)
+		}
+	}
+	t.Logf("root module %s, adapters/gin %s", rootVersion, ginVersion)
+	ginMod := filepath.Join(repo, "adapters/gin/go.mod")
+
+	t.Run("released versions", func(t *testing.T) {
+		t.Parallel()
+		out, err := install(t, repo, rootVersion, ginVersion, nil)
+		if err != nil {
+			t.Fatalf("installing as a user failed: %v\n%s", err, out)
+		}
+		for _, want := range []string{
+			"net/http: 200 with a session, 401 without",
+			"chi: 200 with a session, 401 without",
+			"gin: 200 with a session, 401 without",
+			"dep " + rootPath + " " + rootVersion + "\n",
+			"dep " + ginPath + " " + ginVersion + "\n",
+		} {
+			if !strings.Contains(out, want) {
+				t.Errorf("output lacks %q:\n%s", want, out)
+			}
+		}
+	})
+
+	failing := []struct {
+		name, want string
+		edit       func(*modfile.File) error
+	}{{
+		name: "adapters/gin requires an unreleased root version",
+		want: rootPath + "@v0.9.9",
+		edit: func(f *modfile.File) error { return f.AddRequire(rootPath, "v0.9.9") },
+	}, {
+		name: "adapters/gin requires v0.0.0 with a replace directive",
+		want: rootPath + "@v0.0.0",
+		edit: func(f *modfile.File) error {
+			if err := f.AddRequire(rootPath, "v0.0.0"); err != nil {
+				return err
+			}
+			return f.AddReplace(rootPath, "", "../..", "")
+		},
+	}}
+	for _, tc := range failing {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			f := parseGoMod(t, ginMod)
+			if err := tc.edit(f); err != nil {
+				t.Fatal(err)
+			}
+			goMod, err := f.Format()
+			if err != nil {
+				t.Fatal(err)
+			}
+			out, err := install(t, repo, rootVersion, ginVersion, goMod)
+			if err == nil {
+				t.Fatalf("installing succeeded; want it to fail on %s:\n%s", tc.want, out)
+			}
+			if !strings.Contains(out, tc.want) {
+				t.Fatalf("installing failed, but not on %s: %v\n%s", tc.want, err, out)
+			}
+			t.Logf("fails as it must: %s", firstLineWith(out, tc.want))
+		})
+	}
+}
+
+// install serves the root module at rootVersion and adapters/gin at
+// ginVersion (with ginGoMod as its go.mod when not nil) from a local proxy,
+// and gets, builds and runs the consumer in a fresh module. It returns the
+// go commands' and the consumer's output.
+func install(t *testing.T, repo, rootVersion, ginVersion string, ginGoMod []byte) (string, error) {
+	tmp := t.TempDir()
+	start := time.Now()
+	proxy := moduleProxy{dir: filepath.Join(tmp, "proxy")}
+	if err := proxy.add(module.Version{Path: rootPath, Version: rootVersion}, repo, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := proxy.add(module.Version{Path: ginPath, Version: ginVersion}, filepath.Join(repo, "adapters/gin"), ginGoMod); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("proxy built in %v", time.Since(start).Round(time.Millisecond))
+
+	consumer := filepath.Join(tmp, "consumer")
+	if err := os.MkdirAll(consumer, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	src, err := os.ReadFile(filepath.Join("testdata", "consumer", "main.go"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// go.sum starts with the checksums our modules were tidied with, so
+	// that third-party modules are verified without asking the checksum
+	// database; anything missing is still checked against it.
+	var sums bytes.Buffer
+	for _, f := range []string{"go.sum", "adapters/gin/go.sum"} {
+		b, err := os.ReadFile(filepath.Join(repo, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sums.Write(b)
+	}
+	for name, data := range map[string][]byte{
+		"go.mod":  []byte("module example.com/consumer\n\ngo 1.26.0\n"),
+		"go.sum":  sums.Bytes(),
+		"main.go": src,
+	} {
+		if err := os.WriteFile(filepath.Join(consumer, name), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	env := append(os.Environ(),
+		"GOWORK=off",
+		"GOMODCACHE="+filepath.Join(tmp, "modcache"),
+		"GOPROXY="+proxyList(t, proxy.dir),
+		"GONOSUMDB=github.com/kratosauth",
+		"GONOPROXY=",
+		"GOPRIVATE=",
+		"GOFLAGS=-mod=mod -modcacherw",
+		"GOTOOLCHAIN=local",
+	)
+	var out bytes.Buffer
+	run := func(name string, args ...string) error {
+		label := strings.Join(append([]string{filepath.Base(name)}, args...), " ")
+		ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, name, args...)
+		cmd.Dir, cmd.Env, cmd.Stdout, cmd.Stderr = consumer, env, &out, &out
+		start := time.Now()
+		fmt.Fprintf(&out, "$ %s\n", label)
+		err := cmd.Run()
+		t.Logf("%s: %v", label, time.Since(start).Round(time.Millisecond))
+		return err
+	}
+	// The gin adapter first, as a gin user would get it alone: the core
+	// module comes at the version adapters/gin requires, which must exist.
+	// Then the core at the release version, as README's Install says.
+	if err := run("go", "get", ginPath+"@"+ginVersion); err != nil {
+		return out.String(), err
+	}
+	if err := run("go", "get", rootPath+"@"+rootVersion); err != nil {
+		return out.String(), err
+	}
+	// -trimpath keeps compiled packages independent of the temporary module
+	// cache's location, so that the build cache serves them on the next run.
+	if err := run("go", "build", "-trimpath", "-o", "consumer", "."); err != nil {
+		return out.String(), err
+	}
+	err = run(filepath.Join(consumer, "consumer"))
+	return out.String(), err
+}
+
+// proxyList is the consumer's GOPROXY: the local proxy first, then the
+// module cache's download directory (a proxy too: third-party modules come
+// from there without the network when they are cached), then the
+// configured proxies, without "direct" (no version-control hosts).
+func proxyList(t *testing.T, local string) string {
+	out, err := exec.Command("go", "env", "GOMODCACHE", "GOPROXY").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	list := []string{fileURL(local)}
+	if len(lines) > 0 && lines[0] != "" {
+		list = append(list, fileURL(filepath.Join(lines[0], "cache", "download")))
+	}
+	if len(lines) > 1 {
+		for _, p := range regexp.MustCompile(`[,|]`).Split(lines[1], -1) {
+			if p != "" && p != "direct" && p != "off" {
+				list = append(list, p)
+			}
+		}
+	}
+	return strings.Join(list, ",")
+}
+
+func fileURL(dir string) string {
+	return "file://" + filepath.ToSlash(dir)
+}
+
+func parseGoMod(t *testing.T, path string) *modfile.File {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := modfile.Parse(path, data, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// requiredVersion is the version of modPath that the go.mod at path requires.
+func requiredVersion(t *testing.T, path, modPath string) string {
+	t.Helper()
+	for _, r := range parseGoMod(t, path).Require {
+		if r.Mod.Path == modPath {
+			return r.Mod.Version
+		}
+	}
+	t.Fatalf("%s does not require %s", path, modPath)
+	return ""
+}
+
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+func firstLineWith(s, sub string) string {
+	for line := range strings.Lines(s) {
+		if strings.Contains(line, sub) {
+			return strings.TrimSpace(line)
+		}
+	}
+	return ""
+}

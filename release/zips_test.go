@@ -1,0 +1,89 @@
+package release
+
+import (
+	"archive/zip"
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"golang.org/x/mod/module"
+	modzip "golang.org/x/mod/zip"
+)
+
+// TestModuleZips checks what the module zips of the published modules hold:
+// each its own files and its license, never another module's files.
+func TestModuleZips(t *testing.T) {
+	repo, err := filepath.Abs("..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Module zips hold only files under the module's directory: the gin
+	// adapter carries its own copy of the license.
+	license, err := os.ReadFile(filepath.Join(repo, "LICENSE"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ginLicense, err := os.ReadFile(filepath.Join(repo, "adapters", "gin", "LICENSE")); err != nil || !bytes.Equal(ginLicense, license) {
+		t.Errorf("adapters/gin/LICENSE must be a copy of LICENSE (err: %v)", err)
+	}
+
+	proxy := moduleProxy{dir: t.TempDir()}
+	for _, tc := range []struct {
+		mod     module.Version
+		dir     string
+		want    []string
+		notWant []string // names, or with a trailing / directories
+	}{{
+		mod:     module.Version{Path: rootPath, Version: "v0.1.0"},
+		dir:     repo,
+		want:    []string{"go.mod", "go.sum", "LICENSE", "README.md", "authenticator.go", "adapters/nethttp/middleware.go", "adapters/chi/chi.go", "cache/bigcache.go", "selfservice/"},
+		notWant: []string{"adapters/gin/", "examples/gin/", "e2e/", "release/", "tools/", ".bin", ".git", ".git/", ".run/"},
+	}, {
+		mod:  module.Version{Path: ginPath, Version: "v0.1.0"},
+		dir:  filepath.Join(repo, "adapters", "gin"),
+		want: []string{"go.mod", "go.sum", "LICENSE", "gin.go", "selfservice.go"},
+	}} {
+		t.Run(tc.mod.Path, func(t *testing.T) {
+			if err := proxy.add(tc.mod, tc.dir, nil); err != nil {
+				t.Fatal(err)
+			}
+			esc, _ := module.EscapePath(tc.mod.Path)
+			zipFile := filepath.Join(proxy.dir, filepath.FromSlash(esc), "@v", tc.mod.Version+".zip")
+			if _, err := modzip.CheckZip(tc.mod, zipFile); err != nil {
+				t.Fatalf("CheckZip: %v", err)
+			}
+			zr, err := zip.OpenReader(zipFile)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer zr.Close()
+			prefix := tc.mod.String() + "/"
+			var names []string
+			for _, f := range zr.File {
+				names = append(names, strings.TrimPrefix(f.Name, prefix))
+			}
+			for _, w := range tc.want {
+				found := false
+				for _, n := range names {
+					if n == w || strings.HasSuffix(w, "/") && strings.HasPrefix(n, w) {
+						found = true
+						break
+					}
+				}
+				if !found {
+					t.Errorf("the zip of %s lacks %s", tc.mod, w)
+				}
+			}
+			for _, n := range names {
+				for _, bad := range tc.notWant {
+					if n == bad || strings.HasSuffix(bad, "/") && strings.HasPrefix(n, bad) {
+						t.Errorf("the zip of %s holds %s", tc.mod, n)
+					}
+				}
+			}
+			t.Logf("%s: %d files", tc.mod, len(names))
+		})
+	}
+}

@@ -1,0 +1,75 @@
+# shellcheck shell=bash
+# What scripts/kratos.sh and scripts/demo.sh share: messages, whether a
+# background server of theirs runs, waiting until it is ready, stopping it.
+# Source it (`source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"`), don't run it.
+#
+# It sets ROOT (the repository root) and defines:
+#   log MSG...                 "NAME: MSG" on stderr (NAME: the script's file name)
+#   die MSG...                 "NAME: error: MSG", exit 1
+#   port_in_use PORT           true when something listens on 127.0.0.1:PORT
+#   pid_running PIDFILE [CMD...]
+#                              true when PIDFILE holds a live pid and, if CMD
+#                              is given, `CMD... PID` succeeds (a guard against
+#                              pid reuse: is it really our server?)
+#   wait_ready NAME URL PID PIDFILE LOG TIMEOUT TAIL
+#                              polls URL (curl -f, every 0.2 s) until it answers;
+#                              if PID exits first or TIMEOUT seconds pass, stops
+#                              PID, removes PIDFILE, prints LOG's last TAIL lines
+#                              and exits 1
+#   stop_pid NAME PID          SIGTERM, up to 10 s for PID to exit, then SIGKILL
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+LIB_SCRIPT="$(basename "$0")"
+
+log() { echo "$LIB_SCRIPT: $*" >&2; }
+die() {
+	log "error: $*"
+	exit 1
+}
+
+port_in_use() {
+	(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+pid_running() {
+	local file="$1" pid
+	shift
+	[[ -f "$file" ]] || return 1
+	pid="$(cat "$file" 2>/dev/null)" || return 1
+	[[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null || return 1
+	(($# == 0)) || "$@" "$pid"
+}
+
+wait_ready() {
+	local name="$1" url="$2" pid="$3" pid_file="$4" log_file="$5" timeout="$6" tail_lines="$7"
+	local deadline=$((SECONDS + timeout))
+	until curl -fsS -o /dev/null --max-time 1 "$url" 2>/dev/null; do
+		if ! kill -0 "$pid" 2>/dev/null; then
+			rm -f "$pid_file"
+			log "$name exited before becoming ready; last log lines ($log_file):"
+			tail -n "$tail_lines" "$log_file" >&2
+			exit 1
+		fi
+		if ((SECONDS >= deadline)); then
+			kill "$pid" 2>/dev/null || true
+			rm -f "$pid_file"
+			log "$name not ready at $url after ${timeout}s; last log lines ($log_file):"
+			tail -n "$tail_lines" "$log_file" >&2
+			exit 1
+		fi
+		sleep 0.2
+	done
+}
+
+stop_pid() {
+	local name="$1" pid="$2" i
+	kill "$pid" 2>/dev/null || true
+	for i in $(seq 1 50); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.2
+	done
+	if kill -0 "$pid" 2>/dev/null; then
+		log "$name pid $pid did not exit after SIGTERM; sending SIGKILL"
+		kill -9 "$pid" 2>/dev/null || true
+	fi
+}
