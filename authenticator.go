@@ -26,7 +26,8 @@ type Authenticator struct {
 	ownsStore  bool
 	inflight   singleflight.Group
 	writeLocks writeLocks
-	loginURL   string // browser URL + /self-service/login/browser
+	hot        *hotCache // nil unless the store is the default one
+	loginURL   string    // browser URL + /self-service/login/browser
 }
 
 // New returns an Authenticator for the Kratos public API at kratosPublicURL
@@ -77,6 +78,7 @@ func New(kratosPublicURL string, opts ...Option) (*Authenticator, error) {
 		}
 		a.cfg.store = store
 		a.ownsStore = true
+		a.hot = new(hotCache)
 	}
 	return a, nil
 }
@@ -139,13 +141,16 @@ func (a *Authenticator) authenticate(r *http.Request) (authResult, error) {
 	if err != nil {
 		return authResult{}, a.withRedirect(r, err)
 	}
-	key := cred.cacheKey(a.namespace)
-	cached, state := a.lookup(key, time.Now())
+	key := cred.digest(a.namespace)
+	cached, state := a.lookup(&key, time.Now())
 	switch state {
 	case cacheHit:
 		return authResult{session: cached}, nil
 	case cacheRefused:
 		return authResult{}, a.withRedirect(r, &Error{Kind: ErrInvalidSession, Cause: errRefusedRecently})
+	}
+	if !cred.sendable() {
+		return authResult{}, a.withRedirect(r, &Error{Kind: ErrInvalidSession, Cause: errMalformedCredential})
 	}
 	res, err := a.fetchShared(r.Context(), key, cred)
 	if err != nil {
@@ -176,7 +181,8 @@ func (a *Authenticator) Invalidate(r *http.Request) {
 	if err != nil {
 		return
 	}
-	a.refuse(cred.cacheKey(a.namespace), refusedInvalidated, a.cfg.cacheTTL)
+	key := cred.digest(a.namespace)
+	a.refuse(&key, refusedInvalidated, a.cfg.cacheTTL)
 }
 
 // HandleError writes the response for err with the configured ErrorHandler,
@@ -194,16 +200,16 @@ func (a *Authenticator) HandleError(w http.ResponseWriter, r *http.Request, err 
 // detached from any one caller's context, bounded by the configured timeout,
 // so a client that goes away does not fail the others waiting on it; that
 // client itself gets ErrCanceled.
-func (a *Authenticator) fetchShared(ctx context.Context, key string, cred credential) (authResult, error) {
-	ch := a.inflight.DoChan(key, func() (any, error) {
+func (a *Authenticator) fetchShared(ctx context.Context, key digest, cred credential) (authResult, error) {
+	ch := a.inflight.DoChan(string(key[:]), func() (any, error) {
 		callCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.cfg.timeout)
 		defer cancel()
 		res, cacheFor, err := a.whoami(callCtx, cred)
 		switch {
 		case err == nil:
-			a.store(key, res.session, cacheFor)
+			a.store(&key, res.session, cacheFor)
 		case errors.Is(err, ErrInvalidSession), errors.Is(err, ErrAAL2Required):
-			a.forget(key, err)
+			a.forget(&key, err)
 		}
 		return res, err
 	})

@@ -44,25 +44,36 @@ var errMalformedCredential = errors.New("credential cannot be sent to Kratos (ov
 
 // extractCredential returns the parts of r that Kratos reads to find a
 // session. It returns ErrNoCredentials when there are none, and
-// ErrInvalidSession (wrapping errMalformedCredential) for parts that Kratos
-// could never accept: over maxCredentialBytes, or not sendable as a header.
+// ErrInvalidSession (wrapping errMalformedCredential) when they are over
+// maxCredentialBytes. Whether they can be sent at all is checked only
+// before they are (sendable): a credential that was never sent cannot be
+// in the cache.
 func (c *config) extractCredential(r *http.Request) (credential, error) {
+	// Header values by their canonical keys, as Header.Get (and Kratos)
+	// reads them, without canonicalizing the key on every request.
 	var cred credential
-	if tok := r.Header.Get("X-Session-Token"); tok != "" {
+	if tok := firstValue(r.Header["X-Session-Token"]); tok != "" {
 		cred.token = tok
 	} else {
 		cred.cookies = sessionCookiePairs(r.Header["Cookie"], c.cookieName)
-		if auth := r.Header.Get("Authorization"); hasBearerScheme(auth) {
+		if auth := firstValue(r.Header["Authorization"]); hasBearerScheme(auth) {
 			cred.authorization = auth
 		}
 		if cred.cookies == "" && cred.authorization == "" {
 			return credential{}, &Error{Kind: ErrNoCredentials}
 		}
 	}
-	if cred.size() > maxCredentialBytes || !cred.sendable() {
+	if cred.size() > maxCredentialBytes {
 		return credential{}, &Error{Kind: ErrInvalidSession, Cause: errMalformedCredential}
 	}
 	return cred, nil
+}
+
+func firstValue(values []string) string {
+	if len(values) == 0 {
+		return ""
+	}
+	return values[0]
 }
 
 func (c credential) size() int { return len(c.token) + len(c.cookies) + len(c.authorization) }
@@ -144,12 +155,14 @@ func (c credential) apply(h http.Header) {
 	}
 }
 
-// cacheKey is the hex SHA-256 of the Authenticator's namespace and
-// everything the credential sends to Kratos, each part length-prefixed, so
-// that no two different requests (or Kratos instances, or cookie names)
-// share an entry. The raw credential never leaves this process except in
-// the whoami request.
-func (c credential) cacheKey(namespace string) string {
+// digest identifies a credential in the cache: the SHA-256 of the
+// Authenticator's namespace and everything the credential sends to Kratos,
+// each part length-prefixed, so that no two different requests (or Kratos
+// instances, or cookie names) share an entry. The raw credential never
+// leaves this process except in the whoami request.
+type digest [sha256.Size]byte
+
+func (c credential) digest(namespace string) digest {
 	// Built on the stack for any usual credential: this runs on every request.
 	var buf [1024]byte
 	b := buf[:0]
@@ -158,8 +171,8 @@ func (c credential) cacheKey(namespace string) string {
 		b = append(b, byte(n>>24), byte(n>>16), byte(n>>8), byte(n))
 		b = append(b, part...)
 	}
-	sum := sha256.Sum256(b)
-	var key [2 * sha256.Size]byte
-	hex.Encode(key[:], sum[:])
-	return string(key[:])
+	return sha256.Sum256(b)
 }
+
+// storeKey is the digest in hex, the key of its cache.Store entry.
+func (d *digest) storeKey() string { return hex.EncodeToString(d[:]) }

@@ -59,60 +59,84 @@ const (
 
 // lookup returns the state of key's entry and, for cacheHit and cacheStale,
 // its session.
-func (a *Authenticator) lookup(key string, now time.Time) (*Session, cacheState) {
-	if a.cfg.store == nil {
-		return nil, cacheMiss
+func (a *Authenticator) lookup(key *digest, now time.Time) (*Session, cacheState) {
+	if a.hot != nil {
+		if s, ok := a.hot.get(key, now); ok {
+			return s, cacheHit
+		}
 	}
-	e, err := a.cfg.store.Get(key)
+	s, state, _ := a.lookupStore(key, now)
+	if state == cacheHit && a.hot != nil {
+		a.promote(key)
+	}
+	return s, state
+}
+
+// lookupStore is lookup in the Store alone; deadline is a hit's.
+func (a *Authenticator) lookupStore(key *digest, now time.Time) (s *Session, state cacheState, deadline time.Time) {
+	if a.cfg.store == nil {
+		return nil, cacheMiss, deadline
+	}
+	e, err := a.cfg.store.Get(key.storeKey())
 	if err != nil {
 		if !errors.Is(err, cache.ErrNotFound) {
 			a.cfg.logger.Warn("kratosauth: session cache read failed", slog.String("error", err.Error()))
 		}
-		return nil, cacheMiss
+		return nil, cacheMiss, deadline
 	}
 	if len(e) == entryHeaderLen+2 && e[entryHeaderLen] == entryRefusal {
 		if now.UnixNano() >= int64(binary.BigEndian.Uint64(e)) {
-			return nil, cacheMiss
+			return nil, cacheMiss, deadline
 		}
 		if e[entryHeaderLen+1] == refusedInvalidated {
-			return nil, cacheNoStore
+			return nil, cacheNoStore, deadline
 		}
-		return nil, cacheRefused
+		return nil, cacheRefused, deadline
 	}
 	if s, ok := decodeEntry(e, now); ok {
-		return s, cacheHit
+		return s, cacheHit, time.Unix(0, int64(binary.BigEndian.Uint64(e)))
 	}
 	if a.cfg.staleGrace > 0 {
 		// Past the deadline: usable only while Kratos is down, for at most
 		// the grace period and never past the session's own expiry.
 		if s, ok := decodeEntry(e, now.Add(-a.cfg.staleGrace)); ok && now.Before(s.ExpiresAt) {
-			return s, cacheStale
+			return s, cacheStale, deadline
 		}
 	}
-	return nil, cacheMiss
+	return nil, cacheMiss, deadline
 }
 
-// writeLocks make "check for a logout marker, then write" atomic against a
-// logout writing its marker for the same key in this process; a hash of the
-// key picks one of them. Only cache writes take them, never reads.
+// writeLocks make "check the Store, then write both tiers" atomic against a
+// logout or refusal for the same key in this process; the key picks one of
+// them. Only cache writes take them, never reads.
 type writeLocks [64]sync.Mutex
 
-func (l *writeLocks) lock(key string) func() {
-	m := &l[key[0]%byte(len(l))] // keys are hex digests: the first byte is uniform enough
+func (l *writeLocks) lock(key *digest) func() {
+	m := &l[key[0]%byte(len(l))]
 	m.Lock()
 	return m.Unlock
+}
+
+// promote copies a Store hit into the hot tier (after the hot tier dropped
+// it for room). The Store is read again under the write lock, so that a
+// logout that landed meanwhile is not undone.
+func (a *Authenticator) promote(key *digest) {
+	defer a.writeLocks.lock(key)()
+	if s, state, deadline := a.lookupStore(key, time.Now()); state == cacheHit {
+		a.hot.put(key, s, deadline)
+	}
 }
 
 // store caches s until the earliest of the configured TTL, the session's
 // expiry and Kratos' Ory-Session-Cache-For (cacheFor < 0: not sent), unless
 // the credential was invalidated meanwhile.
-func (a *Authenticator) store(key string, s *Session, cacheFor time.Duration) {
+func (a *Authenticator) store(key *digest, s *Session, cacheFor time.Duration) {
 	if a.cfg.store == nil {
 		return
 	}
 	defer a.writeLocks.lock(key)()
 	now := time.Now()
-	if _, st := a.lookup(key, now); st == cacheNoStore {
+	if _, st, _ := a.lookupStore(key, now); st == cacheNoStore {
 		return
 	}
 	ttl := a.cfg.cacheTTL
@@ -126,10 +150,14 @@ func (a *Authenticator) store(key string, s *Session, cacheFor time.Duration) {
 	e, err := encodeEntry(s, now.Add(ttl))
 	if err == nil {
 		// The store keeps it through the grace period, for stale-if-error.
-		err = a.cfg.store.Set(key, e, ttl+a.cfg.staleGrace)
+		err = a.cfg.store.Set(key.storeKey(), e, ttl+a.cfg.staleGrace)
 	}
 	if err != nil {
 		a.cfg.logger.Warn("kratosauth: session cache write failed", slog.String("error", err.Error()))
+		return
+	}
+	if a.hot != nil {
+		a.hot.put(key, s, now.Add(ttl))
 	}
 }
 
@@ -137,7 +165,7 @@ func (a *Authenticator) store(key string, s *Session, cacheFor time.Duration) {
 // credential (err), its stale copy included, so that no later outage can
 // serve it. With the negative cache on, a 401 is remembered instead. A
 // logout marker is kept: it must outlive any answer that raced the logout.
-func (a *Authenticator) forget(key string, err error) {
+func (a *Authenticator) forget(key *digest, err error) {
 	if a.cfg.store == nil {
 		return
 	}
@@ -146,23 +174,29 @@ func (a *Authenticator) forget(key string, err error) {
 		return
 	}
 	defer a.writeLocks.lock(key)()
-	if _, st := a.lookup(key, time.Now()); st == cacheNoStore {
+	if a.hot != nil {
+		a.hot.delete(key)
+	}
+	if _, st, _ := a.lookupStore(key, time.Now()); st == cacheNoStore {
 		return
 	}
-	if err := a.cfg.store.Delete(key); err != nil {
+	if err := a.cfg.store.Delete(key.storeKey()); err != nil {
 		a.cfg.logger.Warn("kratosauth: session cache delete failed", slog.String("error", err.Error()))
 	}
 }
 
 // refuse stores a refusal entry for key that lasts ttl.
-func (a *Authenticator) refuse(key string, reason byte, ttl time.Duration) {
+func (a *Authenticator) refuse(key *digest, reason byte, ttl time.Duration) {
 	if a.cfg.store == nil || ttl <= 0 {
 		return
 	}
 	defer a.writeLocks.lock(key)()
+	if a.hot != nil {
+		a.hot.delete(key)
+	}
 	e := binary.BigEndian.AppendUint64(make([]byte, 0, entryHeaderLen+2), uint64(time.Now().Add(ttl).UnixNano()))
 	e = append(e, entryRefusal, reason)
-	if err := a.cfg.store.Set(key, e, ttl); err != nil {
+	if err := a.cfg.store.Set(key.storeKey(), e, ttl); err != nil {
 		a.cfg.logger.Warn("kratosauth: session cache write failed", slog.String("error", err.Error()))
 	}
 }
