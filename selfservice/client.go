@@ -12,6 +12,7 @@ import (
 
 	"github.com/kratosauth/kratosauth"
 	"github.com/kratosauth/kratosauth/internal/httpbody"
+	"github.com/kratosauth/kratosauth/internal/origin"
 )
 
 // Sentinel errors. Every error the Client returns is an *Error whose Kind
@@ -238,8 +239,8 @@ func (c *Client) LogoutURL(ctx context.Context, r *http.Request, returnTo string
 	if err := c.get(ctx, r, path, false, &lf); err != nil {
 		return "", err
 	}
-	if sameOrigin(c.browser, lf.LogoutURL) {
-		return lf.LogoutURL, nil
+	if u, ok := origin.Same(lf.LogoutURL, c.browser); ok {
+		return u.String(), nil
 	}
 	if lf.LogoutToken == "" {
 		return "", &Error{Kind: ErrUnavailable, Status: http.StatusOK, Cause: errors.New("response has no logout URL")}

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/kratosauth/kratosauth"
+	"github.com/kratosauth/kratosauth/internal/origin"
 )
 
 // Page names besides the flow kinds.
@@ -205,8 +206,8 @@ func (h *Handler) flowError(w http.ResponseWriter, r *http.Request, kind Kind, p
 			redirect(w, r, to)
 			return
 		}
-		if sameOrigin(h.client.browser, e.RedirectTo) {
-			redirect(w, r, e.RedirectTo)
+		if u, ok := origin.Same(e.RedirectTo, h.client.browser); ok {
+			redirect(w, r, u.String())
 			return
 		}
 		h.cfg.logger.LogAttrs(r.Context(), slog.LevelWarn, "selfservice: ignoring Kratos redirect to a foreign origin",

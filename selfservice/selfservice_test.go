@@ -568,6 +568,7 @@ func TestSafeReturnTo(t *testing.T) {
 		{"https://app.example.com/base/a/b?c=d", "https://app.example.com/base/a/b?c=d"},
 		{"HTTPS://APP.example.com/base/x", "https://app.example.com/base/x"},
 		{"https://app.example.com/base/x#frag", "https://app.example.com/base/x"},
+		{"https://app.example.com:443/base/x", "https://app.example.com/base/x"}, // default port
 		{"/", "https://app.example.com/base/"},
 		{"", ""},
 		{"//evil.example", ""},
