@@ -178,7 +178,14 @@ func (h *Handler) serveFlow(w http.ResponseWriter, r *http.Request, kind Kind) {
 	if c, err := r.Cookie(restartCookie); err == nil && c.Value != "" {
 		h.setRestarts(w, -1)
 	}
-	h.render(w, r, http.StatusOK, h.flowPage(kind, f))
+	p, err := h.flowPage(kind, f)
+	if err != nil {
+		h.cfg.logger.LogAttrs(r.Context(), slog.LevelError, "selfservice: flow not rendered",
+			slog.String("flow", string(kind)), slog.String("error", err.Error()))
+		h.renderError(w, r, http.StatusInternalServerError, tooLargeError)
+		return
+	}
+	h.render(w, r, http.StatusOK, p)
 }
 
 func (h *Handler) flowError(w http.ResponseWriter, r *http.Request, kind Kind, params InitParams, err error) {
@@ -313,7 +320,7 @@ var titles = map[Kind]string{
 	Recovery:     "Recover your account",
 }
 
-func (h *Handler) flowPage(kind Kind, f *Flow) *Page {
+func (h *Handler) flowPage(kind Kind, f *Flow) (*Page, error) {
 	title := titles[kind]
 	switch {
 	case kind == Login && f.Refresh:
@@ -321,9 +328,13 @@ func (h *Handler) flowPage(kind Kind, f *Flow) *Page {
 	case kind == Login && f.RequestedAAL == kratosauth.AAL2:
 		title = "Second factor"
 	}
+	forms, err := f.Forms()
+	if err != nil {
+		return nil, err
+	}
 	p := h.page(title, http.StatusOK, f.ReturnTo)
-	p.Kind, p.Flow, p.Forms = kind, f, f.Forms()
-	return p
+	p.Kind, p.Flow, p.Forms = kind, f, forms
+	return p, nil
 }
 
 func (h *Handler) page(title string, status int, returnTo string) *Page {
@@ -355,10 +366,21 @@ func (h *Handler) renderError(w http.ResponseWriter, r *http.Request, status int
 }
 
 // render executes the "page" template into a buffer, so that a template
-// error becomes a plain 500 rather than half a page.
+// error becomes a plain 500 rather than half a page, and a page past
+// maxPageBytes the "too large" error page.
 func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, p *Page) {
-	var buf bytes.Buffer
-	if err := h.cfg.tmpl.ExecuteTemplate(&buf, "page", p); err != nil {
+	buf := cappedBuffer{max: maxPageBytes}
+	err := h.cfg.tmpl.ExecuteTemplate(&buf, "page", p)
+	if errors.Is(err, errPageTooLarge) && p.Error == nil {
+		h.cfg.logger.LogAttrs(r.Context(), slog.LevelError, "selfservice: page not rendered",
+			slog.String("path", r.URL.Path), slog.String("error", err.Error()))
+		status = http.StatusInternalServerError
+		p = h.page(tooLargeError.Title, status, "")
+		p.Error = &tooLargeError
+		buf.buf.Reset()
+		err = h.cfg.tmpl.ExecuteTemplate(&buf, "page", p)
+	}
+	if err != nil {
 		h.cfg.logger.LogAttrs(r.Context(), slog.LevelError, "selfservice: template failed", slog.String("error", err.Error()))
 		w.Header().Set("Cache-Control", "no-store")
 		http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
@@ -370,7 +392,7 @@ func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, p *
 	hd.Set("X-Content-Type-Options", "nosniff")
 	hd.Set("X-Frame-Options", "DENY")
 	w.WriteHeader(status)
-	_, _ = w.Write(buf.Bytes())
+	_, _ = w.Write(buf.buf.Bytes())
 }
 
 func allowMethods(w http.ResponseWriter, r *http.Request, methods ...string) bool {
@@ -396,6 +418,10 @@ var (
 	notFoundError = PageError{
 		Title:   "Error not found",
 		Message: "This error does not exist or is no longer available.",
+	}
+	tooLargeError = PageError{
+		Title:   "This page cannot be shown",
+		Message: "The sign-in service sent a form larger than this site can display. Please try again later.",
 	}
 	restartError = PageError{
 		Title:   "We could not start this form",
@@ -430,4 +456,22 @@ func friendlyError(k *KratosError) PageError {
 		}
 	}
 	return pe
+}
+
+// errPageTooLarge stops a template whose page passes maxPageBytes.
+var errPageTooLarge = errors.New("selfservice: page larger than the limit")
+
+// cappedBuffer collects a page and refuses to grow past max bytes. It has
+// only Write (no embedded bytes.Buffer), so no other method can bypass the
+// cap.
+type cappedBuffer struct {
+	buf bytes.Buffer
+	max int
+}
+
+func (b *cappedBuffer) Write(p []byte) (int, error) {
+	if b.buf.Len()+len(p) > b.max {
+		return 0, errPageTooLarge
+	}
+	return b.buf.Write(p)
 }

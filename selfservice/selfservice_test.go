@@ -166,8 +166,12 @@ func checkNode(t *testing.T, d *doc, n selfservice.Node) {
 func TestSettingsFlowFormsPerMethod(t *testing.T) {
 	body := readTestdata(t, "settings_flow")
 	flow := decodeFlow(t, body)
+	forms, err := flow.Forms()
+	if err != nil {
+		t.Fatal(err)
+	}
 	var groups []string
-	for _, f := range flow.Forms() {
+	for _, f := range forms {
 		groups = append(groups, f.Group)
 	}
 	if got := strings.Join(groups, ","); got != "profile,password,totp" {
