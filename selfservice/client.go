@@ -62,8 +62,15 @@ type Error struct {
 }
 
 func (e *Error) Error() string {
+	if e == nil {
+		return "selfservice: <nil>"
+	}
 	var b strings.Builder
-	b.WriteString(e.Kind.Error())
+	if e.Kind != nil {
+		b.WriteString(e.Kind.Error())
+	} else {
+		b.WriteString("selfservice: error") // a zero Error must still print
+	}
 	if e.Status != 0 {
 		fmt.Fprintf(&b, " (HTTP %d", e.Status)
 		if e.Kratos != nil && e.Kratos.ID != "" {
@@ -79,10 +86,16 @@ func (e *Error) Error() string {
 
 // Unwrap lets errors.Is and errors.As see both the kind and the cause.
 func (e *Error) Unwrap() []error {
-	if e.Cause == nil {
-		return []error{e.Kind}
+	if e == nil {
+		return nil
 	}
-	return []error{e.Kind, e.Cause}
+	var errs []error
+	for _, err := range []error{e.Kind, e.Cause} {
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errs
 }
 
 // Client calls Kratos' public self-service endpoints on behalf of browser
