@@ -7,7 +7,8 @@ import (
 	"github.com/kratosauth/kratosauth/internal/origin"
 )
 
-// maxReturnToLen bounds a return_to value; longer ones are dropped.
+// maxReturnToLen bounds a return_to value, as given and as resolved on
+// the app URL; longer ones are dropped.
 const maxReturnToLen = 2048
 
 // safeReturnTo returns raw as an absolute URL on app's origin, or false.
@@ -41,7 +42,12 @@ func safeReturnTo(app *url.URL, raw string) (string, bool) {
 		return "", false
 	}
 	u.Fragment, u.RawFragment = "", ""
-	return u.String(), true
+	// The URL, not the input, is bounded: a short path becomes an absolute
+	// URL that pages pass on, and must be accepted again.
+	if out := u.String(); len(out) <= maxReturnToLen {
+		return out, true
+	}
+	return "", false
 }
 
 func hasDotSegment(p string) bool {
