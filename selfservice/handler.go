@@ -404,9 +404,9 @@ func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, p *
 		h.cfg.logger.LogAttrs(r.Context(), slog.LevelError, "selfservice: page not rendered",
 			slog.String("path", r.URL.Path), slog.String("error", err.Error()))
 		status = http.StatusInternalServerError
-		nonce := p.Nonce
-		p = h.page(tooLargeError.Title, status, "")
-		p.Error, p.Nonce = &tooLargeError, nonce
+		nonce, pe := p.Nonce, tooLargeError // a copy: templates get no pointer to the shared text
+		p = h.page(pe.Title, status, "")
+		p.Error, p.Nonce = &pe, nonce
 		buf.buf.Reset()
 		err = h.cfg.tmpl.ExecuteTemplate(&buf, "page", p)
 	}
