@@ -12,6 +12,7 @@ import (
 
 	"github.com/kratosauth/kratosauth"
 	"github.com/kratosauth/kratosauth/internal/httpbody"
+	"github.com/kratosauth/kratosauth/internal/origin"
 )
 
 // Sentinel errors. Every error the Client returns is an *Error whose Kind
@@ -61,8 +62,15 @@ type Error struct {
 }
 
 func (e *Error) Error() string {
+	if e == nil {
+		return "selfservice: <nil>"
+	}
 	var b strings.Builder
-	b.WriteString(e.Kind.Error())
+	if e.Kind != nil {
+		b.WriteString(e.Kind.Error())
+	} else {
+		b.WriteString("selfservice: error") // a zero Error must still print
+	}
 	if e.Status != 0 {
 		fmt.Fprintf(&b, " (HTTP %d", e.Status)
 		if e.Kratos != nil && e.Kratos.ID != "" {
@@ -78,10 +86,16 @@ func (e *Error) Error() string {
 
 // Unwrap lets errors.Is and errors.As see both the kind and the cause.
 func (e *Error) Unwrap() []error {
-	if e.Cause == nil {
-		return []error{e.Kind}
+	if e == nil {
+		return nil
 	}
-	return []error{e.Kind, e.Cause}
+	var errs []error
+	for _, err := range []error{e.Kind, e.Cause} {
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errs
 }
 
 // Client calls Kratos' public self-service endpoints on behalf of browser
@@ -238,8 +252,8 @@ func (c *Client) LogoutURL(ctx context.Context, r *http.Request, returnTo string
 	if err := c.get(ctx, r, path, false, &lf); err != nil {
 		return "", err
 	}
-	if sameOrigin(c.browser, lf.LogoutURL) {
-		return lf.LogoutURL, nil
+	if u, ok := origin.Same(lf.LogoutURL, c.browser); ok {
+		return u.String(), nil
 	}
 	if lf.LogoutToken == "" {
 		return "", &Error{Kind: ErrUnavailable, Status: http.StatusOK, Cause: errors.New("response has no logout URL")}

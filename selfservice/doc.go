@@ -37,7 +37,18 @@
 // 403) restarts the flow, at most three times in a row, so that a
 // misconfiguration shows an error page instead of a redirect loop. When
 // Kratos cannot be reached the page is a 503, never a redirect. Flow pages
-// are sent with Cache-Control: no-store.
+// are sent with Cache-Control: no-store. A flow too large to show (more
+// than 4096 nodes or 64 methods, 8192 fields over all forms, or a page
+// over 4 MiB) gets an error page.
+//
+// Every response carries a strict Content-Security-Policy (no script, no
+// connection, no framing, no <base>; styles only by a per-response nonce,
+// Page.Nonce; images only as data: URLs; forms only to Kratos' browser
+// URL and the app, plus WithFormActionOrigins) and Referrer-Policy:
+// no-referrer, since flow ids are in the pages' URLs. The flow's
+// ui.action must therefore be on the browser URL (Kratos'
+// serve.public.base_url), and social sign-in providers must be listed
+// with WithFormActionOrigins.
 //
 // The rendered forms post straight to the flow's ui.action (Kratos), with
 // every node unchanged, csrf_token included; each method (password, code,

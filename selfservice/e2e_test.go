@@ -144,6 +144,7 @@ func (e *e2e) flowPage(t *testing.T, p page, kind selfservice.Kind) string {
 	if !strings.HasPrefix(p.url.String(), e.app) {
 		t.Fatalf("page %s not on the app", p.url)
 	}
+	checkE2EHeaders(t, p.header, e.k.PublicURL)
 	d := parseDoc(t, p.body)
 	if len(d.forms) == 0 {
 		t.Fatalf("%s page has no form: %s", kind, d.text)
@@ -421,7 +422,21 @@ func TestE2E(t *testing.T) {
 		if r.status != http.StatusServiceUnavailable {
 			t.Errorf("Kratos down: %d %q", r.status, r.header.Get("Location"))
 		}
+		checkE2EHeaders(t, r.header, e.k.PublicURL)
 	})
+}
+
+// checkE2EHeaders checks a page's CSP lets forms post to the real
+// Kratos (and the app) and that flow ids stay out of Referer headers.
+func checkE2EHeaders(t *testing.T, h http.Header, kratos string) {
+	t.Helper()
+	csp := parseCSP(t, h.Get("Content-Security-Policy"))
+	if got := strings.Join(csp["form-action"], " "); got != "'self' "+kratos || strings.Join(csp["default-src"], " ") != "'none'" {
+		t.Errorf("CSP %q", h.Get("Content-Security-Policy"))
+	}
+	if h.Get("Referrer-Policy") != "no-referrer" {
+		t.Errorf("Referrer-Policy %q", h.Get("Referrer-Policy"))
+	}
 }
 
 // cookieRequest is an app request carrying the browser's cookies.

@@ -2,7 +2,10 @@ package selfservice
 
 import (
 	"bytes"
+	"crypto/rand"
+	"encoding/base64"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -10,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/kratosauth/kratosauth"
+	"github.com/kratosauth/kratosauth/internal/origin"
 )
 
 // Page names besides the flow kinds.
@@ -36,6 +40,8 @@ type Handler struct {
 	prefix string // app URL (if any) + base path, for links
 	home   string
 	secure bool // set the restart cookie with Secure
+	// formAction is the CSP form-action source list, built once by New.
+	formAction string
 }
 
 // New returns a Handler for the Kratos and app URLs configured in auth.
@@ -70,7 +76,15 @@ func New(auth *kratosauth.Authenticator, opts ...Option) (*Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	h := &Handler{cfg: c, auth: auth, client: client, prefix: c.basePath, home: "/"}
+	kratos, err := cspOrigin(client.browser)
+	if err != nil {
+		return nil, fmt.Errorf("selfservice: Kratos browser URL: %w", err)
+	}
+	// 'self': Kratos answers a form post with a redirect back to the app
+	// (the flow's page, return_to), and Chromium applies form-action to
+	// the redirects that follow a form submission.
+	h := &Handler{cfg: c, auth: auth, client: client, prefix: c.basePath, home: "/",
+		formAction: strings.Join(append([]string{"'self'", kratos}, c.formOrigins...), " ")}
 	if app := auth.AppURL(); app != "" {
 		h.prefix = app + c.basePath
 		h.home = app + "/"
@@ -107,6 +121,7 @@ func (h *Handler) Register(mux Mux) {
 
 // ServeHTTP serves the page at r.URL.Path, or 404.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h.setSecurityHeaders(w, "")
 	rest, ok := strings.CutPrefix(r.URL.Path, h.cfg.basePath+"/")
 	if !ok {
 		http.NotFound(w, r)
@@ -130,11 +145,11 @@ func (h *Handler) FlowHandler(kind Kind) http.Handler {
 	if !kind.valid() {
 		panic("selfservice: unknown flow kind " + strconv.Quote(string(kind)))
 	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.serveFlow(w, r, kind) })
+	return h.withHeaders(func(w http.ResponseWriter, r *http.Request) { h.serveFlow(w, r, kind) })
 }
 
 // ErrorHandler returns the handler of the /error page.
-func (h *Handler) ErrorHandler() http.Handler { return http.HandlerFunc(h.serveError) }
+func (h *Handler) ErrorHandler() http.Handler { return h.withHeaders(h.serveError) }
 
 // LogoutHandler returns the handler of the /logout page. GET or POST
 // /logout[?return_to=] asks Kratos for the browser's logout URL (Kratos
@@ -144,7 +159,15 @@ func (h *Handler) ErrorHandler() http.Handler { return http.HandlerFunc(h.serveE
 // session it redirects to the app's home. A cross-site top-level GET can
 // log a user out (as with most logout links); link to it with a POST form
 // if that matters to you.
-func (h *Handler) LogoutHandler() http.Handler { return http.HandlerFunc(h.serveLogout) }
+func (h *Handler) LogoutHandler() http.Handler { return h.withHeaders(h.serveLogout) }
+
+// withHeaders is f with the security headers every response carries.
+func (h *Handler) withHeaders(f http.HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.setSecurityHeaders(w, "")
+		f(w, r)
+	})
+}
 
 // URL returns the URL of a page: a Kind or ErrorPage or LogoutPage.
 // It is absolute when the Authenticator has an app URL.
@@ -177,7 +200,19 @@ func (h *Handler) serveFlow(w http.ResponseWriter, r *http.Request, kind Kind) {
 	if c, err := r.Cookie(restartCookie); err == nil && c.Value != "" {
 		h.setRestarts(w, -1)
 	}
-	h.render(w, r, http.StatusOK, h.flowPage(kind, f))
+	if _, ok := origin.Same(f.UI.Action, h.client.browser); !ok {
+		h.cfg.logger.LogAttrs(r.Context(), slog.LevelWarn,
+			"selfservice: the flow's form action is not on the Kratos browser URL, so the pages' Content-Security-Policy blocks it; set kratosauth.WithBrowserURL to Kratos' serve.public.base_url",
+			slog.String("flow", string(kind)))
+	}
+	p, err := h.flowPage(kind, f)
+	if err != nil {
+		h.cfg.logger.LogAttrs(r.Context(), slog.LevelError, "selfservice: flow not rendered",
+			slog.String("flow", string(kind)), slog.String("error", err.Error()))
+		h.renderError(w, r, http.StatusInternalServerError, tooLargeError)
+		return
+	}
+	h.render(w, r, http.StatusOK, p)
 }
 
 func (h *Handler) flowError(w http.ResponseWriter, r *http.Request, kind Kind, params InitParams, err error) {
@@ -205,8 +240,8 @@ func (h *Handler) flowError(w http.ResponseWriter, r *http.Request, kind Kind, p
 			redirect(w, r, to)
 			return
 		}
-		if sameOrigin(h.client.browser, e.RedirectTo) {
-			redirect(w, r, e.RedirectTo)
+		if u, ok := origin.Same(e.RedirectTo, h.client.browser); ok {
+			redirect(w, r, u.String())
 			return
 		}
 		h.cfg.logger.LogAttrs(r.Context(), slog.LevelWarn, "selfservice: ignoring Kratos redirect to a foreign origin",
@@ -312,7 +347,7 @@ var titles = map[Kind]string{
 	Recovery:     "Recover your account",
 }
 
-func (h *Handler) flowPage(kind Kind, f *Flow) *Page {
+func (h *Handler) flowPage(kind Kind, f *Flow) (*Page, error) {
 	title := titles[kind]
 	switch {
 	case kind == Login && f.Refresh:
@@ -320,9 +355,13 @@ func (h *Handler) flowPage(kind Kind, f *Flow) *Page {
 	case kind == Login && f.RequestedAAL == kratosauth.AAL2:
 		title = "Second factor"
 	}
+	forms, err := f.Forms()
+	if err != nil {
+		return nil, err
+	}
 	p := h.page(title, http.StatusOK, f.ReturnTo)
-	p.Kind, p.Flow, p.Forms = kind, f, f.Forms()
-	return p
+	p.Kind, p.Flow, p.Forms = kind, f, forms
+	return p, nil
 }
 
 func (h *Handler) page(title string, status int, returnTo string) *Page {
@@ -354,11 +393,26 @@ func (h *Handler) renderError(w http.ResponseWriter, r *http.Request, status int
 }
 
 // render executes the "page" template into a buffer, so that a template
-// error becomes a plain 500 rather than half a page.
+// error becomes a plain 500 rather than half a page, and a page past
+// maxPageBytes the "too large" error page.
 func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, p *Page) {
-	var buf bytes.Buffer
-	if err := h.cfg.tmpl.ExecuteTemplate(&buf, "page", p); err != nil {
+	p.Nonce = newNonce()
+	h.setSecurityHeaders(w, p.Nonce)
+	buf := cappedBuffer{max: maxPageBytes}
+	err := h.cfg.tmpl.ExecuteTemplate(&buf, "page", p)
+	if errors.Is(err, errPageTooLarge) && p.Error == nil {
+		h.cfg.logger.LogAttrs(r.Context(), slog.LevelError, "selfservice: page not rendered",
+			slog.String("path", r.URL.Path), slog.String("error", err.Error()))
+		status = http.StatusInternalServerError
+		nonce, pe := p.Nonce, tooLargeError // a copy: templates get no pointer to the shared text
+		p = h.page(pe.Title, status, "")
+		p.Error, p.Nonce = &pe, nonce
+		buf.buf.Reset()
+		err = h.cfg.tmpl.ExecuteTemplate(&buf, "page", p)
+	}
+	if err != nil {
 		h.cfg.logger.LogAttrs(r.Context(), slog.LevelError, "selfservice: template failed", slog.String("error", err.Error()))
+		h.setSecurityHeaders(w, "") // no page: no style either
 		w.Header().Set("Cache-Control", "no-store")
 		http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
 		return
@@ -366,10 +420,8 @@ func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, p *
 	hd := w.Header()
 	hd.Set("Content-Type", "text/html; charset=utf-8")
 	hd.Set("Cache-Control", "no-store")
-	hd.Set("X-Content-Type-Options", "nosniff")
-	hd.Set("X-Frame-Options", "DENY")
 	w.WriteHeader(status)
-	_, _ = w.Write(buf.Bytes())
+	_, _ = w.Write(buf.buf.Bytes())
 }
 
 func allowMethods(w http.ResponseWriter, r *http.Request, methods ...string) bool {
@@ -395,6 +447,10 @@ var (
 	notFoundError = PageError{
 		Title:   "Error not found",
 		Message: "This error does not exist or is no longer available.",
+	}
+	tooLargeError = PageError{
+		Title:   "This page cannot be shown",
+		Message: "The sign-in service sent a form larger than this site can display. Please try again later.",
 	}
 	restartError = PageError{
 		Title:   "We could not start this form",
@@ -429,4 +485,70 @@ func friendlyError(k *KratosError) PageError {
 		}
 	}
 	return pe
+}
+
+// errPageTooLarge stops a template whose page passes maxPageBytes.
+var errPageTooLarge = errors.New("selfservice: page larger than the limit")
+
+// cappedBuffer collects a page and refuses to grow past max bytes. It has
+// only Write (no embedded bytes.Buffer), so no other method can bypass the
+// cap.
+type cappedBuffer struct {
+	buf bytes.Buffer
+	max int
+}
+
+func (b *cappedBuffer) Write(p []byte) (int, error) {
+	if b.buf.Len()+len(p) > b.max {
+		return 0, errPageTooLarge
+	}
+	return b.buf.Write(p)
+}
+
+// setSecurityHeaders sets the headers of every response of the pages,
+// redirects and errors included. The Content-Security-Policy allows no
+// script, no connection and no frame: styles only from an element
+// carrying nonce (the inline <style> of the "style" template), images
+// only as data: URLs (Kratos' only image is the TOTP QR code), forms
+// only to Kratos' browser URL and the app ('self'), no <base>, and no
+// framing (frame-ancestors, and X-Frame-Options for old browsers). With
+// no nonce (a response without a page) no style is allowed either.
+// Referrer-Policy: no-referrer keeps flow ids, which are in the pages'
+// URLs, out of the Referer of everything the pages lead to.
+func (h *Handler) setSecurityHeaders(w http.ResponseWriter, nonce string) {
+	csp := "default-src 'none'; "
+	if nonce != "" {
+		csp += "style-src 'nonce-" + nonce + "'; img-src data:; "
+	}
+	csp += "form-action " + h.formAction + "; frame-ancestors 'none'; base-uri 'none'"
+	hd := w.Header()
+	hd.Set("Content-Security-Policy", csp)
+	hd.Set("Referrer-Policy", "no-referrer")
+	hd.Set("X-Content-Type-Options", "nosniff")
+	hd.Set("X-Frame-Options", "DENY")
+}
+
+// newNonce returns a fresh CSP nonce: 128 random bits, base64.
+func newNonce() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // crypto/rand never fails (it crashes the program instead)
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// cspOrigin returns u's origin as a CSP source expression, e.g.
+// "https://auth.example.com" or "http://127.0.0.1:4433", or an error when
+// it is not an http(s) origin or its host has a character that could end
+// the source (";", ",", a space, a quote...): a URL must never be able to
+// widen the policy.
+func cspOrigin(u *url.URL) (string, error) {
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil {
+		return "", fmt.Errorf("%q is not an http(s) origin", u.Redacted())
+	}
+	for i := 0; i < len(u.Host); i++ {
+		b := u.Host[i]
+		if !('a' <= b && b <= 'z' || 'A' <= b && b <= 'Z' || '0' <= b && b <= '9' || strings.IndexByte(".-:[]", b) >= 0) {
+			return "", fmt.Errorf("host %q cannot be put in a Content-Security-Policy", u.Host)
+		}
+	}
+	return u.Scheme + "://" + strings.ToLower(u.Host), nil
 }

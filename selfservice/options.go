@@ -6,6 +6,7 @@ import (
 	"html/template"
 	"io"
 	"log/slog"
+	"net/url"
 	"strings"
 	"time"
 )
@@ -20,6 +21,8 @@ type config struct {
 	timeout  time.Duration
 	maxBytes int64
 	logger   *slog.Logger
+	// formOrigins are CSP sources added to form-action.
+	formOrigins []string
 }
 
 // WithBasePath sets the path prefix the pages are served under, e.g.
@@ -45,6 +48,8 @@ func WithBasePath(prefix string) Option {
 //
 //	t := template.Must(selfservice.DefaultTemplates().Parse(`{{define "header"}}...{{end}}`))
 //
+// The pages' Content-Security-Policy allows no script and no external
+// stylesheet or image: an inline <style> must carry nonce="{{.Nonce}}".
 // Default: DefaultTemplates().
 func WithTemplates(t *template.Template) Option {
 	return func(c *config) error {
@@ -101,6 +106,31 @@ func WithLogger(l *slog.Logger) Option {
 			l = slog.New(slog.NewTextHandler(io.Discard, nil))
 		}
 		c.logger = l
+		return nil
+	}
+}
+
+// WithFormActionOrigins adds origins (scheme://host[:port]) to those the
+// pages' forms may lead to. The pages' Content-Security-Policy lets forms
+// post only to Kratos' browser URL and to the app itself, and browsers
+// apply that to the redirects that follow a form post too: list here the
+// identity providers of social sign-in (oidc, saml), to which Kratos
+// redirects the browser when their button is pressed, and a
+// default_browser_return_url of Kratos that is not on the app.
+// Default: none.
+func WithFormActionOrigins(origins ...string) Option {
+	return func(c *config) error {
+		for _, o := range origins {
+			u, err := url.Parse(o)
+			if err != nil || u.Path != "" && u.Path != "/" || u.RawQuery != "" || u.Fragment != "" {
+				return fmt.Errorf("selfservice: form action origin %q: want scheme://host[:port]", o)
+			}
+			src, err := cspOrigin(u)
+			if err != nil {
+				return fmt.Errorf("selfservice: form action origin: %w", err)
+			}
+			c.formOrigins = append(c.formOrigins, src)
+		}
 		return nil
 	}
 }

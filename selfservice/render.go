@@ -3,6 +3,8 @@ package selfservice
 import (
 	"embed"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"html/template"
 	"strconv"
 	"strings"
@@ -41,7 +43,8 @@ func DefaultTemplates() *template.Template {
 // templates written from scratch:
 //
 //	imgsrc   an img node's src as a URL html/template keeps: data:image/png,
-//	         gif, jpeg or webp (TOTP QR codes) or http(s); anything else is dropped
+//	         gif, jpeg or webp (TOTP QR codes); anything else is dropped
+//	         (the pages' Content-Security-Policy allows data: images only)
 func Funcs() template.FuncMap {
 	return template.FuncMap{"imgsrc": imgSrc}
 }
@@ -54,9 +57,6 @@ func imgSrc(src string) template.URL {
 		if strings.HasPrefix(l, p) && !strings.ContainsAny(src[len(p):], "\"'<> \t\r\n") {
 			return template.URL(src) //nolint:gosec // checked raster image data URL
 		}
-	}
-	if strings.HasPrefix(l, "https://") || strings.HasPrefix(l, "http://") {
-		return template.URL(src) //nolint:gosec // html/template still escapes it in the attribute
 	}
 	return ""
 }
@@ -81,6 +81,11 @@ type Page struct {
 	URLs URLs
 	// Style is the default stylesheet, inlined by the "style" template.
 	Style template.CSS
+	// Nonce is this response's Content-Security-Policy nonce: an inline
+	// <style> is applied only with nonce="{{.Nonce}}". The policy allows no
+	// script, images only as data: URLs and forms only to Kratos and the
+	// app.
+	Nonce string
 }
 
 // PageError describes what went wrong, in words meant for users.
@@ -187,6 +192,26 @@ func (f *Flow) ReadOnlyValues() []ReadOnlyValue {
 	return out
 }
 
+// Limits of one flow's page. Kratos' real flows have a few dozen nodes
+// in at most about ten groups (a settings flow with every method and a
+// large identity schema); these leave ample room above that while bounding
+// the work a flow can cause: each form repeats the "default" nodes, so a
+// page has up to groups × default nodes fields, and a few hundred KB of
+// JSON could otherwise ask for a page of tens of MB. Past a limit the page
+// is an error page.
+const (
+	maxNodes  = 4096 // nodes in one flow
+	maxGroups = 64   // forms (methods) in one flow
+	maxFields = 8192 // fields over all forms, the default nodes counted in each
+	// maxPageBytes bounds a rendered page (real ones are tens of KB): the
+	// other limits bound counts, this one the sizes of labels and values.
+	maxPageBytes = 4 << 20
+)
+
+// ErrFlowTooLarge is returned (wrapped) by Flow.Forms for a flow past the
+// limits a page is rendered for; the page is then an error page.
+var ErrFlowTooLarge = errors.New("selfservice: flow too large to render")
+
 // Forms splits f's nodes into one form per group (method), in the order
 // the groups first appear: a login with password and code gets a password
 // form and a code form, a settings flow a profile, a password and a TOTP
@@ -194,36 +219,93 @@ func (f *Flow) ReadOnlyValues() []ReadOnlyValue {
 // method (oidc, saml) gets only the hidden ones, so that the browser does
 // not demand the other fields. Script nodes are left out: the pages work
 // without JavaScript. A flow with only default nodes gets one form.
-func (f *Flow) Forms() []Form {
-	var groups []string
-	seen := map[string]bool{}
-	for _, n := range f.UI.Nodes {
-		if n.Group != "default" && !seen[n.Group] {
-			seen[n.Group] = true
-			groups = append(groups, n.Group)
+//
+// The error wraps ErrFlowTooLarge when the flow has more than 4096 nodes
+// or 64 groups, or its forms would have more than 8192 fields in all.
+func (f *Flow) Forms() ([]Form, error) {
+	nodes := f.UI.Nodes
+	if len(nodes) > maxNodes {
+		return nil, fmt.Errorf("%w: %d nodes, at most %d", ErrFlowTooLarge, len(nodes), maxNodes)
+	}
+	// One pass puts each node's index in its group's bucket, so that the
+	// forms are built in time linear in their size.
+	type bucket struct {
+		name  string
+		nodes []int
+	}
+	var (
+		defaults []int // indexes of the non-script default nodes
+		hidden   int   // how many of them are hidden inputs
+		groups   []bucket
+		index    = map[string]int{} // group name -> position in groups
+	)
+	for i := range nodes {
+		n := &nodes[i]
+		if n.Group == "default" {
+			if n.Type != "script" {
+				defaults = append(defaults, i)
+				if n.IsHidden() {
+					hidden++
+				}
+			}
+			continue
+		}
+		g, ok := index[n.Group]
+		if !ok {
+			if len(groups) == maxGroups {
+				return nil, fmt.Errorf("%w: more than %d groups", ErrFlowTooLarge, maxGroups)
+			}
+			g = len(groups)
+			index[n.Group] = g
+			groups = append(groups, bucket{name: n.Group})
+		}
+		if n.Type != "script" { // a script-only group still gets its form
+			groups[g].nodes = append(groups[g].nodes, i)
 		}
 	}
 	if len(groups) == 0 {
-		groups = []string{"default"}
+		groups = []bucket{{name: "default"}}
 	}
-	forms := make([]Form, 0, len(groups))
+	total := 0
 	for _, g := range groups {
-		form := Form{Group: g, Action: f.UI.Action, Method: f.UI.Method}
-		redirecting := g == "oidc" || g == "saml"
-		for i := range f.UI.Nodes {
-			n := &f.UI.Nodes[i]
-			if n.Type == "script" {
-				continue
-			}
-			if n.Group != g && (n.Group != "default" || redirecting && !n.IsHidden()) {
-				continue
-			}
-			form.Fields = append(form.Fields, Field{Node: n, HTMLID: htmlID(g, n, i)})
+		if redirecting(g.name) {
+			total += len(g.nodes) + hidden
+		} else {
+			total += len(g.nodes) + len(defaults)
 		}
-		forms = append(forms, form)
 	}
-	return forms
+	if total > maxFields {
+		return nil, fmt.Errorf("%w: %d fields in %d forms, at most %d", ErrFlowTooLarge, total, len(groups), maxFields)
+	}
+	forms := make([]Form, len(groups))
+	for k, g := range groups {
+		forms[k] = Form{Group: g.name, Action: f.UI.Action, Method: f.UI.Method, Fields: make([]Field, 0, len(g.nodes)+len(defaults))}
+		form := &forms[k]
+		add := func(i int) {
+			n := &nodes[i]
+			if n.Group == "default" && redirecting(g.name) && !n.IsHidden() {
+				return
+			}
+			form.Fields = append(form.Fields, Field{Node: n, HTMLID: htmlID(g.name, n, i)})
+		}
+		// Both index lists are ascending: merging them keeps Kratos' order.
+		d := 0
+		for _, i := range g.nodes {
+			for ; d < len(defaults) && defaults[d] < i; d++ {
+				add(defaults[d])
+			}
+			add(i)
+		}
+		for ; d < len(defaults); d++ {
+			add(defaults[d])
+		}
+	}
+	return forms, nil
 }
+
+// redirecting reports whether a group's method sends the browser to
+// another site (social sign-in), so that its form needs no input.
+func redirecting(group string) bool { return group == "oidc" || group == "saml" }
 
 // htmlID builds a page-unique, stable id from the form's group and the
 // node's name (or id).

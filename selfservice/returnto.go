@@ -3,27 +3,25 @@ package selfservice
 import (
 	"net/url"
 	"strings"
+
+	"github.com/kratosauth/kratosauth/internal/origin"
 )
 
-// maxReturnToLen bounds a return_to value; longer ones are dropped.
+// maxReturnToLen bounds a return_to value, as given and as resolved on
+// the app URL; longer ones are dropped.
 const maxReturnToLen = 2048
 
 // safeReturnTo returns raw as an absolute URL on app's origin, or false.
 //
-// Accepted: an absolute http(s) URL whose scheme and host equal app's (and
-// whose path lies under app's path), or an absolute path ("/x", relative
-// to app's URL, as the app sees its own paths). Rejected: anything else,
-// including protocol-relative "//evil", "https:evil", backslashes,
-// userinfo, control characters, spaces, dot segments and over-long values.
+// Accepted: an absolute URL on app's origin (origin.Same) whose path lies
+// under app's path, or an absolute path ("/x", relative to app's URL, as
+// the app sees its own paths). Rejected: anything else, including
+// protocol-relative "//evil", "https:evil", backslashes, userinfo, control
+// characters, spaces, dot segments and over-long values.
 // With no app URL nothing is accepted. The Host header is never consulted.
 func safeReturnTo(app *url.URL, raw string) (string, bool) {
 	if app == nil || raw == "" || len(raw) > maxReturnToLen {
 		return "", false
-	}
-	for i := 0; i < len(raw); i++ {
-		if b := raw[i]; b <= ' ' || b == 0x7f || b == '\\' {
-			return "", false
-		}
 	}
 	// "/x" is app-relative; "//x" would be protocol-relative.
 	if raw[0] == '/' {
@@ -32,11 +30,8 @@ func safeReturnTo(app *url.URL, raw string) (string, bool) {
 		}
 		raw = app.Scheme + "://" + app.Host + app.EscapedPath() + raw
 	}
-	u, err := url.Parse(raw)
-	if err != nil || u.Opaque != "" || u.User != nil || u.Host == "" {
-		return "", false
-	}
-	if !strings.EqualFold(u.Scheme, app.Scheme) || !strings.EqualFold(u.Host, app.Host) {
+	u, ok := origin.Same(raw, app)
+	if !ok {
 		return "", false
 	}
 	// u.Path is decoded: this also catches %2e%2e and %5c.
@@ -46,10 +41,13 @@ func safeReturnTo(app *url.URL, raw string) (string, bool) {
 	if p := app.Path; p != "" && u.Path != p && !strings.HasPrefix(u.Path, p+"/") {
 		return "", false
 	}
-	u.Scheme = app.Scheme
-	u.Host = app.Host
 	u.Fragment, u.RawFragment = "", ""
-	return u.String(), true
+	// The URL, not the input, is bounded: a short path becomes an absolute
+	// URL that pages pass on, and must be accepted again.
+	if out := u.String(); len(out) <= maxReturnToLen {
+		return out, true
+	}
+	return "", false
 }
 
 func hasDotSegment(p string) bool {
@@ -59,16 +57,4 @@ func hasDotSegment(p string) bool {
 		}
 	}
 	return false
-}
-
-// sameOrigin reports whether raw is an absolute URL on base's scheme and
-// host, without userinfo.
-func sameOrigin(base *url.URL, raw string) bool {
-	if base == nil || raw == "" {
-		return false
-	}
-	u, err := url.Parse(raw)
-	return err == nil && u.Opaque == "" && u.User == nil && u.Host != "" &&
-		strings.EqualFold(u.Scheme, base.Scheme) && strings.EqualFold(u.Host, base.Host) &&
-		!strings.ContainsAny(raw, "\\\r\n\t")
 }

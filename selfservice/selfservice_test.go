@@ -166,8 +166,12 @@ func checkNode(t *testing.T, d *doc, n selfservice.Node) {
 func TestSettingsFlowFormsPerMethod(t *testing.T) {
 	body := readTestdata(t, "settings_flow")
 	flow := decodeFlow(t, body)
+	forms, err := flow.Forms()
+	if err != nil {
+		t.Fatal(err)
+	}
 	var groups []string
-	for _, f := range flow.Forms() {
+	for _, f := range forms {
 		groups = append(groups, f.Group)
 	}
 	if got := strings.Join(groups, ","); got != "profile,password,totp" {
@@ -549,8 +553,57 @@ func TestClient(t *testing.T) {
 	}
 }
 
+// safeReturnToTests are SafeReturnTo cases for the app URL
+// safeReturnToApp; they seed FuzzSafeReturnTo too.
+var safeReturnToTests = []struct {
+	in, want string // want "" = rejected
+}{
+	{"/dashboard", "https://app.example.com/base/dashboard"},
+	{"/dashboard?tab=1&x=%2F", "https://app.example.com/base/dashboard?tab=1&x=%2F"},
+	{"https://app.example.com/base", "https://app.example.com/base"},
+	{"https://app.example.com/base/a/b?c=d", "https://app.example.com/base/a/b?c=d"},
+	{"HTTPS://APP.example.com/base/x", "https://app.example.com/base/x"},
+	{"https://app.example.com/base/x#frag", "https://app.example.com/base/x"},
+	{"https://app.example.com:443/base/x", "https://app.example.com/base/x"}, // default port
+	{"/", "https://app.example.com/base/"},
+	{"", ""},
+	{"//evil.example", ""},
+	{"//evil.example/base", ""},
+	{"///evil.example", ""},
+	{"/\\evil.example", ""},
+	{"\\\\evil.example", ""},
+	{"https:evil.example", ""},
+	{"https:/evil.example", ""},
+	{"https:app.example.com/base", ""},
+	{"http://app.example.com/base/x", ""},    // wrong scheme
+	{"https://app.example.com:444/base", ""}, // wrong port
+	{"https://app.example.com.evil.example/base", ""},
+	{"https://evil.example/base", ""},
+	{"https://user@app.example.com/base", ""},
+	{"https://app.example.com@evil.example/base", ""},
+	{"https://app.example.com/other", ""}, // outside the app's path
+	{"https://app.example.com/basement", ""},
+	{"https://app.example.com/base/../admin", ""},
+	{"/../admin", ""},
+	{"/%2e%2e/admin", ""},
+	{"/x%5c..", ""},
+	{"/x\r\nSet-Cookie: a=b", ""},
+	{"/x\ty", ""},
+	{"/x y", ""},
+	{"/x\x00", ""},
+	{"/x\x7f", ""},
+	{"javascript:alert(1)", ""},
+	{"data:text/html,hi", ""},
+	{"relative/path", ""},
+	{"?q=1", ""},
+	{"/" + strings.Repeat("a", 3000), ""},
+	{"/" + strings.Repeat("a", 2040), ""}, // short enough, but not once resolved
+}
+
+const safeReturnToApp = "https://app.example.com/base"
+
 func TestSafeReturnTo(t *testing.T) {
-	auth, err := kratosauth.New("http://kratos:4433", kratosauth.WithAppURL("https://app.example.com/base"))
+	auth, err := kratosauth.New("http://kratos:4433", kratosauth.WithAppURL(safeReturnToApp))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -559,49 +612,7 @@ func TestSafeReturnTo(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tests := []struct {
-		in, want string // want "" = rejected
-	}{
-		{"/dashboard", "https://app.example.com/base/dashboard"},
-		{"/dashboard?tab=1&x=%2F", "https://app.example.com/base/dashboard?tab=1&x=%2F"},
-		{"https://app.example.com/base", "https://app.example.com/base"},
-		{"https://app.example.com/base/a/b?c=d", "https://app.example.com/base/a/b?c=d"},
-		{"HTTPS://APP.example.com/base/x", "https://app.example.com/base/x"},
-		{"https://app.example.com/base/x#frag", "https://app.example.com/base/x"},
-		{"/", "https://app.example.com/base/"},
-		{"", ""},
-		{"//evil.example", ""},
-		{"//evil.example/base", ""},
-		{"///evil.example", ""},
-		{"/\\evil.example", ""},
-		{"\\\\evil.example", ""},
-		{"https:evil.example", ""},
-		{"https:/evil.example", ""},
-		{"https:app.example.com/base", ""},
-		{"http://app.example.com/base/x", ""},    // wrong scheme
-		{"https://app.example.com:444/base", ""}, // wrong port
-		{"https://app.example.com.evil.example/base", ""},
-		{"https://evil.example/base", ""},
-		{"https://user@app.example.com/base", ""},
-		{"https://app.example.com@evil.example/base", ""},
-		{"https://app.example.com/other", ""}, // outside the app's path
-		{"https://app.example.com/basement", ""},
-		{"https://app.example.com/base/../admin", ""},
-		{"/../admin", ""},
-		{"/%2e%2e/admin", ""},
-		{"/x%5c..", ""},
-		{"/x\r\nSet-Cookie: a=b", ""},
-		{"/x\ty", ""},
-		{"/x y", ""},
-		{"/x\x00", ""},
-		{"/x\x7f", ""},
-		{"javascript:alert(1)", ""},
-		{"data:text/html,hi", ""},
-		{"relative/path", ""},
-		{"?q=1", ""},
-		{"/" + strings.Repeat("a", 3000), ""},
-	}
-	for _, tc := range tests {
+	for _, tc := range safeReturnToTests {
 		got, ok := c.SafeReturnTo(tc.in)
 		if ok != (tc.want != "") || got != tc.want {
 			t.Errorf("SafeReturnTo(%q) = %q, %v; want %q", tc.in, got, ok, tc.want)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -13,10 +14,16 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	cdplog "github.com/chromedp/cdproto/log"
+	"github.com/chromedp/cdproto/network"
+	cdppage "github.com/chromedp/cdproto/page"
+	cdpruntime "github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
 	"github.com/kratosauth/kratosauth/internal/kratostest"
@@ -50,7 +57,7 @@ func TestBrowserSelfService(t *testing.T) {
 		}
 	})
 
-	b := newBrowser(t, filepath.Join(root, ".artifacts", "browser"))
+	b := newBrowser(t, filepath.Join(root, ".artifacts", "browser"), appURL)
 	email := kratostest.UniqueEmail("browser")
 	const password = "correct horse battery staple 42"
 	const newPassword = "an even better passphrase 43"
@@ -283,6 +290,20 @@ func TestBrowserSelfService(t *testing.T) {
 			return p.URL == appURL+"/dashboard" && strings.Contains(p.Text, "Welcome, "+email+" (session at aal1)")
 		})
 	})
+
+	// 16. The error page shows one of Kratos' errors.
+	b.step("error-page", func(ctx context.Context) error {
+		if err := chromedp.Do(ctx, chromedp.Navigate(appURL+"/error?id=stub:500")); err != nil {
+			return err
+		}
+		return b.waitFor(ctx, "the error page", func(p page) bool {
+			return p.Path() == "/error" && strings.Contains(p.Text, "Something went wrong")
+		})
+	})
+
+	// Every self-service page the browser was shown carried the security
+	// headers (each step also failed on any CSP violation).
+	b.checkSecurityHeaders("/registration", "/login", "/settings", "/error")
 }
 
 // requireChromium skips the test when Debian's chromium is not installed,
@@ -372,9 +393,37 @@ type browser struct {
 	shots     string // screenshot directory
 	n         int    // steps taken
 	lastState page
+
+	appURL string
+	mu     sync.Mutex
+	// violations are the Content-Security-Policy violations reported
+	// since the last step ended.
+	violations []string
+	// documents are the self-service pages (HTML documents) the browser
+	// received, by path, with their security headers.
+	documents []document
 }
 
-func newBrowser(t *testing.T, shots string) *browser {
+// document is a self-service page the browser received.
+type document struct {
+	path, csp, referrerPolicy string
+}
+
+// selfServicePaths are the pages of package selfservice in examples/chi.
+var selfServicePaths = map[string]bool{
+	"/login": true, "/registration": true, "/settings": true, "/verification": true,
+	"/recovery": true, "/error": true, "/logout": true,
+}
+
+// reportViolations is run in every document before its own content: the
+// securitypolicyviolation event of a blocked style, image, script, form
+// post or frame goes to the console, where the test reads it. (DevTools'
+// scripts are exempt from the page's CSP.)
+const reportViolations = `document.addEventListener("securitypolicyviolation", e =>
+	console.error("CSP violation: " + e.effectiveDirective + " blocked " + (e.blockedURI || "inline") +
+		" on " + e.documentURI + " (" + e.disposition + ")"), true);`
+
+func newBrowser(t *testing.T, shots, appURL string) *browser {
 	t.Helper()
 	if err := os.MkdirAll(shots, 0o755); err != nil {
 		t.Fatal(err)
@@ -438,7 +487,101 @@ func newBrowser(t *testing.T, shots string) *browser {
 		<-started
 		t.Fatalf("%s did not start within 30s:\n%s", chromiumPath, tail(logPath, 20))
 	}
-	return &browser{t: t, ctx: ctx, shots: shots}
+	b := &browser{t: t, ctx: ctx, shots: shots, appURL: appURL}
+	if err := chromedp.Listen(ctx, b.onEvent); err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Do(ctx, chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		_, err := cdp.Call(ctx, tg, cdppage.AddScriptToEvaluateOnNewDocument, cdppage.AddScriptToEvaluateOnNewDocumentParams{Source: reportViolations})
+		return err
+	})); err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// onEvent records CSP violations, from the injected listener (console) and
+// from Chromium's own console messages, and the self-service documents
+// received. It runs on chromedp's reading goroutine: it only appends.
+func (b *browser) onEvent(ev any) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	switch ev := ev.(type) {
+	case *cdpruntime.EventConsoleAPICalled:
+		for _, a := range ev.Args {
+			if s := string(a.Value); strings.Contains(s, "CSP violation") {
+				b.violations = append(b.violations, s)
+			}
+		}
+	case *cdplog.EventEntryAdded:
+		if e := ev.Entry; e != nil && (strings.Contains(e.Text, "Content Security Policy") || e.Source == cdplog.EntrySourceViolation && e.Level == cdplog.EntryLevelError) {
+			b.violations = append(b.violations, string(e.Source)+": "+e.Text)
+		}
+	case *network.EventResponseReceived:
+		r := ev.Response
+		if ev.Type != network.ResourceTypeDocument || r == nil || !strings.HasPrefix(r.URL, b.appURL+"/") {
+			return
+		}
+		u, err := url.Parse(r.URL)
+		if err != nil || !selfServicePaths[u.Path] {
+			return
+		}
+		d := document{path: u.Path}
+		for k, v := range r.Headers {
+			s, _ := v.(string)
+			switch strings.ToLower(k) {
+			case "content-security-policy":
+				d.csp = s
+			case "referrer-policy":
+				d.referrerPolicy = s
+			}
+		}
+		b.documents = append(b.documents, d)
+	}
+}
+
+// takeViolations returns and forgets the CSP violations reported so far.
+func (b *browser) takeViolations() []string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	v := b.violations
+	b.violations = nil
+	return v
+}
+
+// checkSecurityHeaders fails the test unless every self-service page
+// received had the strict CSP and Referrer-Policy: no-referrer, and
+// pages were received at each of the paths.
+func (b *browser) checkSecurityHeaders(paths ...string) {
+	b.t.Helper()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	seen := map[string]bool{}
+	for _, d := range b.documents {
+		seen[d.path] = true
+		directives := map[string]string{}
+		for _, dir := range strings.Split(d.csp, ";") {
+			if f := strings.Fields(dir); len(f) > 0 {
+				directives[f[0]] = strings.Join(f[1:], " ")
+			}
+		}
+		for name, want := range map[string]string{"default-src": "'none'", "frame-ancestors": "'none'", "base-uri": "'none'", "img-src": "data:"} {
+			if directives[name] != want {
+				b.t.Errorf("%s: CSP %s is %q, want %q (policy %q)", d.path, name, directives[name], want, d.csp)
+			}
+		}
+		if !strings.HasPrefix(directives["style-src"], "'nonce-") || !strings.HasPrefix(directives["form-action"], "'self' ") {
+			b.t.Errorf("%s: CSP style-src %q, form-action %q", d.path, directives["style-src"], directives["form-action"])
+		}
+		if d.referrerPolicy != "no-referrer" {
+			b.t.Errorf("%s: Referrer-Policy %q, want no-referrer", d.path, d.referrerPolicy)
+		}
+	}
+	for _, p := range paths {
+		if !seen[p] {
+			b.t.Errorf("no self-service page at %s was received (pages: %v)", p, seen)
+		}
+	}
 }
 
 // step runs one bounded step, then saves a screenshot NN-name.png (also
@@ -451,6 +594,13 @@ func (b *browser) step(name string, f func(ctx context.Context) error) {
 	defer cancel()
 	start := time.Now()
 	err := f(ctx)
+	if v := b.takeViolations(); len(v) > 0 {
+		msg := "Content-Security-Policy violations:\n" + strings.Join(v, "\n")
+		if err != nil {
+			msg = err.Error() + "\n" + msg // the violation may be why the step failed
+		}
+		err = errors.New(msg)
+	}
 	file := fmt.Sprintf("%02d-%s.png", b.n, name)
 	if err != nil {
 		file = fmt.Sprintf("%02d-%s-FAILED.png", b.n, name)

@@ -1,0 +1,94 @@
+// Package origin holds the one check of whether a URL is on a configured
+// origin. kratosauth follows URLs that come from outside (Kratos'
+// redirect_browser_to and logout_url, a return_to from a query string)
+// only when this check accepts them, so every package must agree on it.
+package origin
+
+import (
+	"net"
+	"net/url"
+	"strings"
+)
+
+// Same parses target and reports whether it is an absolute http(s) URL on
+// base's origin. When it is, the parsed URL is returned with base's scheme
+// and host spelling (so "HTTPS://Auth.example.com:443/x" on base
+// "https://auth.example.com" comes back as "https://auth.example.com/x");
+// path, query and fragment are left as they are, for the caller to judge.
+//
+// The origin is the scheme, the host and the port. Scheme and host are
+// compared ASCII case-insensitively; a port equal to the scheme's default
+// (80 for http, 443 for https) is the same as no port, as browsers see it.
+// Everything else is compared exactly, so the check can only refuse what a
+// browser would take for the same origin, never accept another one
+// ("host." and "host", "0443" and "443" are different here).
+//
+// Refused: a nil base or one that is not an absolute http(s) URL; any
+// target with a byte up to and including space, DEL or a backslash
+// anywhere (browsers drop or rewrite these, so the browser could read
+// another URL than the one checked); a target that does not parse, is
+// relative, protocol-relative or opaque ("https:host"); userinfo ("@"),
+// even empty; a scheme other than http and https; a non-ASCII host; an
+// empty port ("host:").
+func Same(target string, base *url.URL) (*url.URL, bool) {
+	if base == nil || target == "" {
+		return nil, false
+	}
+	for i := 0; i < len(target); i++ {
+		if b := target[i]; b <= ' ' || b == 0x7f || b == '\\' {
+			return nil, false
+		}
+	}
+	u, err := url.Parse(target)
+	if err != nil || u.Opaque != "" || u.User != nil || u.Host == "" {
+		return nil, false
+	}
+	want, ok := key(base.Scheme, base.Host)
+	if !ok || base.User != nil {
+		return nil, false
+	}
+	if got, ok := key(u.Scheme, u.Host); !ok || got != want {
+		return nil, false
+	}
+	u.Scheme, u.Host = base.Scheme, base.Host
+	return u, true
+}
+
+// key returns the comparable form of an origin, "scheme://host:port" in
+// lower case with the default port dropped, or false when it is not an
+// http(s) origin with an ASCII host.
+func key(scheme, hostport string) (string, bool) {
+	scheme = strings.ToLower(scheme)
+	var def string
+	switch scheme {
+	case "http":
+		def = "80"
+	case "https":
+		def = "443"
+	default:
+		return "", false
+	}
+	host, port := hostport, ""
+	if i := strings.LastIndexByte(hostport, ':'); i >= 0 && !strings.Contains(hostport[i:], "]") {
+		h, p, err := net.SplitHostPort(hostport)
+		if err != nil || p == "" {
+			return "", false
+		}
+		host, port = h, p
+		if strings.Contains(host, ":") {
+			host = "[" + host + "]" // IPv6, bracketed again as in the URL
+		}
+	}
+	if host == "" {
+		return "", false
+	}
+	for i := 0; i < len(host); i++ {
+		if host[i] >= 0x80 {
+			return "", false
+		}
+	}
+	if port == def {
+		port = ""
+	}
+	return scheme + "://" + strings.ToLower(host) + ":" + port, true
+}
