@@ -1,6 +1,7 @@
 package selfservice_test
 
 import (
+	"log/slog"
 	"net/url"
 	"strings"
 	"testing"
@@ -19,7 +20,7 @@ func FuzzSafeReturnTo(f *testing.F) {
 	for _, tc := range safeReturnToTests {
 		f.Add(tc.in)
 	}
-	auth, err := kratosauth.New("http://kratos:4433", kratosauth.WithAppURL(safeReturnToApp), kratosauth.WithLogger(nil))
+	auth, err := kratosauth.New("http://kratos:4433", kratosauth.WithAppURL(safeReturnToApp), kratosauth.WithLogger(slog.New(slog.DiscardHandler)))
 	if err != nil {
 		f.Fatal(err)
 	}
