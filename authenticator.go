@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/kratosauth/kratosauth/cache"
+	"github.com/kratosauth/kratosauth/internal/origin"
 )
 
 // Authenticator checks requests against Kratos. Build one with New when the
@@ -266,12 +267,13 @@ func (a *Authenticator) stepUpURL(r *http.Request, aal string) string {
 }
 
 // stepUpFromKratos adds return_to to Kratos' redirect_browser_to. Kratos'
-// target is used only when it points at the configured browser URL; anything
-// else is replaced by our own step-up URL, so a whoami answer can never send
-// users to another site.
+// target is used only when it is on the browser URL's origin (origin.Same,
+// the check the self-service pages use too); anything else is replaced by
+// our own step-up URL, so a whoami answer can never send users to another
+// site.
 func (a *Authenticator) stepUpFromKratos(r *http.Request, kratosTarget string) string {
-	u, err := url.Parse(kratosTarget)
-	if kratosTarget == "" || err != nil || u.Scheme != a.cfg.browserURL.Scheme || u.Host != a.cfg.browserURL.Host || u.User != nil {
+	u, ok := origin.Same(kratosTarget, a.cfg.browserURL)
+	if !ok {
 		return a.stepUpURL(r, AAL2)
 	}
 	if rt := a.returnTo(r); rt != "" {

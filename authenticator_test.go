@@ -369,6 +369,13 @@ func TestStepUpTargetFromKratos(t *testing.T) {
 			"http://kratos.example/self-service/login/browser?aal=aal2&return_to=https%3A%2F%2Fapp.example.com%2Fprivate"},
 		{"empty is replaced", "",
 			"http://kratos.example/self-service/login/browser?aal=aal2&return_to=https%3A%2F%2Fapp.example.com%2Fprivate"},
+		// The self-service pages' origin check (internal/origin), not a second one:
+		{"same origin in other case and with the default port is kept", "HTTP://Kratos.Example:80/self-service/login/browser?aal=aal2",
+			"http://kratos.example/self-service/login/browser?aal=aal2&return_to=https%3A%2F%2Fapp.example.com%2Fprivate"},
+		{"a backslash is replaced", `http://kratos.example\@evil.example/`,
+			"http://kratos.example/self-service/login/browser?aal=aal2&return_to=https%3A%2F%2Fapp.example.com%2Fprivate"},
+		{"userinfo is replaced", "http://evil@kratos.example/self-service/login/browser?aal=aal2",
+			"http://kratos.example/self-service/login/browser?aal=aal2&return_to=https%3A%2F%2Fapp.example.com%2Fprivate"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
