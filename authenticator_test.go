@@ -370,8 +370,8 @@ func TestStepUpTargetFromKratos(t *testing.T) {
 		{"empty is replaced", "",
 			"http://kratos.example/self-service/login/browser?aal=aal2&return_to=https%3A%2F%2Fapp.example.com%2Fprivate"},
 		// The self-service pages' origin check (internal/origin), not a second one:
-		{"same origin in other case and with the default port is kept", "HTTP://Kratos.Example:80/self-service/login/browser?aal=aal2",
-			"http://kratos.example/self-service/login/browser?aal=aal2&return_to=https%3A%2F%2Fapp.example.com%2Fprivate"},
+		{"same origin in other case and with the default port is kept", "HTTP://Kratos.Example:80/self-service/login/browser?aal=aal2&via=kratos",
+			"http://kratos.example/self-service/login/browser?aal=aal2&return_to=https%3A%2F%2Fapp.example.com%2Fprivate&via=kratos"},
 		{"a backslash is replaced", `http://kratos.example\@evil.example/`,
 			"http://kratos.example/self-service/login/browser?aal=aal2&return_to=https%3A%2F%2Fapp.example.com%2Fprivate"},
 		{"userinfo is replaced", "http://evil@kratos.example/self-service/login/browser?aal=aal2",
