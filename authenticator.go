@@ -15,6 +15,7 @@ import (
 
 	"github.com/kratosauth/kratosauth/cache"
 	"github.com/kratosauth/kratosauth/internal/origin"
+	"github.com/kratosauth/kratosauth/internal/settings"
 )
 
 // Authenticator checks requests against Kratos. Build one with New when the
@@ -319,26 +320,22 @@ func retryAfter(h string) time.Duration {
 	return 0
 }
 
-// KratosPublicURL returns the Kratos public URL this app calls, without a
-// trailing slash.
-func (a *Authenticator) KratosPublicURL() string { return a.cfg.publicURL.String() }
-
-// KratosBrowserURL returns the Kratos URL browsers are sent to, without a
-// trailing slash.
-func (a *Authenticator) KratosBrowserURL() string { return a.cfg.browserURL.String() }
-
-// AppURL returns the app's configured external base URL, or "".
-func (a *Authenticator) AppURL() string {
-	if a.cfg.appURL == nil {
-		return ""
+func init() {
+	settings.Of = func(auth any) settings.Settings {
+		a := auth.(*Authenticator)
+		out := settings.Settings{
+			PublicURL:        *a.cfg.publicURL,
+			BrowserURL:       *a.cfg.browserURL,
+			Client:           a.cfg.client,
+			Timeout:          a.cfg.timeout,
+			MaxResponseBytes: a.cfg.maxResponseBytes,
+			Logger:           a.cfg.logger,
+			CookieName:       a.cfg.cookieName,
+		}
+		if a.cfg.appURL != nil {
+			app := *a.cfg.appURL
+			out.AppURL = &app
+		}
+		return out
 	}
-	return a.cfg.appURL.String()
 }
-
-// IsSessionCookie reports whether a cookie of this name is accepted as the
-// Kratos session cookie (see WithCookieName).
-func (a *Authenticator) IsSessionCookie(name string) bool { return name == a.cfg.cookieName }
-
-// HTTPClient returns the client used to call Kratos. It never follows
-// redirects; use it for other calls to Kratos' public API.
-func (a *Authenticator) HTTPClient() *http.Client { return a.cfg.client }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/kratosauth/kratosauth"
 	"github.com/kratosauth/kratosauth/internal/kratosfake"
+	"github.com/kratosauth/kratosauth/internal/settings"
 )
 
 const (
@@ -84,9 +85,10 @@ func TestNewValidatesConfiguration(t *testing.T) {
 	a, err := kratosauth.New("http://127.0.0.1:4433/", kratosauth.WithAppURL("https://app.example.com/base/"))
 	require.NoError(t, err)
 	defer a.Close()
-	assert.Equal(t, "http://127.0.0.1:4433", a.KratosPublicURL())
-	assert.Equal(t, "http://127.0.0.1:4433", a.KratosBrowserURL(), "browser URL defaults to the public URL")
-	assert.Equal(t, "https://app.example.com/base", a.AppURL())
+	st := settings.Of(a)
+	assert.Equal(t, "http://127.0.0.1:4433", st.PublicURL.String())
+	assert.Equal(t, "http://127.0.0.1:4433", st.BrowserURL.String(), "browser URL defaults to the public URL")
+	assert.Equal(t, "https://app.example.com/base", st.AppURL.String())
 }
 
 func TestWhoamiResponses(t *testing.T) {

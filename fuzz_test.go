@@ -305,7 +305,7 @@ func FuzzReturnTo(f *testing.F) {
 			t.Fatal(err)
 		}
 		defer a.Close()
-		wantPrefix := a.AppURL() + "/" // scheme://host[/prefix]/
+		wantPrefix := a.cfg.appURL.String() + "/" // scheme://host[/prefix]/
 
 		check := func(r *http.Request, mustParse bool) {
 			rt := a.returnTo(r)
@@ -352,7 +352,7 @@ func FuzzReturnTo(f *testing.F) {
 // unparsable (Kratos then refuses it); one from a parsed request may not.
 func checkAppURL(t *testing.T, a *Authenticator, rt string, mustParse bool) {
 	t.Helper()
-	app, _ := url.Parse(a.AppURL())
+	app, _ := url.Parse(a.cfg.appURL.String())
 	u, err := url.Parse(rt)
 	if err != nil {
 		if mustParse {

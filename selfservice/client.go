@@ -8,11 +8,11 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"time"
 
 	"github.com/kratosauth/kratosauth"
 	"github.com/kratosauth/kratosauth/internal/httpbody"
 	"github.com/kratosauth/kratosauth/internal/origin"
+	"github.com/kratosauth/kratosauth/internal/settings"
 )
 
 // Sentinel errors. Every error the Client returns is an *Error whose Kind
@@ -102,53 +102,23 @@ func (e *Error) Unwrap() []error {
 // requests. Get one from Handler.Client or NewClient. It is safe for
 // concurrent use.
 type Client struct {
-	http     *http.Client
-	public   string   // Kratos public URL (server-to-server calls)
-	browser  *url.URL // Kratos URL for browsers
-	app      *url.URL // the app's URL (return_to), nil if unset
-	timeout  time.Duration
-	maxBytes int64
-	// isSessionCookie tells the Kratos session cookie by name.
-	isSessionCookie func(name string) bool
+	// The Authenticator's configuration (kratosauth.New checked it): its
+	// URLs, HTTP client (which never follows redirects), timeout, response
+	// body cap, logger and session cookie name.
+	cfg     settings.Settings
+	public  string   // Kratos public URL (server-to-server calls)
+	browser *url.URL // Kratos URL for browsers
+	app     *url.URL // the app's URL (return_to), nil if unset
 }
 
-// Defaults of the Client.
-const (
-	// DefaultTimeout bounds one call to Kratos, including reading the body.
-	DefaultTimeout = 5 * time.Second
-	// DefaultMaxResponseBytes caps a Kratos response body.
-	DefaultMaxResponseBytes = 1 << 20
-)
-
 // NewClient returns a Client for the Kratos and app URLs configured in auth,
-// using auth's HTTP client (which never follows redirects), DefaultTimeout
-// and DefaultMaxResponseBytes.
+// with auth's HTTP client, timeout and response body cap.
 func NewClient(auth *kratosauth.Authenticator) (*Client, error) {
 	if auth == nil {
 		return nil, errors.New("selfservice: nil Authenticator")
 	}
-	return newClient(auth, DefaultTimeout, DefaultMaxResponseBytes)
-}
-
-func newClient(auth *kratosauth.Authenticator, timeout time.Duration, maxBytes int64) (*Client, error) {
-	c := &Client{
-		http:     auth.HTTPClient(),
-		public:   auth.KratosPublicURL(),
-		timeout:  timeout,
-		maxBytes: maxBytes,
-
-		isSessionCookie: auth.IsSessionCookie,
-	}
-	var err error
-	if c.browser, err = url.Parse(auth.KratosBrowserURL()); err != nil {
-		return nil, fmt.Errorf("selfservice: Kratos browser URL: %w", err)
-	}
-	if app := auth.AppURL(); app != "" {
-		if c.app, err = url.Parse(app); err != nil {
-			return nil, fmt.Errorf("selfservice: app URL: %w", err)
-		}
-	}
-	return c, nil
+	st := settings.Of(auth)
+	return &Client{cfg: st, public: st.PublicURL.String(), browser: &st.BrowserURL, app: st.AppURL}, nil
 }
 
 // InitParams are the query parameters of a browser flow's init URL. Invalid
@@ -267,22 +237,10 @@ func (c *Client) LogoutURL(ctx context.Context, r *http.Request, returnTo string
 	return c.browser.String() + "/self-service/logout?" + q.Encode(), nil
 }
 
-// GetSchema fetches an identity schema with GET /schemas/{id}, as raw JSON.
-func (c *Client) GetSchema(ctx context.Context, id string) (json.RawMessage, error) {
-	if id == "" || len(id) > 256 {
-		return nil, &Error{Kind: ErrNotFound, Cause: errors.New("malformed schema id")}
-	}
-	var raw json.RawMessage
-	if err := c.get(ctx, nil, "/schemas/"+url.PathEscape(id), false, &raw); err != nil {
-		return nil, err
-	}
-	return raw, nil
-}
-
 // get calls Kratos' public API and decodes a 200 answer into v. Only
 // Kratos' cookies from r (when r is not nil) are forwarded.
 func (c *Client) get(ctx context.Context, r *http.Request, path string, flowGet bool, v any) error {
-	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.public+path, nil)
 	if err != nil {
@@ -294,12 +252,12 @@ func (c *Client) get(ctx context.Context, r *http.Request, path string, flowGet 
 			req.Header.Set("Cookie", cookies)
 		}
 	}
-	resp, err := c.http.Do(req)
+	resp, err := c.cfg.Client.Do(req)
 	if err != nil {
 		return &Error{Kind: ErrUnavailable, Cause: err}
 	}
 	defer resp.Body.Close()
-	body, err := httpbody.ReadCapped(resp.Body, c.maxBytes)
+	body, err := httpbody.ReadCapped(resp.Body, c.cfg.MaxResponseBytes)
 	if err != nil {
 		return &Error{Kind: ErrUnavailable, Status: resp.StatusCode, Cause: err}
 	}
@@ -319,7 +277,7 @@ func (c *Client) get(ctx context.Context, r *http.Request, path string, flowGet 
 func (c *Client) kratosCookies(r *http.Request) string {
 	var b strings.Builder
 	for _, ck := range r.Cookies() {
-		if !c.isSessionCookie(ck.Name) && !strings.HasPrefix(ck.Name, "csrf_token_") && !strings.HasPrefix(ck.Name, "ory_") {
+		if ck.Name != c.cfg.CookieName && !strings.HasPrefix(ck.Name, "csrf_token_") && !strings.HasPrefix(ck.Name, "ory_") {
 			continue
 		}
 		if b.Len() > 0 {

@@ -402,16 +402,6 @@ func TestE2E(t *testing.T) {
 		}
 	})
 
-	t.Run("schemas endpoint", func(t *testing.T) {
-		s, err := e.ui.Client().GetSchema(ctx, "default")
-		if err != nil || !strings.Contains(string(s), `"ory.sh/kratos"`) {
-			t.Errorf("GetSchema(default): %v %.200s", err, s)
-		}
-		if _, err := e.ui.Client().GetSchema(ctx, "nope"); !errors.Is(err, selfservice.ErrNotFound) {
-			t.Errorf("GetSchema(nope): %v, want ErrNotFound", err)
-		}
-	})
-
 	t.Run("Kratos down shows 503", func(t *testing.T) {
 		b := newBrowser(t)
 		p := b.get(e.app + "/login")

@@ -53,15 +53,10 @@ func New(auth *kratosauth.Authenticator, opts ...Option) (*Handler, error) {
 	if auth == nil {
 		return nil, errors.New("selfservice: nil Authenticator")
 	}
-	c := config{
-		siteName: "Account",
-		timeout:  DefaultTimeout,
-		maxBytes: DefaultMaxResponseBytes,
-		logger:   slog.Default(),
-	}
+	c := config{siteName: "Account"}
 	for _, opt := range opts {
 		if opt == nil {
-			continue
+			return nil, errors.New("selfservice: nil Option")
 		}
 		if err := opt(&c); err != nil {
 			return nil, err
@@ -72,7 +67,7 @@ func New(auth *kratosauth.Authenticator, opts ...Option) (*Handler, error) {
 		// cloned by DefaultTemplates any more.
 		c.tmpl = DefaultTemplates()
 	}
-	client, err := newClient(auth, c.timeout, c.maxBytes)
+	client, err := NewClient(auth)
 	if err != nil {
 		return nil, err
 	}
@@ -85,13 +80,16 @@ func New(auth *kratosauth.Authenticator, opts ...Option) (*Handler, error) {
 	// the redirects that follow a form submission.
 	h := &Handler{cfg: c, auth: auth, client: client, prefix: c.basePath, home: "/",
 		formAction: strings.Join(append([]string{"'self'", kratos}, c.formOrigins...), " ")}
-	if app := auth.AppURL(); app != "" {
-		h.prefix = app + c.basePath
-		h.home = app + "/"
-		h.secure = strings.HasPrefix(app, "https:")
+	if app := client.app; app != nil {
+		h.prefix = app.String() + c.basePath
+		h.home = app.String() + "/"
+		h.secure = app.Scheme == "https"
 	}
 	return h, nil
 }
+
+// logger is the Authenticator's (kratosauth.WithLogger).
+func (h *Handler) logger() *slog.Logger { return h.client.cfg.Logger }
 
 // Client returns the Client the pages use, for calls of your own.
 func (h *Handler) Client() *Client { return h.client }
@@ -201,13 +199,13 @@ func (h *Handler) serveFlow(w http.ResponseWriter, r *http.Request, kind Kind) {
 		h.setRestarts(w, -1)
 	}
 	if _, ok := origin.Same(f.UI.Action, h.client.browser); !ok {
-		h.cfg.logger.LogAttrs(r.Context(), slog.LevelWarn,
+		h.logger().LogAttrs(r.Context(), slog.LevelWarn,
 			"selfservice: the flow's form action is not on the Kratos browser URL, so the pages' Content-Security-Policy blocks it; set kratosauth.WithBrowserURL to Kratos' serve.public.base_url",
 			slog.String("flow", string(kind)))
 	}
 	p, err := h.flowPage(kind, f)
 	if err != nil {
-		h.cfg.logger.LogAttrs(r.Context(), slog.LevelError, "selfservice: flow not rendered",
+		h.logger().LogAttrs(r.Context(), slog.LevelError, "selfservice: flow not rendered",
 			slog.String("flow", string(kind)), slog.String("error", err.Error()))
 		h.renderError(w, r, http.StatusInternalServerError, tooLargeError)
 		return
@@ -244,11 +242,11 @@ func (h *Handler) flowError(w http.ResponseWriter, r *http.Request, kind Kind, p
 			redirect(w, r, u.String())
 			return
 		}
-		h.cfg.logger.LogAttrs(r.Context(), slog.LevelWarn, "selfservice: ignoring Kratos redirect to a foreign origin",
+		h.logger().LogAttrs(r.Context(), slog.LevelWarn, "selfservice: ignoring Kratos redirect to a foreign origin",
 			slog.String("flow", string(kind)))
 		h.restart(w, r, kind, params)
 	default:
-		h.cfg.logger.LogAttrs(r.Context(), slog.LevelError, "selfservice: fetching flow failed",
+		h.logger().LogAttrs(r.Context(), slog.LevelError, "selfservice: fetching flow failed",
 			slog.String("flow", string(kind)), slog.String("error", err.Error()))
 		h.renderError(w, r, http.StatusInternalServerError, genericError)
 	}
@@ -262,7 +260,7 @@ func (h *Handler) restart(w http.ResponseWriter, r *http.Request, kind Kind, par
 		n, _ = strconv.Atoi(c.Value)
 	}
 	if n >= maxRestarts {
-		h.cfg.logger.LogAttrs(r.Context(), slog.LevelWarn,
+		h.logger().LogAttrs(r.Context(), slog.LevelWarn,
 			"selfservice: flow restarted too often; do Kratos' cookies reach the app (same domain, Secure over http)?",
 			slog.String("flow", string(kind)))
 		h.setRestarts(w, -1)
@@ -328,13 +326,13 @@ func (h *Handler) serveLogout(w http.ResponseWriter, r *http.Request) {
 	case errors.Is(err, ErrUnavailable):
 		h.unavailable(w, r, err)
 	default:
-		h.cfg.logger.LogAttrs(r.Context(), slog.LevelError, "selfservice: logout failed", slog.String("error", err.Error()))
+		h.logger().LogAttrs(r.Context(), slog.LevelError, "selfservice: logout failed", slog.String("error", err.Error()))
 		h.renderError(w, r, http.StatusInternalServerError, genericError)
 	}
 }
 
 func (h *Handler) unavailable(w http.ResponseWriter, r *http.Request, err error) {
-	h.cfg.logger.LogAttrs(r.Context(), slog.LevelWarn, "selfservice: Kratos unavailable",
+	h.logger().LogAttrs(r.Context(), slog.LevelWarn, "selfservice: Kratos unavailable",
 		slog.String("path", r.URL.Path), slog.String("error", err.Error()))
 	h.renderError(w, r, http.StatusServiceUnavailable, unavailableError)
 }
@@ -401,7 +399,7 @@ func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, p *
 	buf := cappedBuffer{max: maxPageBytes}
 	err := h.cfg.tmpl.ExecuteTemplate(&buf, "page", p)
 	if errors.Is(err, errPageTooLarge) && p.Error == nil {
-		h.cfg.logger.LogAttrs(r.Context(), slog.LevelError, "selfservice: page not rendered",
+		h.logger().LogAttrs(r.Context(), slog.LevelError, "selfservice: page not rendered",
 			slog.String("path", r.URL.Path), slog.String("error", err.Error()))
 		status = http.StatusInternalServerError
 		nonce, pe := p.Nonce, tooLargeError // a copy: templates get no pointer to the shared text
@@ -411,7 +409,7 @@ func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, p *
 		err = h.cfg.tmpl.ExecuteTemplate(&buf, "page", p)
 	}
 	if err != nil {
-		h.cfg.logger.LogAttrs(r.Context(), slog.LevelError, "selfservice: template failed", slog.String("error", err.Error()))
+		h.logger().LogAttrs(r.Context(), slog.LevelError, "selfservice: template failed", slog.String("error", err.Error()))
 		h.setSecurityHeaders(w, "") // no page: no style either
 		w.Header().Set("Cache-Control", "no-store")
 		http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)

@@ -249,7 +249,7 @@ func newTestUI(t testing.TB, publicURL string, opts ...selfservice.Option) (*sel
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = auth.Close() })
-	ui, err := selfservice.New(auth, append([]selfservice.Option{selfservice.WithLogger(nil)}, opts...)...)
+	ui, err := selfservice.New(auth, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}

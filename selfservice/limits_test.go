@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/kratosauth/kratosauth"
 	"github.com/kratosauth/kratosauth/selfservice"
 )
 
@@ -89,7 +90,7 @@ func TestPageSizeLimit(t *testing.T) {
 		Meta:       selfservice.Meta{Label: &selfservice.Text{Text: label}}})
 	body, err := json.Marshal(f)
 	require.NoError(t, err)
-	require.Less(t, len(body), selfservice.DefaultMaxResponseBytes)
+	require.Less(t, len(body), kratosauth.DefaultMaxResponseBytes)
 
 	k := newFakeKratos(t)
 	k.set("/self-service/login/flows", http.StatusOK, body)

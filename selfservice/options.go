@@ -4,23 +4,21 @@ import (
 	"errors"
 	"fmt"
 	"html/template"
-	"io"
-	"log/slog"
 	"net/url"
 	"strings"
-	"time"
 )
 
-// Option configures a Handler. Options are applied, and validated, by New.
+// Option configures a Handler. Options are applied, and validated, by New;
+// a nil Option is an error.
 type Option func(*config) error
 
+// The Kratos and app URLs, the HTTP client, the timeout, the response body
+// cap and the logger are the Authenticator's (see kratosauth.New): they are
+// not repeated here.
 type config struct {
 	basePath string
 	tmpl     *template.Template
 	siteName string
-	timeout  time.Duration
-	maxBytes int64
-	logger   *slog.Logger
 	// formOrigins are CSP sources added to form-action.
 	formOrigins []string
 }
@@ -69,43 +67,6 @@ func WithSiteName(name string) Option {
 			return errors.New("selfservice: empty site name")
 		}
 		c.siteName = name
-		return nil
-	}
-}
-
-// WithTimeout bounds each call to Kratos; when it passes, the page shows
-// the 503 "unavailable" page. Default: DefaultTimeout (5 seconds).
-func WithTimeout(d time.Duration) Option {
-	return func(c *config) error {
-		if d <= 0 {
-			return fmt.Errorf("selfservice: timeout must be positive, got %s", d)
-		}
-		c.timeout = d
-		return nil
-	}
-}
-
-// WithMaxResponseBytes caps the size of a Kratos response body; a larger
-// one is treated as Kratos being unavailable.
-// Default: DefaultMaxResponseBytes (1 MiB).
-func WithMaxResponseBytes(n int64) Option {
-	return func(c *config) error {
-		if n <= 0 {
-			return fmt.Errorf("selfservice: max response bytes must be positive, got %d", n)
-		}
-		c.maxBytes = n
-		return nil
-	}
-}
-
-// WithLogger sets the logger for Kratos failures (never cookies or flow
-// contents); nil discards logs. Default: slog.Default().
-func WithLogger(l *slog.Logger) Option {
-	return func(c *config) error {
-		if l == nil {
-			l = slog.New(slog.NewTextHandler(io.Discard, nil))
-		}
-		c.logger = l
 		return nil
 	}
 }

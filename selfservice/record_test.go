@@ -123,10 +123,6 @@ func TestRecord(t *testing.T) {
 	save("error_container", st, b)
 	st, b = get("/self-service/errors?id=00000000-0000-0000-0000-000000000000")
 	save("error_container_not_found", st, b)
-	st, b = get("/schemas/default")
-	save("schema_default", st, b)
-	st, b = get("/schemas/nope")
-	save("schema_not_found", st, b)
 
 	// A Kratos whose login flows expire after a second: 410 on fetch.
 	t.Setenv("SELFSERVICE_FLOWS_LOGIN_LIFESPAN", "1s")

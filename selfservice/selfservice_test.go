@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"html/template"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -246,12 +247,13 @@ func TestExpiredOrUnknownFlowStartsFreshFlow(t *testing.T) {
 			k.set("/self-service/login/flows", tc.status, readTestdata(t, tc.file))
 			// The recorded 410 names the recording's app URL as return_to.
 			auth, err := kratosauth.New(k.URL, kratosauth.WithBrowserURL(testBrowserURL),
-				kratosauth.WithAppURL(map[bool]string{true: "http://127.0.0.1:4455", false: testAppURL}[tc.status == http.StatusGone]))
+				kratosauth.WithAppURL(map[bool]string{true: "http://127.0.0.1:4455", false: testAppURL}[tc.status == http.StatusGone]),
+				kratosauth.WithLogger(slog.New(slog.DiscardHandler)))
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer auth.Close()
-			ui, err := selfservice.New(auth, selfservice.WithLogger(nil))
+			ui, err := selfservice.New(auth)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -350,7 +352,16 @@ func TestKratosUnavailableShows503(t *testing.T) {
 		}))
 		defer slow.Close()
 		defer close(block)
-		ui, _ := newTestUI(t, slow.URL, selfservice.WithTimeout(50*time.Millisecond))
+		// The pages use the Authenticator's timeout (kratosauth.WithTimeout).
+		auth, err := kratosauth.New(slow.URL, kratosauth.WithTimeout(50*time.Millisecond), kratosauth.WithLogger(slog.New(slog.DiscardHandler)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer auth.Close()
+		ui, err := selfservice.New(auth)
+		if err != nil {
+			t.Fatal(err)
+		}
 		check503(t, serve(ui, http.MethodGet, "/login?flow=0b2d4b0e-6c39-4c57-9a7e-8d0f0a0c0b0a", nil))
 	})
 }
@@ -524,20 +535,12 @@ func wrapWhoami(next http.Handler, n *int) http.Handler {
 
 func TestClient(t *testing.T) {
 	k := newFakeKratos(t)
-	k.set("/schemas/default", http.StatusOK, readTestdata(t, "schema_default"))
 	k.set("/self-service/errors", http.StatusOK, readTestdata(t, "error_container"))
 	k.set("/self-service/login/flows", http.StatusGone, readTestdata(t, "error_expired"))
 	ui, _ := newTestUI(t, k.URL)
 	c := ui.Client()
 	ctx := context.Background()
 
-	schema, err := c.GetSchema(ctx, "default")
-	if err != nil || !strings.Contains(string(schema), `"traits"`) {
-		t.Errorf("GetSchema: %v %s", err, schema)
-	}
-	if _, err := c.GetSchema(ctx, "nope"); !errors.Is(err, selfservice.ErrNotFound) {
-		t.Errorf("GetSchema(nope): %v, want ErrNotFound", err)
-	}
 	e, err := c.GetError(ctx, "stub:500")
 	if err != nil || e.Error.Code != 500 || e.Error.Reason != "This is a stub error." {
 		t.Errorf("GetError: %v %+v", err, e)
@@ -679,8 +682,7 @@ func TestOptions(t *testing.T) {
 		"nil templates":           selfservice.WithTemplates(nil),
 		"templates without page":  selfservice.WithTemplates(template.Must(template.New("x").Parse("x"))),
 		"empty site name":         selfservice.WithSiteName(" "),
-		"zero timeout":            selfservice.WithTimeout(0),
-		"zero max bytes":          selfservice.WithMaxResponseBytes(0),
+		"nil option":              nil,
 	}
 	for name, opt := range bad {
 		if _, err := selfservice.New(auth, opt); err == nil {

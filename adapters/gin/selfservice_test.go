@@ -42,7 +42,7 @@ func TestRegisterSelfService(t *testing.T) {
 		{"engine with base path", "/auth", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			ui, err := selfservice.New(auth, selfservice.WithBasePath(tc.basePath), selfservice.WithLogger(nil))
+			ui, err := selfservice.New(auth, selfservice.WithBasePath(tc.basePath))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -77,7 +77,7 @@ func newApp(cfg config, logger *slog.Logger) (http.Handler, func(), error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	ui, err := selfservice.New(auth, selfservice.WithSiteName("kratosauth example"), selfservice.WithLogger(logger))
+	ui, err := selfservice.New(auth, selfservice.WithSiteName("kratosauth example"))
 	if err != nil {
 		auth.Close()
 		return nil, nil, err

@@ -25,6 +25,7 @@ import (
 	"github.com/kratosauth/kratosauth"
 	kratoshttp "github.com/kratosauth/kratosauth/adapters/nethttp"
 	"github.com/kratosauth/kratosauth/internal/kratostest"
+	"github.com/kratosauth/kratosauth/internal/settings"
 )
 
 const (
@@ -371,7 +372,7 @@ func TestSoak(t *testing.T) {
 
 	// --- Flat at the end --------------------------------------------------
 	tr.CloseIdleConnections()
-	auth.HTTPClient().CloseIdleConnections()
+	settings.Of(auth).Client.CloseIdleConnections()                // the whoami client's
 	http.DefaultTransport.(*http.Transport).CloseIdleConnections() // kratostest's admin calls
 	var endGoroutines int
 	for wait := time.Now().Add(5 * time.Second); ; time.Sleep(50 * time.Millisecond) {
@@ -426,7 +427,7 @@ func TestSoak(t *testing.T) {
 	if err := auth.Close(); err != nil {
 		t.Error(err)
 	}
-	auth.HTTPClient().CloseIdleConnections()
+	settings.Of(auth).Client.CloseIdleConnections() // the whoami client's
 	srv.Stop()
 	http.DefaultTransport.(*http.Transport).CloseIdleConnections() // kratostest's helper clients
 	goleak.VerifyNone(t, leaks)
