@@ -243,6 +243,7 @@ func TestSecurityCacheEntriesBoundToCredential(t *testing.T) {
 	}
 	add("token abc", http.Header{"X-Session-Token": {"abc"}})
 	add("token abd", http.Header{"X-Session-Token": {"abd"}})
+	add("token Bearer abc", http.Header{"X-Session-Token": {"Bearer abc"}}) // the same bytes as "bearer abc", in another part
 	add("bearer abc", http.Header{"Authorization": {"Bearer abc"}})
 	add("cookie abc", http.Header{"Cookie": {"ory_kratos_session=abc"}})
 	add("cookie abc, bearer abc", http.Header{"Cookie": {"ory_kratos_session=abc"}, "Authorization": {"Bearer abc"}})
