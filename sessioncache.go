@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"errors"
-	"log/slog"
 	"sync"
 	"time"
 
@@ -80,7 +79,7 @@ func (a *Authenticator) lookupStore(key *digest, now time.Time) (s *Session, sta
 	e, err := a.cfg.store.Get(key.storeKey())
 	if err != nil {
 		if !errors.Is(err, cache.ErrNotFound) {
-			a.cfg.logger.Warn("kratosauth: session cache read failed", slog.String("error", err.Error()))
+			a.warn("kratosauth: session cache read failed", err)
 		}
 		return nil, cacheMiss, deadline
 	}
@@ -153,7 +152,10 @@ func (a *Authenticator) store(key *digest, s *Session, cacheFor time.Duration) {
 		err = a.cfg.store.Set(key.storeKey(), e, ttl+a.cfg.staleGrace)
 	}
 	if err != nil {
-		a.cfg.logger.Warn("kratosauth: session cache write failed", slog.String("error", err.Error()))
+		a.warn("kratosauth: session cache write failed", err)
+		return
+	}
+	if !a.indexSession(key, s, ttl+a.cfg.staleGrace) {
 		return
 	}
 	if a.hot != nil {
@@ -170,7 +172,7 @@ func (a *Authenticator) forget(key *digest, err error) {
 		return
 	}
 	if a.cfg.negativeTTL > 0 && errors.Is(err, ErrInvalidSession) {
-		a.refuse(key, refusedByKratos, a.cfg.negativeTTL)
+		_ = a.refuse(key, refusedByKratos, a.cfg.negativeTTL) // a failure is logged
 		return
 	}
 	defer a.writeLocks.lock(key)()
@@ -181,24 +183,33 @@ func (a *Authenticator) forget(key *digest, err error) {
 		return
 	}
 	if err := a.cfg.store.Delete(key.storeKey()); err != nil {
-		a.cfg.logger.Warn("kratosauth: session cache delete failed", slog.String("error", err.Error()))
+		a.warn("kratosauth: session cache delete failed", err)
 	}
 }
 
 // refuse stores a refusal entry for key that lasts ttl.
-func (a *Authenticator) refuse(key *digest, reason byte, ttl time.Duration) {
+func (a *Authenticator) refuse(key *digest, reason byte, ttl time.Duration) error {
 	if a.cfg.store == nil || ttl <= 0 {
-		return
+		return nil
 	}
 	defer a.writeLocks.lock(key)()
+	return a.refuseLocked(key, reason, ttl)
+}
+
+// refuseLocked is refuse for a caller holding key's write lock. When the
+// Store fails, the session is still gone from the hot tier, but a shared
+// Store may go on serving it until its entry expires: the warning says so.
+func (a *Authenticator) refuseLocked(key *digest, reason byte, ttl time.Duration) error {
 	if a.hot != nil {
 		a.hot.delete(key)
 	}
 	e := binary.BigEndian.AppendUint64(make([]byte, 0, entryHeaderLen+2), uint64(time.Now().Add(ttl).UnixNano()))
 	e = append(e, entryRefusal, reason)
-	if err := a.cfg.store.Set(key.storeKey(), e, ttl); err != nil {
-		a.cfg.logger.Warn("kratosauth: session cache write failed", slog.String("error", err.Error()))
+	err := a.cfg.store.Set(key.storeKey(), e, ttl)
+	if err != nil {
+		a.warn("kratosauth: session cache eviction failed; the session may be served from the cache until its entry expires", err)
 	}
+	return err
 }
 
 func encodeEntry(s *Session, deadline time.Time) ([]byte, error) {

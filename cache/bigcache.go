@@ -14,14 +14,25 @@ import (
 // not scan, so a cache of 100,000 sessions does not lengthen GC pauses.
 type BigCache struct {
 	c *bigcache.BigCache
+	*memIndex
 }
 
-var _ Store = (*BigCache)(nil)
+var (
+	_ Store         = (*BigCache)(nil)
+	_ IdentityIndex = (*BigCache)(nil)
+)
+
+// indexKeysPerMB bounds the identity index of a BigCache: one key per KB of
+// cache, about twice the sessions the cache itself can hold (an entry takes
+// about 600 bytes, an index key about 100). Past it, AddToIndex fails with
+// ErrIndexFull until keys expire, and sessions are not cached meanwhile.
+const indexKeysPerMB = 1024
 
 // NewBigCache returns a store whose entries live at most lifeWindow (bigcache
 // has one lifetime for all entries; shorter per-entry deadlines are checked
 // by the reader) and that holds at most maxMB megabytes, dropping the oldest
-// entries first when full. Its cleanup goroutine runs until Close.
+// entries first when full. Its identity index (IdentityIndex, in process)
+// holds at most maxMB × 1024 keys. Its cleanup goroutine runs until Close.
 func NewBigCache(lifeWindow time.Duration, maxMB int) (*BigCache, error) {
 	if lifeWindow <= 0 {
 		return nil, fmt.Errorf("cache: life window must be positive, got %s", lifeWindow)
@@ -41,13 +52,19 @@ func NewBigCache(lifeWindow time.Duration, maxMB int) (*BigCache, error) {
 	return NewBigCacheWithConfig(cfg)
 }
 
-// NewBigCacheWithConfig returns a store with a bigcache configuration of your own.
+// NewBigCacheWithConfig returns a store with a bigcache configuration of your
+// own. Its identity index holds at most HardMaxCacheSize × 1024 keys (128k
+// when HardMaxCacheSize is 0, unbounded).
 func NewBigCacheWithConfig(cfg bigcache.Config) (*BigCache, error) {
 	c, err := bigcache.New(context.Background(), cfg)
 	if err != nil {
 		return nil, fmt.Errorf("cache: %w", err)
 	}
-	return &BigCache{c: c}, nil
+	mb := cfg.HardMaxCacheSize
+	if mb <= 0 {
+		mb = 128
+	}
+	return &BigCache{c: c, memIndex: newMemIndex(mb * indexKeysPerMB)}, nil
 }
 
 // Get implements Store. bigcache returns a fresh copy of the entry.
