@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # Installs the Debian packages a command needs, when missing:
 #   deps.sh [test]  gcc (cgo: the race detector, Kratos' SQLite), curl, jq,
-#                   and Debian's Chromium for the browser test (no browser is
-#                   downloaded from elsewhere)
+#                   Debian's Chromium for the browser test (no browser is
+#                   downloaded from elsewhere) and Debian's redis-server for
+#                   the shared cache's tests (started by internal/redistest
+#                   on a free loopback port, never as a system service)
 #   deps.sh demo    gcc, curl, jq (the README's curl lines use jq)
-#   deps.sh bench   gcc, curl, jq, and wrk for the load comparison
+#   deps.sh bench   gcc, curl, jq, wrk for the load comparison, and
+#                   redis-server for the Redis store's benchmarks
 set -euo pipefail
 mode="${1:-test}"
 need=()
@@ -12,8 +15,14 @@ command -v gcc >/dev/null || need+=(gcc libc6-dev)
 command -v curl >/dev/null || need+=(curl)
 command -v jq >/dev/null || need+=(jq)
 case "$mode" in
-test) command -v chromium >/dev/null || need+=(chromium) ;;
-bench) command -v wrk >/dev/null || need+=(wrk) ;;
+test)
+	command -v chromium >/dev/null || need+=(chromium)
+	command -v redis-server >/dev/null || need+=(redis-server)
+	;;
+bench)
+	command -v wrk >/dev/null || need+=(wrk)
+	command -v redis-server >/dev/null || need+=(redis-server)
+	;;
 demo) ;;
 *) echo "deps.sh: unknown mode $mode (test, demo or bench)" >&2; exit 2 ;;
 esac

@@ -63,6 +63,11 @@ func (b *breaker) failure(err error) {
 	if b.failures.Add(1) < b.threshold {
 		return
 	}
+	b.trip(err)
+}
+
+// trip opens the breaker, logs why and starts the probe.
+func (b *breaker) trip(err error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.lastErr = err

@@ -52,6 +52,7 @@ import (
 	"log/slog"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unsafe"
 
@@ -64,7 +65,8 @@ import (
 // New; it is safe for concurrent use. Close it after the Authenticators
 // that use it (they do not close a store passed with WithCache).
 type Store struct {
-	client     rueidis.Client
+	conn       atomic.Pointer[rueidis.Client] // nil until Redis first answered
+	co         rueidis.ClientOption
 	cfg        config
 	localCache bool
 	written    writtenKeys
@@ -82,12 +84,14 @@ var (
 // a probe since. kratosauth treats it as a cache miss.
 var ErrUnavailable = errors.New("rediscache: Redis unavailable (circuit open)")
 
-// New connects to the Redis at redisURL and returns a Store. The URL is
-// redis://[user:password@]host:port[/db] (rediss:// for TLS); for a Cluster,
-// name one or more nodes, e.g. redis://node1:6379?addr=node2:6379: the
-// client discovers the others (a single address that is not a cluster node
-// is used as a standalone server). New fails if Redis does not answer
-// within the dial timeout: an app should not start with a wrong address.
+// New returns a Store for the Redis at redisURL, connecting to it. The URL
+// is redis://[user:password@]host:port[/db] (rediss:// for TLS); for a
+// Cluster, name one or more nodes, e.g. redis://node1:6379?addr=node2:6379:
+// the client discovers the others (a single address that is not a cluster
+// node is used as a standalone server). New fails for a malformed URL or
+// option, not when Redis is down: an app must start during a Redis outage,
+// so the Store then starts unavailable (a WARN is logged) and connects when
+// Redis answers, as after any outage.
 func New(redisURL string, opts ...Option) (*Store, error) {
 	cfg := config{
 		prefix:       DefaultPrefix,
@@ -130,18 +134,17 @@ func New(redisURL string, opts ...Option) (*Store, error) {
 	for _, f := range cfg.clientOptions {
 		f(&co)
 	}
-	client, err := rueidis.NewClient(co)
-	if err != nil {
-		return nil, fmt.Errorf("rediscache: connecting to Redis: %w", err)
-	}
 	s := &Store{
-		client:     client,
+		co:         co,
 		cfg:        cfg,
 		localCache: !co.DisableCache,
 		add:        rueidis.NewLuaScript(addScript),
 		take:       rueidis.NewLuaScript(takeScript),
 	}
 	s.breaker = newBreaker(cfg.failures, cfg.logger, s.ping)
+	if err := s.connect(); err != nil {
+		s.breaker.trip(err)
+	}
 	return s, nil
 }
 
@@ -158,11 +161,12 @@ func (s *Store) Get(key string) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.timeout)
 	defer cancel()
 	k := s.cfg.prefix + key
+	c := s.client()
 	var res rueidis.RedisResult
 	if s.localCache && !s.written.recent(k) {
-		res = s.client.DoCache(ctx, s.client.B().Get().Key(k).Cache(), localTTL)
+		res = c.DoCache(ctx, c.B().Get().Key(k).Cache(), localTTL)
 	} else {
-		res = s.client.Do(ctx, s.client.B().Get().Key(k).Build())
+		res = c.Do(ctx, c.B().Get().Key(k).Build())
 	}
 	v, err := res.ToString()
 	if rueidis.IsRedisNil(err) {
@@ -182,8 +186,8 @@ func (s *Store) Get(key string) ([]byte, error) {
 func (s *Store) Set(key string, entry []byte, ttl time.Duration) error {
 	k := s.cfg.prefix + key
 	s.wrote(k)
-	return s.do("set", func(ctx context.Context) rueidis.RedisResult {
-		return s.client.Do(ctx, s.client.B().Set().Key(k).Value(rueidis.BinaryString(entry)).Px(max(ttl, time.Millisecond)).Build())
+	return s.do("set", func(ctx context.Context, c rueidis.Client) rueidis.RedisResult {
+		return c.Do(ctx, c.B().Set().Key(k).Value(rueidis.BinaryString(entry)).Px(max(ttl, time.Millisecond)).Build())
 	})
 }
 
@@ -191,8 +195,8 @@ func (s *Store) Set(key string, entry []byte, ttl time.Duration) error {
 func (s *Store) Delete(key string) error {
 	k := s.cfg.prefix + key
 	s.wrote(k)
-	return s.do("delete", func(ctx context.Context) rueidis.RedisResult {
-		return s.client.Do(ctx, s.client.B().Del().Key(k).Build())
+	return s.do("delete", func(ctx context.Context, c rueidis.Client) rueidis.RedisResult {
+		return c.Do(ctx, c.B().Del().Key(k).Build())
 	})
 }
 
@@ -214,8 +218,8 @@ func (s *Store) AddToIndex(index, key string, ttl time.Duration) error {
 		return fmt.Errorf("rediscache: %q cannot be indexed", key)
 	}
 	var n int64
-	err := s.do("index add", func(ctx context.Context) rueidis.RedisResult {
-		res := s.add.Exec(ctx, s.client, []string{s.cfg.prefix + "idx:" + index},
+	err := s.do("index add", func(ctx context.Context, c rueidis.Client) rueidis.RedisResult {
+		res := s.add.Exec(ctx, c, []string{s.cfg.prefix + "idx:" + index},
 			[]string{key, strconv.FormatInt(max(ttl.Milliseconds(), 1), 10), strconv.Itoa(s.cfg.maxIndexKeys)})
 		n, _ = res.AsInt64()
 		return res
@@ -234,8 +238,8 @@ func (s *Store) AddToIndex(index, key string, ttl time.Duration) error {
 // TakeIndex implements cache.IdentityIndex with one script on the index's key.
 func (s *Store) TakeIndex(index string, hold time.Duration) ([]string, error) {
 	var keys []string
-	err := s.do("index take", func(ctx context.Context) rueidis.RedisResult {
-		res := s.take.Exec(ctx, s.client, []string{s.cfg.prefix + "idx:" + index},
+	err := s.do("index take", func(ctx context.Context, c rueidis.Client) rueidis.RedisResult {
+		res := s.take.Exec(ctx, c, []string{s.cfg.prefix + "idx:" + index},
 			[]string{strconv.FormatInt(max(hold.Milliseconds(), 0), 10)})
 		keys, _ = res.AsStrSlice()
 		return res
@@ -246,18 +250,20 @@ func (s *Store) TakeIndex(index string, hold time.Duration) ([]string, error) {
 // Close stops the breaker's probe and closes the connections.
 func (s *Store) Close() error {
 	s.breaker.close()
-	s.client.Close()
+	if c := s.conn.Load(); c != nil {
+		(*c).Close()
+	}
 	return nil
 }
 
 // do runs one command within the timeout, through the breaker.
-func (s *Store) do(what string, cmd func(ctx context.Context) rueidis.RedisResult) error {
+func (s *Store) do(what string, cmd func(context.Context, rueidis.Client) rueidis.RedisResult) error {
 	if err := s.breaker.allow(); err != nil {
 		return err
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.timeout)
 	defer cancel()
-	if err := cmd(ctx).Error(); err != nil {
+	if err := cmd(ctx, s.client()).Error(); err != nil {
 		s.breaker.failure(err)
 		return fmt.Errorf("rediscache: %s: %w", what, err)
 	}
@@ -265,9 +271,28 @@ func (s *Store) do(what string, cmd func(ctx context.Context) rueidis.RedisResul
 	return nil
 }
 
-func (s *Store) ping(ctx context.Context) error {
-	return s.client.Do(ctx, s.client.B().Ping().Build()).Error()
+// connect makes the client; rueidis dials (and learns a Cluster's nodes)
+// when it is made.
+func (s *Store) connect() error {
+	c, err := rueidis.NewClient(s.co)
+	if err != nil {
+		return fmt.Errorf("connecting to Redis: %w", err)
+	}
+	s.conn.Store(&c)
+	return nil
 }
+
+// ping is the breaker's probe: Redis answers, or the client can be made.
+func (s *Store) ping(ctx context.Context) error {
+	c := s.conn.Load()
+	if c == nil {
+		return s.connect()
+	}
+	return (*c).Do(ctx, (*c).B().Ping().Build()).Error()
+}
+
+// client is the connected client; the breaker is open until there is one.
+func (s *Store) client() rueidis.Client { return *s.conn.Load() }
 
 // heldMember marks a held index; kratosauth's keys are hex, never this.
 const heldMember = "!held"

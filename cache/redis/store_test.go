@@ -265,9 +265,28 @@ func TestNewErrors(t *testing.T) {
 	}
 	_, err := rediscache.New("http://127.0.0.1:6379")
 	assert.Error(t, err)
-	_, err = rediscache.New("redis://user:s3cret-pass@127.0.0.1:1/0", rediscache.WithTimeout(50*time.Millisecond))
-	require.Error(t, err, "nothing listens there")
+}
+
+// An app starts during a Redis outage: the Store starts unavailable (every
+// call a miss, at once) and connects when Redis answers.
+func TestStoreStartsDuringAnOutage(t *testing.T) {
+	srv := redistest.Start(t)
+	srv.Kill()
+	var logs logCounter
+	s, err := rediscache.New("redis://user:s3cret-pass@"+srv.Addr+"/0", rediscache.WithLogger(logs.logger()))
+	require.NoError(t, err)
+	defer s.Close()
+	_, err = s.Get("k")
+	require.ErrorIs(t, err, rediscache.ErrUnavailable)
 	assert.NotContains(t, err.Error(), "s3cret-pass")
+	assert.Equal(t, 1, logs.count(unavailableMsg))
+	srv.Restart(t)
+	_, _ = srv.Do("ACL", "SETUSER", "user", "on", ">s3cret-pass", "~*", "+@all")
+	require.Eventually(t, func() bool {
+		_, err := s.Get("k")
+		return errors.Is(err, cache.ErrNotFound)
+	}, 10*time.Second, 20*time.Millisecond)
+	assert.Equal(t, 1, logs.count(reachableMsg))
 }
 
 // fleet is n replicas of an app, each with its own Store (its own

@@ -8,9 +8,21 @@
 //	/login, /registration, /settings, /verification, /recovery, /error,
 //	/logout         Kratos' self-service pages (package selfservice)
 //
+//	POST /hooks/kratos  Kratos' web_hook after a password change or a
+//	                    recovery (with KRATOS_WEBHOOK_KEY): evicts the
+//	                    identity's cached sessions
+//
 // Configuration (environment): KRATOS_PUBLIC_URL (http://127.0.0.1:4433),
 // KRATOS_BROWSER_URL (the public URL), APP_URL (http://127.0.0.1:4455),
-// ADDR (127.0.0.1:4455), SESSION_CACHE_TTL (1m).
+// ADDR (127.0.0.1:4455), SESSION_CACHE_TTL (1m), REDIS_URL (none),
+// KRATOS_WEBHOOK_KEY (none).
+//
+// With REDIS_URL (e.g. redis://127.0.0.1:6379/0) sessions are cached in
+// Redis (package rediscache), shared by every replica of the app: one
+// whoami per session for the fleet, and a logout (/logout) on one replica
+// is seen by all. Without it, each process has its own in-memory cache.
+// With KRATOS_WEBHOOK_KEY, /hooks/kratos accepts Kratos' web_hook with
+// that value in the X-Kratos-Webhook-Key header (README: "Many replicas").
 package main
 
 import (
@@ -29,6 +41,7 @@ import (
 
 	"github.com/kratosauth/kratosauth"
 	"github.com/kratosauth/kratosauth/adapters/nethttp"
+	"github.com/kratosauth/kratosauth/cache/redis"
 	"github.com/kratosauth/kratosauth/selfservice"
 )
 
@@ -38,6 +51,8 @@ type config struct {
 	AppURL           string
 	Addr             string
 	SessionCacheTTL  time.Duration
+	RedisURL         string // "": the default in-process cache
+	WebhookKey       string // "": no /hooks/kratos
 }
 
 // loadConfig reads the configuration from the environment; the URLs are
@@ -53,6 +68,8 @@ func loadConfig(getenv func(string) string) (config, error) {
 		KratosPublicURL: get("KRATOS_PUBLIC_URL", "http://127.0.0.1:4433"),
 		AppURL:          get("APP_URL", "http://127.0.0.1:4455"),
 		Addr:            get("ADDR", "127.0.0.1:4455"),
+		RedisURL:        getenv("REDIS_URL"),
+		WebhookKey:      getenv("KRATOS_WEBHOOK_KEY"),
 	}
 	cfg.KratosBrowserURL = get("KRATOS_BROWSER_URL", cfg.KratosPublicURL)
 	ttl, err := time.ParseDuration(get("SESSION_CACHE_TTL", "1m"))
@@ -68,17 +85,33 @@ func loadConfig(getenv func(string) string) (config, error) {
 
 // newApp returns the app's handler and a function releasing its resources.
 func newApp(cfg config, logger *slog.Logger) (http.Handler, func(), error) {
-	auth, err := kratosauth.New(cfg.KratosPublicURL,
+	opts := []kratosauth.Option{
 		kratosauth.WithBrowserURL(cfg.KratosBrowserURL),
 		kratosauth.WithAppURL(cfg.AppURL),
 		kratosauth.WithCacheTTL(cfg.SessionCacheTTL),
-		kratosauth.WithLogger(logger))
+		kratosauth.WithLogger(logger),
+	}
+	release := func() {}
+	if cfg.RedisURL != "" {
+		store, err := rediscache.New(cfg.RedisURL, rediscache.WithLogger(logger))
+		if err != nil {
+			return nil, nil, err
+		}
+		opts = append(opts, kratosauth.WithCache(store))
+		release = func() { store.Close() }
+	}
+	auth, err := kratosauth.New(cfg.KratosPublicURL, opts...)
 	if err != nil {
+		release()
 		return nil, nil, err
+	}
+	cleanup := func() {
+		auth.Close()
+		release() // after the Authenticator: it does not close a store it was given
 	}
 	ui, err := selfservice.New(auth, selfservice.WithSiteName("kratosauth example"))
 	if err != nil {
-		auth.Close()
+		cleanup()
 		return nil, nil, err
 	}
 
@@ -91,7 +124,16 @@ func newApp(cfg config, logger *slog.Logger) (http.Handler, func(), error) {
 	// cache (auth.Invalidate) and sends the browser to Kratos' logout URL.
 	ui.Register(mux)
 
-	return mux, func() { auth.Close() }, nil
+	if cfg.WebhookKey != "" {
+		hook, err := kratosauth.NewWebhookHandler(auth, kratosauth.WebhookAPIKey("X-Kratos-Webhook-Key", cfg.WebhookKey))
+		if err != nil {
+			cleanup()
+			return nil, nil, err
+		}
+		mux.Handle("POST /hooks/kratos", hook)
+	}
+
+	return mux, cleanup, nil
 }
 
 type traits struct {
