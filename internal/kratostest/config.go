@@ -49,7 +49,23 @@ type Options struct {
 	// database and the log. "" means t.TempDir() in Start; WriteConfig
 	// requires it.
 	Dir string
+	// Webhook, when set, makes Kratos revoke an identity's other sessions
+	// after a password change (settings) and after a recovery, then call
+	// the app's kratosauth webhook (kratosauth.NewWebhookHandler) with
+	// the identity's ID, as README's "Many replicas" configures it.
+	Webhook *Webhook
 }
+
+// Webhook is where Kratos' web_hook action calls the app, and the API key
+// it sends in the X-Kratos-Webhook-Key header.
+type Webhook struct {
+	URL, APIKey string
+}
+
+// WebhookBody is the web_hook's body template, the Jsonnet
+// `function(ctx) { identity_id: ctx.identity.id }` (base64), which
+// README's configuration uses too.
+const WebhookBody = "base64://ZnVuY3Rpb24oY3R4KSB7IGlkZW50aXR5X2lkOiBjdHguaWRlbnRpdHkuaWQgfQ=="
 
 // ConfigFile and SchemaFile are the names WriteConfig writes inside the dir.
 const (
@@ -94,12 +110,22 @@ func WriteConfig(dir string, o Options) (cfgPath string, err error) {
 	if err != nil {
 		return "", err
 	}
+	if w := o.Webhook; w != nil {
+		if u, perr := url.Parse(w.URL); perr != nil || u.Scheme == "" || u.Host == "" {
+			return "", fmt.Errorf("kratostest: invalid Webhook.URL %q", w.URL)
+		}
+		if w.APIKey == "" || strings.ContainsAny(w.APIKey+w.URL, "\"\n\\") {
+			return "", errors.New("kratostest: Webhook.APIKey must be set, and both fields plain text")
+		}
+	}
 	var buf bytes.Buffer
 	err = tmpl.Execute(&buf, struct {
 		Dir                   string
 		PublicPort, AdminPort int
 		AppURL, RequiredAAL   string
-	}{filepath.ToSlash(dir), o.PublicPort, o.AdminPort, o.AppURL, o.RequiredAAL})
+		Webhook               *Webhook
+		WebhookBody           string
+	}{filepath.ToSlash(dir), o.PublicPort, o.AdminPort, o.AppURL, o.RequiredAAL, o.Webhook, WebhookBody})
 	if err != nil {
 		return "", err
 	}
