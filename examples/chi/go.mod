@@ -12,6 +12,7 @@ require (
 require (
 	github.com/allegro/bigcache/v3 v3.1.0 // indirect
 	github.com/redis/rueidis v1.0.79 // indirect
+	go.uber.org/goleak v1.3.0 // indirect
 	go.yaml.in/yaml/v3 v3.0.5 // indirect
 	golang.org/x/net v0.57.0 // indirect
 	golang.org/x/sync v0.25.0 // indirect

@@ -9,7 +9,10 @@ require (
 	github.com/stretchr/testify v1.12.1
 )
 
-require github.com/redis/rueidis v1.0.79 // indirect
+require (
+	github.com/redis/rueidis v1.0.79 // indirect
+	go.uber.org/goleak v1.3.0 // indirect
+)
 
 require (
 	github.com/allegro/bigcache/v3 v3.1.0 // indirect

@@ -23,6 +23,18 @@ func TestApp(t *testing.T) {
 	})
 }
 
+func TestAppWithRedis(t *testing.T) {
+	exampletest.RunShared(t, "gin", func(kratosPublicURL, appURL, redisURL string) (http.Handler, func(), error) {
+		return newApp(config{
+			KratosPublicURL:  kratosPublicURL,
+			KratosBrowserURL: kratosPublicURL,
+			AppURL:           appURL,
+			SessionCacheTTL:  time.Minute,
+			RedisURL:         redisURL,
+		}, slog.New(slog.DiscardHandler))
+	})
+}
+
 func TestLoadConfig(t *testing.T) {
 	env := func(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
 	cfg, err := loadConfig(env(nil))
