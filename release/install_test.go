@@ -18,8 +18,9 @@ import (
 )
 
 const (
-	rootPath = "github.com/kratosauth/kratosauth"
-	ginPath  = rootPath + "/adapters/gin"
+	rootPath  = "github.com/kratosauth/kratosauth"
+	ginPath   = rootPath + "/adapters/gin"
+	redisPath = rootPath + "/cache/redis"
 )
 
 // TestInstall installs kratosauth as a user would, before the release is
@@ -51,17 +52,19 @@ func TestInstall(t *testing.T) {
 	}
 	rootVersion := envOr("KRATOSAUTH_ROOT_VERSION", requiredVersion(t, filepath.Join(repo, "adapters/gin/go.mod"), rootPath))
 	ginVersion := envOr("KRATOSAUTH_GIN_VERSION", requiredVersion(t, filepath.Join(repo, "examples/gin/go.mod"), ginPath))
-	for _, v := range []string{rootVersion, ginVersion} {
+	redisVersion := envOr("KRATOSAUTH_REDIS_VERSION", requiredVersion(t, filepath.Join(repo, "examples/gin/go.mod"), redisPath))
+	for _, v := range []string{rootVersion, ginVersion, redisVersion} {
 		if !semver.IsValid(v) || semver.Canonical(v) != v || module.IsPseudoVersion(v) || v == "v0.0.0" {
 			t.Fatalf("version %q is not a release version", v)
 		}
 	}
-	t.Logf("root module %s, adapters/gin %s", rootVersion, ginVersion)
+	t.Logf("root module %s, adapters/gin %s, cache/redis %s", rootVersion, ginVersion, redisVersion)
+	versions := map[string]string{rootPath: rootVersion, ginPath: ginVersion, redisPath: redisVersion}
 	ginMod := filepath.Join(repo, "adapters/gin/go.mod")
 
 	t.Run("released versions", func(t *testing.T) {
 		t.Parallel()
-		out, err := install(t, repo, rootVersion, ginVersion, nil)
+		out, err := install(t, repo, versions, nil)
 		if err != nil {
 			t.Fatalf("installing as a user failed: %v\n%s", err, out)
 		}
@@ -69,8 +72,10 @@ func TestInstall(t *testing.T) {
 			"net/http: 200 with a session, 401 without",
 			"chi: 200 with a session, 401 without",
 			"gin: 200 with a session, 401 without",
+			"redis store, Redis down: 200 with a session, 401 without",
 			"dep " + rootPath + " " + rootVersion + "\n",
 			"dep " + ginPath + " " + ginVersion + "\n",
+			"dep " + redisPath + " " + redisVersion + "\n",
 		} {
 			if !strings.Contains(out, want) {
 				t.Errorf("output lacks %q:\n%s", want, out)
@@ -106,7 +111,7 @@ func TestInstall(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			out, err := install(t, repo, rootVersion, ginVersion, goMod)
+			out, err := install(t, repo, versions, goMod)
 			if err == nil {
 				t.Fatalf("installing succeeded; want it to fail on %s:\n%s", tc.want, out)
 			}
@@ -118,11 +123,12 @@ func TestInstall(t *testing.T) {
 	}
 }
 
-// install serves the root module at rootVersion and adapters/gin at
-// ginVersion (with ginGoMod as its go.mod when not nil) from a local proxy,
-// and gets, builds and runs the consumer in a fresh module. It returns the
-// go commands' and the consumer's output.
-func install(t *testing.T, repo, rootVersion, ginVersion string, ginGoMod []byte) (string, error) {
+// install serves the root module, adapters/gin (with ginGoMod as its
+// go.mod when not nil) and cache/redis at the given versions from a local
+// proxy, and gets, builds and runs the consumer in a fresh module. It
+// returns the go commands' and the consumer's output.
+func install(t *testing.T, repo string, versions map[string]string, ginGoMod []byte) (string, error) {
+	rootVersion, ginVersion, redisVersion := versions[rootPath], versions[ginPath], versions[redisPath]
 	tmp := t.TempDir()
 	start := time.Now()
 	proxy := moduleProxy{dir: filepath.Join(tmp, "proxy")}
@@ -130,6 +136,9 @@ func install(t *testing.T, repo, rootVersion, ginVersion string, ginGoMod []byte
 		t.Fatal(err)
 	}
 	if err := proxy.add(module.Version{Path: ginPath, Version: ginVersion}, filepath.Join(repo, "adapters/gin"), ginGoMod); err != nil {
+		t.Fatal(err)
+	}
+	if err := proxy.add(module.Version{Path: redisPath, Version: redisVersion}, filepath.Join(repo, "cache/redis"), nil); err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("proxy built in %v", time.Since(start).Round(time.Millisecond))
@@ -146,7 +155,7 @@ func install(t *testing.T, repo, rootVersion, ginVersion string, ginGoMod []byte
 	// that third-party modules are verified without asking the checksum
 	// database; anything missing is still checked against it.
 	var sums bytes.Buffer
-	for _, f := range []string{"go.sum", "adapters/gin/go.sum"} {
+	for _, f := range []string{"go.sum", "adapters/gin/go.sum", "cache/redis/go.sum"} {
 		b, err := os.ReadFile(filepath.Join(repo, f))
 		if err != nil {
 			t.Fatal(err)
@@ -193,6 +202,9 @@ func install(t *testing.T, repo, rootVersion, ginVersion string, ginGoMod []byte
 		return out.String(), err
 	}
 	if err := run("go", "get", rootPath+"@"+rootVersion); err != nil {
+		return out.String(), err
+	}
+	if err := run("go", "get", redisPath+"@"+redisVersion); err != nil {
 		return out.String(), err
 	}
 	// -trimpath keeps compiled packages independent of the temporary module

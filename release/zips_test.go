@@ -25,8 +25,10 @@ func TestModuleZips(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ginLicense, err := os.ReadFile(filepath.Join(repo, "adapters", "gin", "LICENSE")); err != nil || !bytes.Equal(ginLicense, license) {
-		t.Errorf("adapters/gin/LICENSE must be a copy of LICENSE (err: %v)", err)
+	for _, dir := range []string{"adapters/gin", "cache/redis"} {
+		if l, err := os.ReadFile(filepath.Join(repo, dir, "LICENSE")); err != nil || !bytes.Equal(l, license) {
+			t.Errorf("%s/LICENSE must be a copy of LICENSE (err: %v)", dir, err)
+		}
 	}
 
 	proxy := moduleProxy{dir: t.TempDir()}
@@ -39,7 +41,11 @@ func TestModuleZips(t *testing.T) {
 		mod:     module.Version{Path: rootPath, Version: "v0.1.0"},
 		dir:     repo,
 		want:    []string{"go.mod", "go.sum", "LICENSE", "README.md", "authenticator.go", "adapters/nethttp/middleware.go", "adapters/chi/chi.go", "cache/bigcache.go", "selfservice/"},
-		notWant: []string{"adapters/gin/", "examples/gin/", "e2e/", "release/", "tools/", ".bin", ".git", ".git/", ".run/"},
+		notWant: []string{"adapters/gin/", "cache/redis/", "examples/", "bench/redis/", "e2e/", "release/", "tools/", ".bin", ".git", ".git/", ".run/"},
+	}, {
+		mod:  module.Version{Path: rootPath + "/cache/redis", Version: "v0.1.0"},
+		dir:  filepath.Join(repo, "cache", "redis"),
+		want: []string{"go.mod", "go.sum", "LICENSE", "store.go", "options.go", "breaker.go"},
 	}, {
 		mod:  module.Version{Path: ginPath, Version: "v0.1.0"},
 		dir:  filepath.Join(repo, "adapters", "gin"),
