@@ -177,7 +177,7 @@ func TestRedisMemoryPerSession(t *testing.T) {
 	}
 	srv := redistest.Start(t)
 	kratos := kratosauthtest.NewServer(t)
-	a, err := kratosauth.New(kratos.URL, kratosauth.WithCache(newStore(t, srv.URL)), kratosauth.WithLogger(discard))
+	a, err := kratosauth.New(kratos.URL, kratosauth.WithCache(newStore(t, srv.URL, rediscache.WithTimeout(5*time.Second))), kratosauth.WithLogger(discard))
 	require.NoError(t, err)
 	defer a.Close()
 	used := func() int {
