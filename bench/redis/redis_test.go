@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -207,4 +208,53 @@ func newStore(tb testing.TB, url string, opts ...rediscache.Option) *rediscache.
 	require.NoError(tb, err)
 	tb.Cleanup(func() { s.Close() })
 	return s
+}
+
+// TestInvalidationDelay measures how soon another replica's local copy
+// follows a write: a replica reads a key (a local copy), another replica
+// writes it, and the first reads it again after a pause standing for its
+// next request's arrival. It reports how many of those reads were stale at
+// each pause; with no pause, it also times how long until the new value
+// shows (polling every 10 µs).
+func TestInvalidationDelay(t *testing.T) {
+	srv := redistest.Start(t)
+	r1 := newStore(t, srv.URL, rediscache.WithTimeout(5*time.Second))
+	r2 := newStore(t, srv.URL, rediscache.WithTimeout(5*time.Second))
+	const rounds = 500
+	require.NoError(t, r1.Set("k", []byte("start"), time.Minute))
+	time.Sleep(1100 * time.Millisecond) // past r1's read-through of its own write
+	for _, pause := range []time.Duration{0, 50 * time.Microsecond, 200 * time.Microsecond, time.Millisecond} {
+		var stale int
+		var delays []time.Duration
+		for i := range rounds {
+			v := []byte(strconv.Itoa(i))
+			_, _ = r2.Get("k") // r2 holds a local copy
+			require.NoError(t, r1.Set("k", v, time.Minute))
+			wrote := time.Now()
+			if pause > 0 {
+				time.Sleep(pause)
+			}
+			got, err := r2.Get("k")
+			require.NoError(t, err)
+			if string(got) != string(v) {
+				stale++
+			}
+			if pause == 0 {
+				for string(got) != string(v) {
+					time.Sleep(10 * time.Microsecond)
+					got, _ = r2.Get("k")
+				}
+				delays = append(delays, time.Since(wrote))
+			}
+		}
+		if pause == 0 {
+			slices.Sort(delays)
+			t.Logf("pause %-6v stale %3d/%d; new value seen after p50 %v, p99 %v, max %v", pause, stale, rounds,
+				delays[rounds/2].Round(time.Microsecond), delays[rounds*99/100].Round(time.Microsecond), delays[rounds-1].Round(time.Microsecond))
+		} else {
+			t.Logf("pause %-6v stale %3d/%d", pause, stale, rounds)
+		}
+	}
+	load, _ := os.ReadFile("/proc/loadavg")
+	t.Logf("load average: %s", load)
 }
