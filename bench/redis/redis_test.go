@@ -42,6 +42,10 @@ func BenchmarkGet(b *testing.B) {
 	remote := newStore(b, srv.URL, rediscache.WithLocalCacheMB(0), rediscache.WithTimeout(5*time.Second))
 	gr := goredis.NewClient(&goredis.Options{Addr: srv.Addr})
 	defer gr.Close()
+	// go-redis' client-side cache (experimental in v9.23; RESP3, DB 0 only).
+	grLocal := goredis.NewClient(&goredis.Options{Addr: srv.Addr, Protocol: 3,
+		ClientSideCacheConfig: &goredis.ClientSideCacheConfig{MaxEntries: 100000}})
+	defer grLocal.Close()
 	rc, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{srv.Addr}, DisableCache: true})
 	require.NoError(b, err)
 	defer rc.Close()
@@ -64,6 +68,9 @@ func BenchmarkGet(b *testing.B) {
 		}},
 		{"goredis-roundtrip", func() error {
 			return gr.Get(context.Background(), "kratosauth:"+key).Err()
+		}},
+		{"goredis-local", func() error {
+			return grLocal.Get(context.Background(), "kratosauth:"+key).Err()
 		}},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
@@ -220,41 +227,61 @@ func TestInvalidationDelay(t *testing.T) {
 	srv := redistest.Start(t)
 	r1 := newStore(t, srv.URL, rediscache.WithTimeout(5*time.Second))
 	r2 := newStore(t, srv.URL, rediscache.WithTimeout(5*time.Second))
+	gw := goredis.NewClient(&goredis.Options{Addr: srv.Addr})
+	defer gw.Close()
+	gr := goredis.NewClient(&goredis.Options{Addr: srv.Addr, Protocol: 3,
+		ClientSideCacheConfig: &goredis.ClientSideCacheConfig{MaxEntries: 1000}})
+	defer gr.Close()
+	ctx := context.Background()
+	for _, c := range []struct {
+		name string
+		set  func(v []byte) error
+		get  func() ([]byte, error)
+	}{
+		{"rueidis (rediscache)", func(v []byte) error { return r1.Set("k", v, time.Minute) }, func() ([]byte, error) { return r2.Get("k") }},
+		{"go-redis", func(v []byte) error { return gw.Set(ctx, "kratosauth:k", v, time.Minute).Err() },
+			func() ([]byte, error) { return gr.Get(ctx, "kratosauth:k").Bytes() }},
+	} {
+		invalidationDelay(t, c.name, c.set, c.get)
+	}
+	load, _ := os.ReadFile("/proc/loadavg")
+	t.Logf("load average: %s", load)
+}
+
+func invalidationDelay(t *testing.T, name string, set func([]byte) error, get func() ([]byte, error)) {
 	const rounds = 500
-	require.NoError(t, r1.Set("k", []byte("start"), time.Minute))
-	time.Sleep(1100 * time.Millisecond) // past r1's read-through of its own write
+	require.NoError(t, set([]byte("start")))
+	time.Sleep(1100 * time.Millisecond) // past the writer's read-through of its own write
 	for _, pause := range []time.Duration{0, 50 * time.Microsecond, 200 * time.Microsecond, time.Millisecond} {
 		var stale int
 		var delays []time.Duration
 		for i := range rounds {
 			v := []byte(strconv.Itoa(i))
-			_, _ = r2.Get("k") // r2 holds a local copy
-			require.NoError(t, r1.Set("k", v, time.Minute))
+			_, _ = get() // a local copy
+			require.NoError(t, set(v))
 			wrote := time.Now()
 			if pause > 0 {
 				time.Sleep(pause)
 			}
-			got, err := r2.Get("k")
+			got, err := get()
 			require.NoError(t, err)
 			if string(got) != string(v) {
 				stale++
 			}
 			if pause == 0 {
-				for string(got) != string(v) {
+				for deadline := wrote.Add(time.Second); string(got) != string(v) && time.Now().Before(deadline); {
 					time.Sleep(10 * time.Microsecond)
-					got, _ = r2.Get("k")
+					got, _ = get()
 				}
 				delays = append(delays, time.Since(wrote))
 			}
 		}
 		if pause == 0 {
 			slices.Sort(delays)
-			t.Logf("pause %-6v stale %3d/%d; new value seen after p50 %v, p99 %v, max %v", pause, stale, rounds,
+			t.Logf("%-20s pause %-6v stale %3d/%d; new value seen after p50 %v, p99 %v, max %v", name, pause, stale, rounds,
 				delays[rounds/2].Round(time.Microsecond), delays[rounds*99/100].Round(time.Microsecond), delays[rounds-1].Round(time.Microsecond))
 		} else {
-			t.Logf("pause %-6v stale %3d/%d", pause, stale, rounds)
+			t.Logf("%-20s pause %-6v stale %3d/%d", name, pause, stale, rounds)
 		}
 	}
-	load, _ := os.ReadFile("/proc/loadavg")
-	t.Logf("load average: %s", load)
 }
