@@ -5,7 +5,7 @@
 #   1. Go benchmarks of the request path (-benchmem, BENCH_COUNT runs each),
 #      summarised by benchstat: cache hit vs the bare handler, in parallel,
 #      cache miss vs the raw whoami round trip, entry decoding, memory and GC
-#      with 100,000 cached sessions.
+#      with 100,000 cached sessions; then the Redis store's (bench/redis).
 #   2. Load over loopback: a real Kratos v1.3.1 (scripts/kratos.sh on ports
 #      KRATOS_PUBLIC_PORT/KRATOS_ADMIN_PORT, default 4533/4534, so it does not
 #      clash with `make demo` on 4433), a registered user's browser session
@@ -65,6 +65,14 @@ if [[ "$SKIP_GO" != 1 ]]; then
 		-benchmem -count "$BENCH_COUNT" . | tee "$OUT/go.txt"
 	go test -run '^$' -bench 'CacheMemory' -benchtime 20x -count "$(( (BENCH_COUNT + 1) / 2 ))" . | tee -a "$OUT/go.txt"
 	benchstat_cmd "$OUT/go.txt" | tee "$OUT/benchstat.txt"
+	# The Redis store (BENCHMARKS.md, "Many replicas"): hit costs by store
+	# and client, whoami calls per session for fleets, memory per session,
+	# invalidation delays; a redis-server on a free loopback port.
+	"$ROOT/scripts/deps.sh" bench
+	log "Redis store benchmarks (bench/redis)"
+	(cd bench/redis && go test -run '^$' -bench . -benchmem -count "$BENCH_COUNT" -benchtime 100000x .) | tee "$OUT/redis-go.txt"
+	benchstat_cmd "$OUT/redis-go.txt" | tee "$OUT/redis-benchstat.txt"
+	(cd bench/redis && MEMORY_SESSIONS=20000 go test -count=1 -run 'Fleet|Memory|Invalidation' -v .) | tee "$OUT/redis-tables.txt"
 fi
 [[ "$SKIP_LOAD" == 1 ]] && exit 0
 
