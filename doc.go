@@ -16,6 +16,12 @@
 //	ErrAAL2Required    a second factor is needed          403, or 303 to step-up
 //	ErrUnavailable     Kratos failed to answer            503, never a logout
 //
+// Invalidate evicts a request's session on logout; InvalidateIdentity
+// evicts every session of an identity, and NewWebhookHandler does so when
+// Kratos calls it after a password change or a recovery. With several
+// replicas, share the cache in Redis (package
+// github.com/kratosauth/kratosauth/cache/redis) so that all of them see it.
+//
 // The middlewares for net/http, chi and gin live in the adapters packages
 // kratoshttp, kratoschi and kratosgin. Handlers read the session with
 // SessionFromContext or IdentityFromContext, and traits with Traits.
