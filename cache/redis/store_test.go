@@ -490,12 +490,14 @@ func TestRedisOutage(t *testing.T) {
 				for _, r := range replicas {
 					require.Equal(t, "ok", status(r, alice), "request %d", n)
 				}
-				if time.Since(start) > 50*time.Millisecond {
-					slow++
+				if time.Since(start) >= rediscache.DefaultTimeout {
+					slow++ // waited out a Redis call's timeout
 				}
 				time.Sleep(5 * time.Millisecond)
 			}
-			assert.LessOrEqual(t, slow, 4, "of %d: only requests before the breaker opened waited on Redis", n)
+			// Each store's breaker opens after 3 failed calls: at most 6
+			// requests can have waited on Redis.
+			assert.LessOrEqual(t, slow, 6, "of %d: only requests before the breakers opened waited on Redis", n)
 			assert.Equal(t, 2, logs.count(unavailableMsg), "logged once per store")
 			assert.LessOrEqual(t, logs.count("kratosauth: session cache read failed"), 2, "rate-limited")
 
