@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -265,4 +266,35 @@ func (l *logCounter) Handle(_ context.Context, r slog.Record) error {
 	}
 	l.msgs[r.Message]++
 	return nil
+}
+
+// A store that refuses the logout marker still deletes: the session stops
+// being served everywhere.
+func TestEvictionFallsBackToDelete(t *testing.T) {
+	kratos := kratosauthtest.NewServer(t)
+	store := &refusingSets{BigCache: newBigCache(t)}
+	r1 := newAuth(t, kratos.URL, kratosauth.WithCache(store), kratosauth.WithLogger(discard))
+	r2 := newAuth(t, kratos.URL, kratosauth.WithCache(store), kratosauth.WithLogger(discard))
+	alice := kratos.Login()
+	require.Equal(t, "ok", check(r1, alice))
+	require.Equal(t, "ok", check(r2, alice))
+	require.Equal(t, 1, kratos.Calls())
+	store.refuse.Store(true)
+	invalidate(r1, alice)
+	assert.Equal(t, "ok", check(r2, alice))
+	assert.Equal(t, 2, kratos.Calls(), "evicted: replica 2 asked Kratos")
+}
+
+// refusingSets is a shared store that, once refuse is set, fails every Set
+// and still deletes, as a Redis at maxmemory does.
+type refusingSets struct {
+	*cache.BigCache
+	refuse atomic.Bool
+}
+
+func (r *refusingSets) Set(k string, e []byte, ttl time.Duration) error {
+	if r.refuse.Load() {
+		return errors.New("OOM command not allowed when used memory > 'maxmemory'")
+	}
+	return r.BigCache.Set(k, e, ttl)
 }

@@ -197,8 +197,11 @@ func (a *Authenticator) refuse(key *digest, reason byte, ttl time.Duration) erro
 }
 
 // refuseLocked is refuse for a caller holding key's write lock. When the
-// Store fails, the session is still gone from the hot tier, but a shared
-// Store may go on serving it until its entry expires: the warning says so.
+// Store refuses the marker, the entry is deleted instead: the session stops
+// being served (a store refusing writes, such as a Redis at maxmemory,
+// still deletes), though an answer racing the eviction may be cached
+// again. When both fail, a shared Store may go on serving the session until
+// its entry expires: the warning says so, and the error is returned.
 func (a *Authenticator) refuseLocked(key *digest, reason byte, ttl time.Duration) error {
 	if a.hot != nil {
 		a.hot.delete(key)
@@ -206,9 +209,14 @@ func (a *Authenticator) refuseLocked(key *digest, reason byte, ttl time.Duration
 	e := binary.BigEndian.AppendUint64(make([]byte, 0, entryHeaderLen+2), uint64(time.Now().Add(ttl).UnixNano()))
 	e = append(e, entryRefusal, reason)
 	err := a.cfg.store.Set(key.storeKey(), e, ttl)
-	if err != nil {
-		a.warn("kratosauth: session cache eviction failed; the session may be served from the cache until its entry expires", err)
+	if err == nil {
+		return nil
 	}
+	if derr := a.cfg.store.Delete(key.storeKey()); derr == nil {
+		a.warn("kratosauth: session cache marker not written; the entry was deleted instead", err)
+		return nil
+	}
+	a.warn("kratosauth: session cache eviction failed; the session may be served from the cache until its entry expires", err)
 	return err
 }
 

@@ -174,7 +174,7 @@ func (s *Store) Get(key string) ([]byte, error) {
 		return nil, cache.ErrNotFound
 	}
 	if err != nil {
-		s.breaker.failure(err)
+		s.failed(err)
 		return nil, fmt.Errorf("rediscache: get: %w", err)
 	}
 	s.breaker.success()
@@ -264,11 +264,22 @@ func (s *Store) do(what string, cmd func(context.Context, rueidis.Client) rueidi
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.timeout)
 	defer cancel()
 	if err := cmd(ctx, s.client()).Error(); err != nil {
-		s.breaker.failure(err)
+		s.failed(err)
 		return fmt.Errorf("rediscache: %s: %w", what, err)
 	}
 	s.breaker.success()
 	return nil
+}
+
+// failed counts err against the breaker unless Redis answered it: an error
+// reply (a Redis at maxmemory refusing writes, say) is quick, and reads
+// still work, so it is no reason to stop calling Redis.
+func (s *Store) failed(err error) {
+	if _, answered := rueidis.IsRedisErr(err); answered {
+		s.breaker.success()
+		return
+	}
+	s.breaker.failure(err)
 }
 
 // connect makes the client; rueidis dials (and learns a Cluster's nodes)

@@ -549,3 +549,36 @@ func (l *logCounter) Handle(_ context.Context, r slog.Record) error {
 	l.msgs[r.Message]++
 	return nil
 }
+
+// A Redis at maxmemory with noeviction refuses writes but reads and
+// deletes: a logout still ends the session on every replica (the core
+// deletes the entry when the marker is refused), and the error replies do
+// not open the breaker, so cached sessions are still served from Redis.
+func TestRedisRefusingWrites(t *testing.T) {
+	kratos := kratosauthtest.NewServer(t)
+	srv := redistest.Start(t)
+	replicas := fleet(t, kratos.URL, srv.URL, 2, true)
+	alice, bob := kratos.Login(), kratos.Login()
+	for _, c := range []kratosauthtest.Credentials{alice, bob} {
+		require.Equal(t, "ok", status(replicas[0], c))
+		require.Equal(t, "ok", status(replicas[1], c))
+	}
+	require.Equal(t, 2, kratos.Calls())
+	for _, args := range [][]string{{"CONFIG", "SET", "maxmemory-policy", "noeviction"}, {"CONFIG", "SET", "maxmemory", "1"}} {
+		_, err := srv.Do(args...)
+		require.NoError(t, err)
+	}
+	_, err := srv.Do("SET", "x", "y")
+	require.ErrorContains(t, err, "OOM", "Redis refuses writes")
+
+	r := httptest.NewRequest(http.MethodGet, "/", nil)
+	r.Header.Set("X-Session-Token", alice.Token)
+	replicas[0].Invalidate(r)
+	time.Sleep(20 * time.Millisecond) // the next request
+	assert.Equal(t, "ok", status(replicas[1], alice))
+	assert.Equal(t, 3, kratos.Calls(), "alice's entry is gone: replica 2 asked Kratos")
+	for range 10 {
+		assert.Equal(t, "ok", status(replicas[1], bob))
+	}
+	assert.Equal(t, 3, kratos.Calls(), "bob is still served from the cache: the breaker stayed closed")
+}
