@@ -298,3 +298,44 @@ func (r *refusingSets) Set(k string, e []byte, ttl time.Duration) error {
 	}
 	return r.BigCache.Set(k, e, ttl)
 }
+
+// A logout on another replica that lands between a replica's check for a
+// marker and its write of the session (the check-then-write is atomic only
+// within one process) is noticed through the store's Swap: the marker is
+// put back and the session is not cached.
+func TestLogoutBetweenCheckAndWrite(t *testing.T) {
+	kratos := kratosauthtest.NewServer(t)
+	store := &swappingStore{BigCache: newBigCache(t)}
+	r1 := newAuth(t, kratos.URL, kratosauth.WithCache(store), kratosauth.WithLogger(discard))
+	r2 := newAuth(t, kratos.URL, kratosauth.WithCache(store), kratosauth.WithLogger(discard))
+	alice := kratos.Login()
+	store.beforeSwap = func() { invalidate(r1, alice) } // replica 1's logout lands now
+	require.Equal(t, "ok", check(r2, alice), "answered with what Kratos said before the logout")
+	store.beforeSwap = nil
+	assert.Equal(t, "ok", check(r2, alice))
+	assert.Equal(t, 2, kratos.Calls(), "not cached: the logout's marker was put back")
+	assert.Equal(t, "ok", check(r1, alice))
+	assert.Equal(t, 3, kratos.Calls())
+}
+
+// swappingStore is a shared store with Swap; beforeSwap runs first, as
+// another process's write landing just before it.
+type swappingStore struct {
+	*cache.BigCache
+	beforeSwap func()
+}
+
+func (s *swappingStore) Swap(k string, e []byte, ttl time.Duration) ([]byte, error) {
+	if f := s.beforeSwap; f != nil {
+		s.beforeSwap = nil
+		f()
+	}
+	old, err := s.BigCache.Get(k)
+	if errors.Is(err, cache.ErrNotFound) {
+		old, err = nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return old, s.BigCache.Set(k, e, ttl)
+}

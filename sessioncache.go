@@ -147,13 +147,17 @@ func (a *Authenticator) store(key *digest, s *Session, cacheFor time.Duration) {
 		return
 	}
 	e, err := encodeEntry(s, now.Add(ttl))
+	stored := false
 	if err == nil {
 		// The store keeps it through the grace period, for stale-if-error.
-		err = a.cfg.store.Set(key.storeKey(), e, ttl+a.cfg.staleGrace)
+		stored, err = a.writeEntry(key, e, ttl+a.cfg.staleGrace)
 	}
 	if err != nil {
 		a.warn("kratosauth: session cache write failed", err)
 		return
+	}
+	if !stored {
+		return // a logout on another process came first
 	}
 	if !a.indexSession(key, s, ttl+a.cfg.staleGrace) {
 		return

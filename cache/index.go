@@ -44,3 +44,16 @@ type IdentityIndex interface {
 	// must not drop a hold before it ends to make room.
 	TakeIndex(index string, hold time.Duration) ([]string, error)
 }
+
+// Swapper is implemented by Stores that can store an entry and return the
+// one it replaced in one atomic step (Redis: SET ... GET). kratosauth checks
+// for a logout marker before it caches a session, and in a Store shared by
+// several processes a logout on another process can land between that
+// check and the write; with Swap, kratosauth sees the marker it replaced
+// and puts it back. Without it, the write lock of one process is all that
+// orders the two.
+type Swapper interface {
+	// Swap stores entry under key for ttl, as Set does, and returns the
+	// entry it replaced, nil if there was none.
+	Swap(key string, entry []byte, ttl time.Duration) (old []byte, err error)
+}

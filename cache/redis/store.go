@@ -77,6 +77,7 @@ type Store struct {
 var (
 	_ cache.Store         = (*Store)(nil)
 	_ cache.IdentityIndex = (*Store)(nil)
+	_ cache.Swapper       = (*Store)(nil)
 )
 
 // ErrUnavailable is returned (wrapped) by every method while the circuit
@@ -189,6 +190,23 @@ func (s *Store) Set(key string, entry []byte, ttl time.Duration) error {
 	return s.do("set", func(ctx context.Context, c rueidis.Client) rueidis.RedisResult {
 		return c.Do(ctx, c.B().Set().Key(k).Value(rueidis.BinaryString(entry)).Px(max(ttl, time.Millisecond)).Build())
 	})
+}
+
+// Swap implements cache.Swapper: SET key entry GET PX ttl, one atomic step.
+func (s *Store) Swap(key string, entry []byte, ttl time.Duration) ([]byte, error) {
+	k := s.cfg.prefix + key
+	s.wrote(k)
+	var old []byte
+	err := s.do("swap", func(ctx context.Context, c rueidis.Client) rueidis.RedisResult {
+		res := c.Do(ctx, c.B().Set().Key(k).Value(rueidis.BinaryString(entry)).Get().Px(max(ttl, time.Millisecond)).Build())
+		if v, err := res.ToString(); err == nil {
+			old = []byte(v)
+		} else if rueidis.IsRedisNil(err) {
+			return rueidis.RedisResult{} // no entry before: not an error
+		}
+		return res
+	})
+	return old, err
 }
 
 // Delete implements cache.Store.

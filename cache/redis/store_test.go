@@ -582,3 +582,21 @@ func TestRedisRefusingWrites(t *testing.T) {
 	}
 	assert.Equal(t, 3, kratos.Calls(), "bob is still served from the cache: the breaker stayed closed")
 }
+
+func TestStoreSwap(t *testing.T) {
+	srv := redistest.Start(t)
+	s := newStore(t, srv.URL)
+	old, err := s.Swap("k", []byte("v1"), time.Minute)
+	require.NoError(t, err)
+	assert.Nil(t, old, "nothing before")
+	old, err = s.Swap("k", []byte("v2"), 30*time.Second)
+	require.NoError(t, err)
+	assert.Equal(t, "v1", string(old))
+	got, err := s.Get("k")
+	require.NoError(t, err)
+	assert.Equal(t, "v2", string(got))
+	ttl, err := srv.Do("PTTL", "kratosauth:k")
+	require.NoError(t, err)
+	ms, _ := strconv.Atoi(ttl)
+	assert.InDelta(t, 30000, ms, 1000)
+}
