@@ -58,6 +58,7 @@ type config struct {
 
 	logger       *slog.Logger
 	errorHandler ErrorHandler
+	observer     Observer
 }
 
 // WithBrowserURL sets the URL browsers use to reach Kratos' public API,
