@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"net/http"
+
+	"github.com/kratosauth/kratosauth/cache"
 )
 
 // An Observer is told what an Authenticator does, to export metrics and
@@ -90,4 +92,13 @@ func (a *Authenticator) observe(ctx context.Context, res authResult, err error) 
 	if a.cfg.observer != nil {
 		a.cfg.observer.SessionChecked(ctx, SessionCheck{Err: err, Session: res.session, Cache: res.cache})
 	}
+}
+
+// CacheStats returns the session cache's figures when its store can tell
+// them (cache.StatsReporter; the default store can), for metrics.
+func (a *Authenticator) CacheStats() (cache.Stats, bool) {
+	if sr, ok := a.cfg.store.(cache.StatsReporter); ok {
+		return sr.Stats(), true
+	}
+	return cache.Stats{}, false
 }

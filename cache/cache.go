@@ -32,3 +32,17 @@ type Store interface {
 	// Close releases the store's resources, including background goroutines.
 	Close() error
 }
+
+// StatsReporter is implemented by stores that can tell their size, for
+// metrics (Authenticator.CacheStats).
+type StatsReporter interface {
+	// Stats returns the store's current figures; it must be cheap enough to
+	// call every few seconds.
+	Stats() Stats
+}
+
+// Stats are a store's figures.
+type Stats struct {
+	Entries   int64 // entries held now
+	Evictions int64 // entries dropped for room since the store was made
+}
