@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -59,10 +60,12 @@ type Observer struct {
 	meter     metric.Meter
 	observing atomic.Bool
 
-	// Attribute sets of the counters, built once: a cache hit then records
-	// without allocating (a variadic option slice built per call would).
+	// Options of the counters and the check event, built once: a cache hit
+	// then records without allocating (variadic options built per call
+	// would).
 	checkOpts  [numOutcomes][numCacheStates][]metric.AddOption
 	sharedOpts []metric.AddOption
+	eventOpts  [numOutcomes][numCacheStates][numAALs][]trace.EventOption
 }
 
 var _ kratosauth.Observer = (*Observer)(nil)
@@ -186,6 +189,10 @@ func NewObserver(opts ...Option) (*Observer, error) {
 		for cs := range numCacheStates {
 			set := attribute.NewSet(append([]attribute.KeyValue{outcomeAttrs[oc], cacheAttrs[cs]}, c.attrs...)...)
 			o.checkOpts[oc][cs] = []metric.AddOption{metric.WithAttributeSet(set)}
+			for aal, kv := range [numAALs][]attribute.KeyValue{aalNone: nil, aalOne: {AALKey.String(kratosauth.AAL1)}, aalTwo: {AALKey.String(kratosauth.AAL2)}} {
+				attrs := slices.Concat([]attribute.KeyValue{outcomeAttrs[oc], cacheAttrs[cs]}, kv, c.attrs)
+				o.eventOpts[oc][cs][aal] = []trace.EventOption{trace.WithAttributes(attrs...)}
+			}
 		}
 	}
 	o.sharedOpts = []metric.AddOption{metric.WithAttributeSet(attribute.NewSet(c.attrs...))}
@@ -317,14 +324,30 @@ func (o *Observer) SessionChecked(ctx context.Context, c kratosauth.SessionCheck
 		o.shared.Add(ctx, 1, o.sharedOpts...)
 	}
 	if span := trace.SpanFromContext(ctx); span.IsRecording() {
-		attrs := make([]attribute.KeyValue, 0, 3+len(o.attrs))
-		attrs = append(attrs, outcomeAttrs[oc], cacheAttrs[cs])
+		aal := aalNone
 		if c.Session != nil {
-			attrs = append(attrs, AALKey.String(c.Session.AuthenticatorAssuranceLevel))
+			switch c.Session.AuthenticatorAssuranceLevel {
+			case kratosauth.AAL1:
+				aal = aalOne
+			case kratosauth.AAL2:
+				aal = aalTwo
+			default: // not a level Kratos v1.3 gives: not worth a prebuilt option
+				span.AddEvent(CheckEventName, trace.WithAttributes(append([]attribute.KeyValue{outcomeAttrs[oc], cacheAttrs[cs],
+					AALKey.String(c.Session.AuthenticatorAssuranceLevel)}, o.attrs...)...))
+				return
+			}
 		}
-		span.AddEvent(CheckEventName, trace.WithAttributes(append(attrs, o.attrs...)...))
+		span.AddEvent(CheckEventName, o.eventOpts[oc][cs][aal]...)
 	}
 }
+
+// Assurance levels of a check event, indexes of Observer.eventOpts.
+const (
+	aalNone = iota
+	aalOne
+	aalTwo
+	numAALs
+)
 
 // Outcomes, indexes of outcomeAttrs.
 const (

@@ -359,6 +359,24 @@ func TestTracesStaleAndShared(t *testing.T) {
 	r.assertNoSecrets(t)
 }
 
+// A client that hangs up before Kratos answers: the check is "canceled",
+// and the whoami call it started goes on, still under its span.
+func TestTracesCanceled(t *testing.T) {
+	r := newRig(t)
+	user := r.login()
+	r.kratos.Fail(kratosauthtest.Slow(300 * time.Millisecond))
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	parent, spans := r.serve(t, r.auth.RequireSession(), request(user.Token, nil).WithContext(ctx))
+	assert.Equal(t, map[string]string{"kratosauth.outcome": "canceled", "kratosauth.cache": "none"}, checkEvent(t, spans, parent))
+
+	require.Eventually(t, func() bool { return whoamiSpan(t, r.spanStubs()) != nil }, 5*time.Second, 10*time.Millisecond)
+	ws := whoamiSpan(t, r.spanStubs())
+	assert.Equal(t, parent.SpanID(), ws.Parent().SpanID())
+	assert.Equal(t, "200", attrMap(ws.Attributes())["http.response.status_code"])
+	r.assertNoSecrets(t)
+}
+
 // Metrics of a known sequence of checks: the counter by outcome and cache
 // state, the whoami histogram by status code and error type, shared
 // requests, and the cache's entries and evictions.
@@ -444,21 +462,27 @@ func TestMetricsEvictions(t *testing.T) {
 	}
 	var rm metricdata.ResourceMetrics
 	require.NoError(t, r.reader.Collect(context.Background(), &rm))
-	var evictions, entries int64
-	for _, m := range rm.ScopeMetrics[0].Metrics {
-		switch m.Name {
-		case "kratosauth.cache.evictions":
-			evictions = sumByAttrs(t, m)[""]
-		case "kratosauth.cache.entries":
-			entries = gaugeByAttrs(t, m)[""]
-		}
-	}
+	evictions := sumByAttrs(t, metricNamed(t, rm, "kratosauth.cache.evictions"))[""]
+	entries := gaugeByAttrs(t, metricNamed(t, rm, "kratosauth.cache.entries"))[""]
 	stats, ok := r.auth.CacheStats()
 	require.True(t, ok)
 	assert.Positive(t, evictions)
 	assert.Equal(t, stats.Evictions, evictions)
 	assert.Equal(t, stats.Entries, entries)
 	assert.Less(t, entries, int64(300))
+}
+
+func metricNamed(t *testing.T, rm metricdata.ResourceMetrics, name string) metricdata.Metrics {
+	t.Helper()
+	for _, sm := range rm.ScopeMetrics {
+		for _, m := range sm.Metrics {
+			if m.Name == name {
+				return m
+			}
+		}
+	}
+	t.Fatalf("no metric %s", name)
+	return metricdata.Metrics{}
 }
 
 // sumByAttrs returns a Sum's values keyed by the given attributes' values
@@ -517,4 +541,70 @@ func assertNoSecretsIn(t *testing.T, secrets []string, values ...any) {
 			}
 		}
 	}
+}
+
+// The check event names the session's level, including one that Kratos
+// v1.3 never gives, and carries WithAttributes' attributes, as the metrics do.
+func TestCheckEventAttributes(t *testing.T) {
+	spans := tracetest.NewInMemoryExporter()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(spans))
+	reader := sdkmetric.NewManualReader()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	obs, err := otelkratosauth.NewObserver(otelkratosauth.WithTracerProvider(tp), otelkratosauth.WithMeterProvider(mp),
+		otelkratosauth.WithAttributes(attribute.String("app.kratos", "customers")))
+	require.NoError(t, err)
+
+	for _, aal := range []string{kratosauth.AAL1, kratosauth.AAL2, "aal3"} {
+		ctx, span := tp.Tracer("app").Start(context.Background(), "request")
+		obs.SessionChecked(ctx, kratosauth.SessionCheck{Session: &kratosauth.Session{AuthenticatorAssuranceLevel: aal}, Cache: kratosauth.CacheHit})
+		span.End()
+	}
+	ctx, span := tp.Tracer("app").Start(context.Background(), "request")
+	obs.SessionChecked(ctx, kratosauth.SessionCheck{Err: &kratosauth.Error{Kind: kratosauth.ErrCanceled}})
+	obs.SessionChecked(ctx, kratosauth.SessionCheck{Err: context.Canceled}) // not a kratosauth error: never happens
+	span.End()
+
+	var got []map[string]string
+	for _, s := range spans.GetSpans() {
+		for _, ev := range s.Events {
+			got = append(got, attrMap(ev.Attributes))
+		}
+	}
+	hit := func(aal string) map[string]string {
+		return map[string]string{"kratosauth.outcome": "ok", "kratosauth.cache": "hit", "kratosauth.aal": aal, "app.kratos": "customers"}
+	}
+	assert.Equal(t, []map[string]string{hit("aal1"), hit("aal2"), hit("aal3"),
+		{"kratosauth.outcome": "canceled", "kratosauth.cache": "none", "app.kratos": "customers"},
+		{"kratosauth.outcome": "_OTHER", "kratosauth.cache": "none", "app.kratos": "customers"},
+	}, got)
+
+	var rm metricdata.ResourceMetrics
+	require.NoError(t, reader.Collect(context.Background(), &rm))
+	assert.Equal(t, map[string]int64{"ok/hit/customers": 3, "canceled/none/customers": 1, "_OTHER/none/customers": 1},
+		sumByAttrs(t, metricNamed(t, rm, "kratosauth.session.checks"), "kratosauth.outcome", "kratosauth.cache", "app.kratos"))
+}
+
+func TestOptionsAndObserveCacheErrors(t *testing.T) {
+	for name, opt := range map[string]otelkratosauth.Option{
+		"nil option":      nil,
+		"tracer provider": otelkratosauth.WithTracerProvider(nil),
+		"meter provider":  otelkratosauth.WithMeterProvider(nil),
+		"propagators":     otelkratosauth.WithPropagators(nil),
+	} {
+		_, err := otelkratosauth.NewObserver(opt)
+		assert.Error(t, err, name)
+	}
+
+	obs, err := otelkratosauth.NewObserver()
+	require.NoError(t, err)
+	_, err = obs.ObserveCache(nil)
+	assert.ErrorContains(t, err, "nil Authenticator")
+	auth, err := kratosauth.New("http://127.0.0.1:4433", kratosauth.WithObserver(obs))
+	require.NoError(t, err)
+	defer auth.Close()
+	reg, err := obs.ObserveCache(auth)
+	require.NoError(t, err)
+	defer reg.Unregister()
+	_, err = obs.ObserveCache(auth)
+	assert.ErrorContains(t, err, "one Observer per Authenticator")
 }
