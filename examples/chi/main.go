@@ -10,7 +10,10 @@
 //
 // Configuration (environment): KRATOS_PUBLIC_URL (http://127.0.0.1:4433),
 // KRATOS_BROWSER_URL (the public URL), APP_URL (http://127.0.0.1:4455),
-// ADDR (127.0.0.1:4455), SESSION_CACHE_TTL (1m).
+// ADDR (127.0.0.1:4455), SESSION_CACHE_TTL (1m), METRICS (1: serve
+// OpenTelemetry metrics in Prometheus' format at GET /metrics), TRACES
+// (stdout: print spans as JSON, a whoami call's under its request's;
+// telemetry.go).
 package main
 
 import (
@@ -19,6 +22,7 @@ import (
 	"errors"
 	"fmt"
 	"html/template"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -41,6 +45,10 @@ type config struct {
 	AppURL           string
 	Addr             string
 	SessionCacheTTL  time.Duration
+	Metrics          bool
+	Traces           string
+
+	traceOut io.Writer // where TRACES=stdout writes; os.Stdout when nil
 }
 
 // loadConfig reads the configuration from the environment; the URLs are
@@ -56,6 +64,8 @@ func loadConfig(getenv func(string) string) (config, error) {
 		KratosPublicURL: get("KRATOS_PUBLIC_URL", "http://127.0.0.1:4433"),
 		AppURL:          get("APP_URL", "http://127.0.0.1:4455"),
 		Addr:            get("ADDR", "127.0.0.1:4455"),
+		Metrics:         getenv("METRICS") == "1",
+		Traces:          getenv("TRACES"),
 	}
 	cfg.KratosBrowserURL = get("KRATOS_BROWSER_URL", cfg.KratosPublicURL)
 	ttl, err := time.ParseDuration(get("SESSION_CACHE_TTL", "1m"))
@@ -71,23 +81,45 @@ func loadConfig(getenv func(string) string) (config, error) {
 
 // newApp returns the app's handler and a function releasing its resources.
 func newApp(cfg config, logger *slog.Logger) (http.Handler, func(), error) {
+	tel, err := newTelemetry(cfg, cfg.traceOut)
+	if err != nil {
+		return nil, nil, err
+	}
 	auth, err := kratosauth.New(cfg.KratosPublicURL,
 		kratosauth.WithBrowserURL(cfg.KratosBrowserURL),
 		kratosauth.WithAppURL(cfg.AppURL),
 		kratosauth.WithCacheTTL(cfg.SessionCacheTTL),
-		kratosauth.WithLogger(logger))
+		kratosauth.WithLogger(logger),
+		kratosauth.WithObserver(tel.observer))
 	if err != nil {
+		_ = tel.shutdown(context.Background())
 		return nil, nil, err
+	}
+	cacheMetrics, err := tel.observer.ObserveCache(auth)
+	if err != nil {
+		auth.Close()
+		_ = tel.shutdown(context.Background())
+		return nil, nil, err
+	}
+	cleanup := func() {
+		_ = cacheMetrics.Unregister()
+		auth.Close()
+		if err := tel.shutdown(context.Background()); err != nil {
+			logger.Warn("flushing telemetry", "error", err)
+		}
 	}
 	ui, err := selfservice.New(auth, selfservice.WithSiteName("kratosauth example"))
 	if err != nil {
-		auth.Close()
+		cleanup()
 		return nil, nil, err
 	}
 
 	r := chi.NewRouter()
 	r.Use(middleware.Recoverer)
 	r.Get("/healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
+	if tel.metrics != nil {
+		r.Method(http.MethodGet, "/metrics", tel.metrics)
+	}
 	kratoschi.Public(r, auth, func(r chi.Router) {
 		r.Get("/", home)
 	})
@@ -99,7 +131,7 @@ func newApp(cfg config, logger *slog.Logger) (http.Handler, func(), error) {
 	// cache (auth.Invalidate) and sends the browser to Kratos' logout URL.
 	ui.Register(r)
 
-	return r, func() { auth.Close() }, nil
+	return tel.wrap(r), cleanup, nil
 }
 
 type traits struct {
