@@ -16,6 +16,8 @@
 # start with Kratos stopped begins with an empty database, so the curl lines
 # it prints can be run again. DEMO_APP_PORT, DEMO_KRATOS_PUBLIC_PORT and
 # DEMO_KRATOS_ADMIN_PORT change the ports (defaults 4455, 4433, 4434).
+# METRICS=1 and TRACES=stdout are passed on to the app: /metrics, and
+# spans in app.log (see examples/chi).
 set -euo pipefail
 
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -80,7 +82,7 @@ cmd_start() {
 
 	mkdir -p "$RUN_DIR"
 	log "building examples/chi"
-	go build -o "$BIN" ./examples/chi
+	go build -C examples/chi -o "$ROOT/$BIN" . # a module of its own
 	KRATOS_PUBLIC_URL="$KRATOS_URL" APP_URL="$APP_URL" ADDR="$APP_ADDR" \
 		nohup "$ROOT/$BIN" >>"$LOG_FILE" 2>&1 </dev/null &
 	local pid=$!
@@ -121,7 +123,7 @@ start) cmd_start ;;
 stop) cmd_stop ;;
 status) cmd_status ;;
 *)
-	sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//' >&2
+	sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//' >&2
 	exit 2
 	;;
 esac

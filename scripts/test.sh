@@ -25,8 +25,8 @@ if grep -n '^replace' "${MODULES[@]/%//go.mod}"; then
 	echo "users' go get ignores replace directives; put them in go.work"; exit 1
 fi
 
-echo "== net/http and chi users never get gin, or the test-only browser driver"
-if GOWORK=off go mod graph | grep -E 'gin-gonic|chromedp'; then
+echo "== net/http and chi users never get gin, OpenTelemetry, Prometheus, or the test-only browser driver"
+if GOWORK=off go mod graph | grep -E 'gin-gonic|chromedp|go\.opentelemetry\.io|prometheus'; then
 	echo "the root module's graph must not contain these"; exit 1
 fi
 
