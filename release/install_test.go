@@ -20,19 +20,22 @@ import (
 const (
 	rootPath = "github.com/kratosauth/kratosauth"
 	ginPath  = rootPath + "/adapters/gin"
+	otelPath = rootPath + "/otelkratosauth"
 )
 
 // TestInstall installs kratosauth as a user would, before the release is
-// tagged: the root module and adapters/gin are zipped from this work tree
-// at the versions they are about to be tagged with and served by a local
-// module proxy; a fresh module outside the repository (no go.work, an empty
+// tagged: the root module, adapters/gin and otelkratosauth are zipped from
+// this work tree at the versions they are about to be tagged with and
+// served by a local module proxy; a fresh module outside the repository (no go.work, an empty
 // module cache, so no copy of an earlier build of these versions is reused)
-// runs `go get` on both and builds and runs testdata/consumer, which sends
-// a request through each adapter to a fake whoami.
+// runs `go get` on them and builds and runs testdata/consumer, which sends
+// a request through each adapter to a fake whoami and reads the metrics.
 //
 // The versions: the root module at the version adapters/gin requires (what
 // RELEASING.md tags first), adapters/gin at the version examples/gin
-// requires. KRATOSAUTH_ROOT_VERSION and KRATOSAUTH_GIN_VERSION override them.
+// requires, otelkratosauth at the version examples/chi requires.
+// KRATOSAUTH_ROOT_VERSION, KRATOSAUTH_GIN_VERSION and KRATOSAUTH_OTEL_VERSION
+// override them.
 //
 // The failing cases check that the test can fail: adapters/gin's go.mod
 // rewritten to require a root version that was never released, or in its
@@ -51,17 +54,18 @@ func TestInstall(t *testing.T) {
 	}
 	rootVersion := envOr("KRATOSAUTH_ROOT_VERSION", requiredVersion(t, filepath.Join(repo, "adapters/gin/go.mod"), rootPath))
 	ginVersion := envOr("KRATOSAUTH_GIN_VERSION", requiredVersion(t, filepath.Join(repo, "examples/gin/go.mod"), ginPath))
-	for _, v := range []string{rootVersion, ginVersion} {
+	otelVersion := envOr("KRATOSAUTH_OTEL_VERSION", requiredVersion(t, filepath.Join(repo, "examples/chi/go.mod"), otelPath))
+	for _, v := range []string{rootVersion, ginVersion, otelVersion} {
 		if !semver.IsValid(v) || semver.Canonical(v) != v || module.IsPseudoVersion(v) || v == "v0.0.0" {
 			t.Fatalf("version %q is not a release version", v)
 		}
 	}
-	t.Logf("root module %s, adapters/gin %s", rootVersion, ginVersion)
+	t.Logf("root module %s, adapters/gin %s, otelkratosauth %s", rootVersion, ginVersion, otelVersion)
 	ginMod := filepath.Join(repo, "adapters/gin/go.mod")
 
 	t.Run("released versions", func(t *testing.T) {
 		t.Parallel()
-		out, err := install(t, repo, rootVersion, ginVersion, nil)
+		out, err := install(t, repo, rootVersion, ginVersion, otelVersion, nil)
 		if err != nil {
 			t.Fatalf("installing as a user failed: %v\n%s", err, out)
 		}
@@ -69,8 +73,10 @@ func TestInstall(t *testing.T) {
 			"net/http: 200 with a session, 401 without",
 			"chi: 200 with a session, 401 without",
 			"gin: 200 with a session, 401 without",
+			"otelkratosauth: 6 session checks counted, 3 whoami calls timed",
 			"dep " + rootPath + " " + rootVersion + "\n",
 			"dep " + ginPath + " " + ginVersion + "\n",
+			"dep " + otelPath + " " + otelVersion + "\n",
 		} {
 			if !strings.Contains(out, want) {
 				t.Errorf("output lacks %q:\n%s", want, out)
@@ -106,7 +112,7 @@ func TestInstall(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			out, err := install(t, repo, rootVersion, ginVersion, goMod)
+			out, err := install(t, repo, rootVersion, ginVersion, otelVersion, goMod)
 			if err == nil {
 				t.Fatalf("installing succeeded; want it to fail on %s:\n%s", tc.want, out)
 			}
@@ -118,11 +124,11 @@ func TestInstall(t *testing.T) {
 	}
 }
 
-// install serves the root module at rootVersion and adapters/gin at
-// ginVersion (with ginGoMod as its go.mod when not nil) from a local proxy,
-// and gets, builds and runs the consumer in a fresh module. It returns the
-// go commands' and the consumer's output.
-func install(t *testing.T, repo, rootVersion, ginVersion string, ginGoMod []byte) (string, error) {
+// install serves the root module at rootVersion, adapters/gin at
+// ginVersion (with ginGoMod as its go.mod when not nil) and otelkratosauth
+// at otelVersion from a local proxy, and gets, builds and runs the consumer
+// in a fresh module. It returns the go commands' and the consumer's output.
+func install(t *testing.T, repo, rootVersion, ginVersion, otelVersion string, ginGoMod []byte) (string, error) {
 	tmp := t.TempDir()
 	start := time.Now()
 	proxy := moduleProxy{dir: filepath.Join(tmp, "proxy")}
@@ -130,6 +136,9 @@ func install(t *testing.T, repo, rootVersion, ginVersion string, ginGoMod []byte
 		t.Fatal(err)
 	}
 	if err := proxy.add(module.Version{Path: ginPath, Version: ginVersion}, filepath.Join(repo, "adapters/gin"), ginGoMod); err != nil {
+		t.Fatal(err)
+	}
+	if err := proxy.add(module.Version{Path: otelPath, Version: otelVersion}, filepath.Join(repo, "otelkratosauth"), nil); err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("proxy built in %v", time.Since(start).Round(time.Millisecond))
@@ -146,7 +155,7 @@ func install(t *testing.T, repo, rootVersion, ginVersion string, ginGoMod []byte
 	// that third-party modules are verified without asking the checksum
 	// database; anything missing is still checked against it.
 	var sums bytes.Buffer
-	for _, f := range []string{"go.sum", "adapters/gin/go.sum"} {
+	for _, f := range []string{"go.sum", "adapters/gin/go.sum", "otelkratosauth/go.sum"} {
 		b, err := os.ReadFile(filepath.Join(repo, f))
 		if err != nil {
 			t.Fatal(err)
@@ -193,6 +202,11 @@ func install(t *testing.T, repo, rootVersion, ginVersion string, ginGoMod []byte
 		return out.String(), err
 	}
 	if err := run("go", "get", rootPath+"@"+rootVersion); err != nil {
+		return out.String(), err
+	}
+	// OpenTelemetry users add otelkratosauth; its SDK is the app's choice,
+	// the consumer's comes from the proxy like any module.
+	if err := run("go", "get", otelPath+"@"+otelVersion, "go.opentelemetry.io/otel/sdk/metric"); err != nil {
 		return out.String(), err
 	}
 	// -trimpath keeps compiled packages independent of the temporary module

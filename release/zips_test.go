@@ -20,13 +20,15 @@ func TestModuleZips(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Module zips hold only files under the module's directory: the gin
-	// adapter carries its own copy of the license.
+	// adapter and otelkratosauth carry their own copy of the license.
 	license, err := os.ReadFile(filepath.Join(repo, "LICENSE"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ginLicense, err := os.ReadFile(filepath.Join(repo, "adapters", "gin", "LICENSE")); err != nil || !bytes.Equal(ginLicense, license) {
-		t.Errorf("adapters/gin/LICENSE must be a copy of LICENSE (err: %v)", err)
+	for _, dir := range []string{"adapters/gin", "otelkratosauth"} {
+		if copied, err := os.ReadFile(filepath.Join(repo, dir, "LICENSE")); err != nil || !bytes.Equal(copied, license) {
+			t.Errorf("%s/LICENSE must be a copy of LICENSE (err: %v)", dir, err)
+		}
 	}
 
 	proxy := moduleProxy{dir: t.TempDir()}
@@ -39,11 +41,15 @@ func TestModuleZips(t *testing.T) {
 		mod:     module.Version{Path: rootPath, Version: "v0.1.0"},
 		dir:     repo,
 		want:    []string{"go.mod", "go.sum", "LICENSE", "README.md", "authenticator.go", "adapters/nethttp/middleware.go", "adapters/chi/chi.go", "cache/bigcache.go", "selfservice/"},
-		notWant: []string{"adapters/gin/", "examples/gin/", "e2e/", "release/", "tools/", ".bin", ".git", ".git/", ".run/"},
+		notWant: []string{"adapters/gin/", "otelkratosauth/", "examples/gin/", "examples/chi/", "e2e/", "release/", "tools/", ".bin", ".git", ".git/", ".run/"},
 	}, {
 		mod:  module.Version{Path: ginPath, Version: "v0.1.0"},
 		dir:  filepath.Join(repo, "adapters", "gin"),
 		want: []string{"go.mod", "go.sum", "LICENSE", "gin.go", "selfservice.go"},
+	}, {
+		mod:  module.Version{Path: otelPath, Version: "v0.1.0"},
+		dir:  filepath.Join(repo, "otelkratosauth"),
+		want: []string{"go.mod", "go.sum", "LICENSE", "doc.go", "observer.go"},
 	}} {
 		t.Run(tc.mod.Path, func(t *testing.T) {
 			if err := proxy.add(tc.mod, tc.dir, nil); err != nil {

@@ -1,14 +1,17 @@
 // Command consumer is what a user of kratosauth writes after
 //
-//	go get github.com/kratosauth/kratosauth@VERSION github.com/kratosauth/kratosauth/adapters/gin@VERSION
+//	go get github.com/kratosauth/kratosauth@VERSION github.com/kratosauth/kratosauth/adapters/gin@VERSION \
+//		github.com/kratosauth/kratosauth/otelkratosauth@VERSION
 //
 // TestInstall builds it in a fresh module, outside this repository, from
 // module zips served by a local module proxy. It sends one request with a
 // session and one without through each adapter (net/http, chi, gin) to a
-// fake Kratos whoami, and exits non-zero unless they get 200 and 401.
+// fake Kratos whoami, and exits non-zero unless they get 200 and 401 and
+// otelkratosauth's metrics counted them.
 package main
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -19,11 +22,14 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/go-chi/chi/v5"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
 	"github.com/kratosauth/kratosauth"
 	kratoschi "github.com/kratosauth/kratosauth/adapters/chi"
 	kratosgin "github.com/kratosauth/kratosauth/adapters/gin"
 	kratoshttp "github.com/kratosauth/kratosauth/adapters/nethttp"
+	"github.com/kratosauth/kratosauth/otelkratosauth"
 )
 
 const (
@@ -50,7 +56,12 @@ func main() {
 	kratos := httptest.NewServer(http.HandlerFunc(whoami))
 	defer kratos.Close()
 
-	auth, err := kratosauth.New(kratos.URL, kratosauth.WithCacheTTL(0))
+	reader := sdkmetric.NewManualReader()
+	obs, err := otelkratosauth.NewObserver(otelkratosauth.WithMeterProvider(sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))))
+	if err != nil {
+		fail("otelkratosauth.NewObserver: %v", err)
+	}
+	auth, err := kratosauth.New(kratos.URL, kratosauth.WithCacheTTL(0), kratosauth.WithObserver(obs))
 	if err != nil {
 		fail("kratosauth.New: %v", err)
 	}
@@ -96,6 +107,32 @@ func main() {
 		}
 		fmt.Printf("%s: 200 with a session, 401 without\n", a.name)
 	}
+
+	var rm metricdata.ResourceMetrics
+	if err := reader.Collect(context.Background(), &rm); err != nil {
+		fail("collecting metrics: %v", err)
+	}
+	var checks int64
+	var calls uint64
+	for _, sm := range rm.ScopeMetrics {
+		for _, m := range sm.Metrics {
+			switch d := m.Data.(type) {
+			case metricdata.Sum[int64]:
+				if m.Name == "kratosauth.session.checks" {
+					for _, dp := range d.DataPoints {
+						checks += dp.Value
+					}
+				}
+			case metricdata.Histogram[float64]:
+				if m.Name == "kratosauth.whoami.duration" {
+					for _, dp := range d.DataPoints {
+						calls += dp.Count
+					}
+				}
+			}
+		}
+	}
+	fmt.Printf("otelkratosauth: %d session checks counted, %d whoami calls timed\n", checks, calls)
 
 	// The versions this binary was built from, for the test to check that
 	// they came from the proxy and not from a replacement.
