@@ -26,10 +26,11 @@ const (
 // TestInstall installs kratosauth as a user would, before the release is
 // tagged: the root module, adapters/gin and otelkratosauth are zipped from
 // this work tree at the versions they are about to be tagged with and
-// served by a local module proxy; a fresh module outside the repository (no go.work, an empty
-// module cache, so no copy of an earlier build of these versions is reused)
-// runs `go get` on them and builds and runs testdata/consumer, which sends
-// a request through each adapter to a fake whoami and reads the metrics.
+// served by a local module proxy; a fresh module outside the repository
+// (no go.work, an empty module cache, so no copy of an earlier build of
+// these versions is reused) runs `go get` on them and builds and runs
+// testdata/consumer, which sends a request through each adapter to a fake
+// whoami and reads the metrics.
 //
 // The versions: the root module at the version adapters/gin requires (what
 // RELEASING.md tags first), adapters/gin at the version examples/gin
