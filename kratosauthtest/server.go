@@ -253,6 +253,12 @@ func (s *Server) whoami(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 
+	status, h, body := s.answer(r)
+	write(w, status, h, body)
+}
+
+// answer is whoami's answer for r when no fault is set.
+func (s *Server) answer(r *http.Request) (int, http.Header, []byte) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	token, viaCookie := s.credential(r)
@@ -260,22 +266,21 @@ func (s *Server) whoami(w http.ResponseWriter, r *http.Request) {
 	now := time.Now()
 	switch {
 	case sp == nil, s.revoked[sp.s.ID], s.disabled[sp.s.Identity.ID], sp.s.Identity.State == "inactive", !now.Before(sp.s.ExpiresAt):
-		write(w, http.StatusUnauthorized, nil, body401)
+		return http.StatusUnauthorized, nil, body401
 	case sp.needsAAL2 && sp.s.AuthenticatorAssuranceLevel != kratosauth.AAL2:
-		write(w, http.StatusForbidden, nil, s.aal2Required())
-	default:
-		h := http.Header{"X-Kratos-Authenticated-Identity-Id": {sp.s.Identity.ID}}
-		if s.cacheFor > 0 {
-			h.Set("Ory-Session-Cache-For", strconv.Itoa(int(min(s.cacheFor, sp.s.ExpiresAt.Sub(now)).Seconds())))
-		}
-		if viaCookie != nil && viaCookie.expires.Before(sp.s.ExpiresAt) { // Kratos' RefreshCookie
-			h.Add("Set-Cookie", s.issueCookie(token, sp.s.ExpiresAt).String())
-		}
-		if sp.body == nil {
-			sp.body = WhoamiBody(sp.s)
-		}
-		write(w, http.StatusOK, h, sp.body)
+		return http.StatusForbidden, nil, s.aal2Required()
 	}
+	h := http.Header{"X-Kratos-Authenticated-Identity-Id": {sp.s.Identity.ID}}
+	if s.cacheFor > 0 {
+		h.Set("Ory-Session-Cache-For", strconv.Itoa(int(min(s.cacheFor, sp.s.ExpiresAt.Sub(now)).Seconds())))
+	}
+	if viaCookie != nil && viaCookie.expires.Before(sp.s.ExpiresAt) { // Kratos' RefreshCookie
+		h.Add("Set-Cookie", s.issueCookie(token, sp.s.ExpiresAt).String())
+	}
+	if sp.body == nil {
+		sp.body = WhoamiBody(sp.s)
+	}
+	return http.StatusOK, h, sp.body
 }
 
 // credential picks the session token the way Kratos' extractToken does
