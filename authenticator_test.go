@@ -106,9 +106,7 @@ func TestNewValidatesConfiguration(t *testing.T) {
 			a, err := kratosauth.New(tc.url, tc.opts...)
 			require.Error(t, err)
 			assert.Nil(t, a)
-			if other, dup := messages[err.Error()]; dup {
-				t.Errorf("%q and %q give the same error: %v", tc.name, other, err)
-			}
+			assert.NotContains(t, messages, err.Error(), "%q gives the same error as %q", tc.name, messages[err.Error()])
 			messages[err.Error()] = tc.name
 		})
 	}
