@@ -3,7 +3,6 @@ package kratosauth_test
 import (
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"strings"
 	"testing"
 
@@ -13,13 +12,6 @@ import (
 	"github.com/kratosauth/kratosauth"
 	"github.com/kratosauth/kratosauth/kratosauthtest"
 )
-
-func mustParse(t *testing.T, raw string) *url.URL {
-	t.Helper()
-	u, err := url.Parse(raw)
-	require.NoError(t, err)
-	return u
-}
 
 // TestCredentialForwarding checks exactly what reaches Kratos: the parts of
 // the request Kratos reads, verbatim and in order, and nothing else. Kratos
