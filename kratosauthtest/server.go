@@ -63,7 +63,8 @@ type Server struct {
 
 // Credentials are what a signed-in client presents: the session token (for
 // X-Session-Token or Authorization: Bearer) or the session cookie (for
-// browsers), both for Session.
+// browsers), both for Session. Session is what whoami describes: read it,
+// and change it only through the Server (Extend, Revoke, DisableIdentity).
 type Credentials struct {
 	Token   string
 	Cookie  *http.Cookie
