@@ -1,13 +1,13 @@
 // Package kratosauth protects the routes of Go web apps with Ory Kratos
 // sessions.
 //
-// An Authenticator, built once by New, takes a request's session credential
-// (the ory_kratos_session cookie, an X-Session-Token header or an
-// Authorization: Bearer token, in Kratos' own order of precedence), asks
-// Kratos' GET /sessions/whoami who it belongs to, and caches the answer
-// under a SHA-256 of the credential. Concurrent requests with the same
-// uncached credential share one whoami call. Only the session cookie is sent
-// to Kratos, never the rest of the request.
+// An Authenticator, built once by New, hands Kratos' GET /sessions/whoami
+// exactly the parts of a request Kratos reads to find a session (a
+// non-empty X-Session-Token, or the session cookie pairs and a Bearer
+// Authorization header), verbatim, and nothing else: Kratos decides which
+// credential counts. The answer is cached under a SHA-256 of what was sent,
+// and concurrent requests with the same uncached credential share one
+// whoami call.
 //
 // Every failure is an *Error matching one sentinel error:
 //
@@ -15,8 +15,12 @@
 //	ErrInvalidSession  Kratos does not know or accept it  401, or 303 to login
 //	ErrAAL2Required    a second factor is needed          403, or 303 to step-up
 //	ErrUnavailable     Kratos failed to answer            503, never a logout
+//	ErrCanceled        the client hung up first           499, the handler never runs
 //
-// The middlewares for net/http, chi and gin live in the adapters packages
-// kratoshttp, kratoschi and kratosgin. Handlers read the session with
-// SessionFromContext or IdentityFromContext, and traits with Traits.
+// A Guard (RequireSession, RequireAAL, LoadSession; middleware.go) is the
+// one implementation of the request policy; the middlewares for net/http,
+// chi and gin in the adapters packages kratoshttp, kratoschi and kratosgin
+// translate it. Handlers read the session with SessionFromContext or
+// IdentityFromContext, and traits with Traits. Package kratosauthtest is a
+// fake Kratos for testing handlers.
 package kratosauth
