@@ -228,6 +228,18 @@ func TestTracesEveryOutcome(t *testing.T) {
 		req:   func() *http.Request { return request("", nil) },
 		want:  want{event: map[string]string{"kratosauth.outcome": "anonymous", "kratosauth.cache": "none"}},
 	}, {
+		name: "invalid: inactive session in a 200",
+		setup: func() {
+			s := kratosauthtest.NewSession()
+			s.Active = false
+			r.kratos.Fail(kratosauthtest.Raw(http.StatusOK, nil, kratosauthtest.WhoamiBody(s)))
+		},
+		req: func() *http.Request { return request(r.login().Token, nil) },
+		want: want{ // the call worked: no error.type
+			event:  map[string]string{"kratosauth.outcome": "invalid", "kratosauth.cache": "miss"},
+			whoami: map[string]string{"http.response.status_code": "200", "kratosauth.outcome": "invalid"},
+		},
+	}, {
 		name:  "unavailable: 502",
 		setup: func() { r.kratos.Fail(kratosauthtest.Status(http.StatusBadGateway)) },
 		req:   func() *http.Request { return request(r.login().Token, nil) },
