@@ -189,3 +189,13 @@ func Tamper(token string, fn func(claims map[string]any)) string {
 	fn(claims)
 	return parts[0] + "." + encode(claims) + "." + parts[2]
 }
+
+// Payload is the decoded payload of a compact JWS (nil if it has none).
+func Payload(token string) []byte {
+	parts := strings.SplitN(token, ".", 3)
+	if len(parts) < 2 {
+		return nil
+	}
+	b, _ := b64.DecodeString(parts[1])
+	return b
+}
