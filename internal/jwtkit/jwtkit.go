@@ -26,8 +26,8 @@ var b64 = base64.RawURLEncoding
 
 // Key is a signing key with its JWK identity.
 type Key struct {
-	KID string
-	Alg string // ES256 or RS256
+	KID  string
+	Alg  string // ES256 or RS256
 	priv crypto.Signer
 }
 
