@@ -199,3 +199,9 @@ func Payload(token string) []byte {
 	b, _ := b64.DecodeString(parts[1])
 	return b
 }
+
+// Header is the decoded header of a compact JWS (nil if it has none).
+func Header(token string) []byte {
+	b, _ := b64.DecodeString(strings.SplitN(token, ".", 2)[0])
+	return b
+}
