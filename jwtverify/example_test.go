@@ -50,7 +50,7 @@ func Example() {
 
 	v, err := kratosjwt.New(jwksURL,
 		kratosjwt.WithIssuer("http://127.0.0.1:4433/"), // Kratos' serve.public.base_url
-		kratosjwt.WithAudience("orders"))                // set by the claims mapper
+		kratosjwt.WithAudience("orders"))               // set by the claims mapper
 	if err != nil {
 		log.Fatal(err)
 	}
