@@ -25,8 +25,10 @@ func TestModuleZips(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ginLicense, err := os.ReadFile(filepath.Join(repo, "adapters", "gin", "LICENSE")); err != nil || !bytes.Equal(ginLicense, license) {
-		t.Errorf("adapters/gin/LICENSE must be a copy of LICENSE (err: %v)", err)
+	for _, dir := range []string{"adapters/gin", "jwtverify"} {
+		if own, err := os.ReadFile(filepath.Join(repo, dir, "LICENSE")); err != nil || !bytes.Equal(own, license) {
+			t.Errorf("%s/LICENSE must be a copy of LICENSE (err: %v)", dir, err)
+		}
 	}
 
 	proxy := moduleProxy{dir: t.TempDir()}
@@ -39,11 +41,15 @@ func TestModuleZips(t *testing.T) {
 		mod:     module.Version{Path: rootPath, Version: "v0.1.0"},
 		dir:     repo,
 		want:    []string{"go.mod", "go.sum", "LICENSE", "README.md", "authenticator.go", "adapters/nethttp/middleware.go", "adapters/chi/chi.go", "cache/bigcache.go", "selfservice/"},
-		notWant: []string{"adapters/gin/", "examples/gin/", "e2e/", "release/", "tools/", ".bin", ".git", ".git/", ".run/"},
+		notWant: []string{"adapters/gin/", "examples/gin/", "examples/downstream/", "jwtverify/", "e2e/", "release/", "tools/", ".bin", ".git", ".git/", ".run/"},
+	}, {
+		mod:  module.Version{Path: jwtPath, Version: "v0.1.0"},
+		dir:  filepath.Join(repo, "jwtverify"),
+		want: []string{"go.mod", "go.sum", "LICENSE", "verifier.go", "keys.go"},
 	}, {
 		mod:  module.Version{Path: ginPath, Version: "v0.1.0"},
 		dir:  filepath.Join(repo, "adapters", "gin"),
-		want: []string{"go.mod", "go.sum", "LICENSE", "gin.go", "selfservice.go"},
+		want: []string{"go.mod", "go.sum", "LICENSE", "gin.go", "selfservice.go", "jwt/jwt.go"},
 	}} {
 		t.Run(tc.mod.Path, func(t *testing.T) {
 			if err := proxy.add(tc.mod, tc.dir, nil); err != nil {

@@ -1,11 +1,13 @@
 // Command consumer is what a user of kratosauth writes after
 //
 //	go get github.com/kratosauth/kratosauth@VERSION github.com/kratosauth/kratosauth/adapters/gin@VERSION
+//	go get github.com/kratosauth/kratosauth/jwtverify@VERSION
 //
 // TestInstall builds it in a fresh module, outside this repository, from
 // module zips served by a local module proxy. It sends one request with a
 // session and one without through each adapter (net/http, chi, gin) to a
-// fake Kratos whoami, and exits non-zero unless they get 200 and 401.
+// fake Kratos whoami, and exits non-zero unless they get 200 and 401; then
+// the same for a downstream service's token check (jwt.go).
 package main
 
 import (
@@ -96,6 +98,7 @@ func main() {
 		}
 		fmt.Printf("%s: 200 with a session, 401 without\n", a.name)
 	}
+	checkJWT()
 
 	// The versions this binary was built from, for the test to check that
 	// they came from the proxy and not from a replacement.
