@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -16,7 +15,7 @@ import (
 
 	"github.com/kratosauth/kratosauth"
 	"github.com/kratosauth/kratosauth/cache"
-	"github.com/kratosauth/kratosauth/internal/kratosfake"
+	"github.com/kratosauth/kratosauth/kratosauthtest"
 )
 
 // fakeJWT is a compact JWS with the given claims and a signature nobody
@@ -29,35 +28,43 @@ func fakeJWT(t *testing.T, claims map[string]any) string {
 	return enc([]byte(`{"alg":"ES256","kid":"k1","typ":"JWT"}`)) + "." + enc(b) + "." + enc([]byte("signature"))
 }
 
-// tokenizingKratos answers whoami as Kratos does with tokenize_as: the
-// session with "tokenized" set to what token returns, and no
-// Ory-Session-Cache-For (Kratos never sends it when it tokenizes).
-func tokenizingKratos(t *testing.T, token func() string) *kratosfake.Server {
-	return kratosfake.New(t, func(r *http.Request) kratosfake.Response {
-		body := kratosfake.Fresh(kratosfake.SessionAAL1, time.Hour)
-		if tmpl := r.URL.Query().Get("tokenize_as"); tmpl != "" {
-			body = kratosfake.Modify(body, func(m map[string]any) { m["tokenized"] = token() })
-		}
-		return kratosfake.Response{Status: http.StatusOK, Body: body}
-	})
+// tokenizedKratos starts the kit's fake Kratos, logs alice in, and makes
+// every whoami answer her session with "tokenized" set to tok, as Kratos
+// answers tokenize_as: without Ory-Session-Cache-For.
+func tokenizedKratos(t *testing.T, tok string) (*kratosauthtest.Server, kratosauthtest.Credentials) {
+	t.Helper()
+	k := kratosauthtest.NewServer(t)
+	alice := k.Login()
+	k.Fail(kratosauthtest.Raw(http.StatusOK, nil, withTokenized(t, kratosauthtest.WhoamiBody(alice.Session), tok)))
+	return k, alice
+}
+
+func withTokenized(t *testing.T, body []byte, tok string) []byte {
+	t.Helper()
+	var m map[string]any
+	require.NoError(t, json.Unmarshal(body, &m))
+	m["tokenized"] = tok
+	out, err := json.Marshal(m)
+	require.NoError(t, err)
+	return out
 }
 
 func TestTokenizeAsAsksKratosForTheTemplate(t *testing.T) {
-	tok := fakeJWT(t, map[string]any{"exp": time.Now().Add(10 * time.Minute).Unix(), "sub": "u"})
-	k := tokenizingKratos(t, func() string { return tok })
+	k := kratosauthtest.NewServer(t) // answers tokenize_as as Kratos does
+	alice := k.Login()
 	a := newAuth(t, k.URL, kratosauth.WithTokenizeAs("api.v1"))
 
-	s, err := a.Authenticate(tokenRequest(token))
+	s, err := a.Authenticate(tokenRequest(alice.Token))
 	require.NoError(t, err)
-	assert.Equal(t, tok, s.Tokenized)
+	require.NotEmpty(t, s.Tokenized)
 	assert.Equal(t, "api.v1", k.LastRequest().URL.Query().Get("tokenize_as"))
-	assert.Equal(t, token, k.LastRequest().Header.Get("X-Session-Token"))
+	assert.Equal(t, alice.Token, k.LastRequest().Header.Get("X-Session-Token"))
 
 	// No Ory-Session-Cache-For: the TTL and the token's exp bound the entry,
 	// and the cached session keeps its token.
-	s, err = a.Authenticate(tokenRequest(token))
+	again, err := a.Authenticate(tokenRequest(alice.Token))
 	require.NoError(t, err)
-	assert.Equal(t, tok, s.Tokenized)
+	assert.Equal(t, s.Tokenized, again.Tokenized)
 	assert.Equal(t, 1, k.Calls(), "a cache hit")
 }
 
@@ -77,10 +84,10 @@ func TestTokenizedSessionIsNotCachedPastItsToken(t *testing.T) {
 		{"four parts", fakeJWT(t, map[string]any{"exp": now.Add(time.Hour).Unix()}) + ".d"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			k := tokenizingKratos(t, func() string { return tc.token })
+			k, alice := tokenizedKratos(t, tc.token)
 			a := newAuth(t, k.URL, kratosauth.WithTokenizeAs("api"))
 			for range 3 {
-				s, err := a.Authenticate(tokenRequest(token))
+				s, err := a.Authenticate(tokenRequest(alice.Token))
 				require.NoError(t, err, "Kratos vouched for the session: it is served, only not cached")
 				assert.Equal(t, tc.token, s.Tokenized)
 			}
@@ -89,69 +96,69 @@ func TestTokenizedSessionIsNotCachedPastItsToken(t *testing.T) {
 	}
 }
 
+// shortToken can be cached for one second: exp - TokenExpiryMargin - now.
+func shortToken(t *testing.T) string {
+	return fakeJWT(t, map[string]any{"exp": float64(time.Now().Add(kratosauth.TokenExpiryMargin+time.Second).UnixMilli()) / 1000})
+}
+
 func TestTokenizedSessionCacheEndsWithTheToken(t *testing.T) {
-	var n atomic.Int64
-	k := tokenizingKratos(t, func() string {
-		n.Add(1)
-		// Cacheable for one second: exp - margin - now.
-		return fakeJWT(t, map[string]any{"exp": float64(time.Now().Add(kratosauth.TokenExpiryMargin+time.Second).UnixMilli()) / 1000})
-	})
+	k, alice := tokenizedKratos(t, shortToken(t))
 	a := newAuth(t, k.URL, kratosauth.WithTokenizeAs("api"), kratosauth.WithCacheTTL(time.Hour))
-	_, err := a.Authenticate(tokenRequest(token))
+	_, err := a.Authenticate(tokenRequest(alice.Token))
 	require.NoError(t, err)
-	_, err = a.Authenticate(tokenRequest(token))
+	_, err = a.Authenticate(tokenRequest(alice.Token))
 	require.NoError(t, err)
 	assert.Equal(t, 1, k.Calls(), "cached while the token lives")
 
 	time.Sleep(1100 * time.Millisecond)
-	_, err = a.Authenticate(tokenRequest(token))
+	_, err = a.Authenticate(tokenRequest(alice.Token))
 	require.NoError(t, err)
 	assert.Equal(t, 2, k.Calls(), "the entry ended with the token, not with the 1h TTL")
 }
 
 func TestStaleTokenizedSessionIsNotServedPastItsToken(t *testing.T) {
-	k := tokenizingKratos(t, func() string {
-		return fakeJWT(t, map[string]any{"exp": float64(time.Now().Add(kratosauth.TokenExpiryMargin+time.Second).UnixMilli()) / 1000})
-	})
+	k, alice := tokenizedKratos(t, shortToken(t))
 	a := newAuth(t, k.URL, kratosauth.WithTokenizeAs("api"), kratosauth.WithStaleIfError(time.Hour))
-	_, err := a.Authenticate(tokenRequest(token))
+	_, err := a.Authenticate(tokenRequest(alice.Token))
 	require.NoError(t, err)
 
 	time.Sleep(1100 * time.Millisecond)
-	k.SetResponder(func(*http.Request) kratosfake.Response { return kratosfake.Response{Status: http.StatusBadGateway} })
-	_, err = a.Authenticate(tokenRequest(token))
+	k.Fail(kratosauthtest.Status(http.StatusBadGateway))
+	_, err = a.Authenticate(tokenRequest(alice.Token))
 	assert.ErrorIs(t, err, kratosauth.ErrUnavailable, "a stale session whose token expired is not served")
 }
 
 func TestTokenizeAsWithoutTokenInTheAnswerIsUnavailable(t *testing.T) {
-	k := kratosfake.Always(t, kratosfake.OK()) // a 200 without "tokenized"
+	k := kratosauthtest.NewServer(t)
+	alice := k.Login()
+	k.Fail(kratosauthtest.Raw(http.StatusOK, nil, kratosauthtest.WhoamiBody(alice.Session))) // a 200 without "tokenized"
 	a := newAuth(t, k.URL, kratosauth.WithTokenizeAs("api"))
-	_, err := a.Authenticate(tokenRequest(token))
+	_, err := a.Authenticate(tokenRequest(alice.Token))
 	assert.ErrorIs(t, err, kratosauth.ErrUnavailable)
 }
 
 func TestUnknownTemplateIsUnavailable(t *testing.T) {
 	// Kratos v1.3.1 answers an unknown template with 400 (TokenizeTemplate).
-	k := kratosfake.Always(t, kratosfake.Response{Status: http.StatusBadRequest,
-		Body: []byte(`{"error":{"code":400,"status":"Bad Request","reason":"Unable to find tokenizer template \"nope\"."}}`)})
+	k := kratosauthtest.NewServer(t)
+	alice := k.Login()
+	k.Fail(kratosauthtest.Raw(http.StatusBadRequest, nil,
+		[]byte(`{"error":{"code":400,"status":"Bad Request","reason":"Unable to find tokenizer template \"nope\"."}}`)))
 	a := newAuth(t, k.URL, kratosauth.WithTokenizeAs("nope"))
-	_, err := a.Authenticate(tokenRequest(token))
+	_, err := a.Authenticate(tokenRequest(alice.Token))
 	assert.ErrorIs(t, err, kratosauth.ErrUnavailable)
 }
 
 func TestTokenNotAskedForIsDropped(t *testing.T) {
-	k := kratosfake.Always(t, kratosfake.Response{Status: http.StatusOK,
-		Body: kratosfake.Modify(kratosfake.Fresh(kratosfake.SessionAAL1, time.Hour), func(m map[string]any) { m["tokenized"] = "x.y.z" })})
+	k, alice := tokenizedKratos(t, "x.y.z")
 	a := newAuth(t, k.URL)
-	s, err := a.Authenticate(tokenRequest(token))
+	s, err := a.Authenticate(tokenRequest(alice.Token))
 	require.NoError(t, err)
 	assert.Empty(t, s.Tokenized, "only a token the Authenticator asked for is sent downstream")
 }
 
 func TestCacheNamespaceIncludesTheTemplate(t *testing.T) {
-	k := tokenizingKratos(t, func() string {
-		return fakeJWT(t, map[string]any{"exp": time.Now().Add(time.Hour).Unix()})
-	})
+	k := kratosauthtest.NewServer(t) // tokens only for tokenize_as, valid a minute
+	alice := k.Login()
 	store, err := cache.NewBigCache(time.Minute, 8)
 	require.NoError(t, err)
 	t.Cleanup(func() { store.Close() })
@@ -159,19 +166,19 @@ func TestCacheNamespaceIncludesTheTemplate(t *testing.T) {
 	apiA := newAuth(t, k.URL, kratosauth.WithCache(store), kratosauth.WithTokenizeAs("a"))
 	apiB := newAuth(t, k.URL, kratosauth.WithCache(store), kratosauth.WithTokenizeAs("b"))
 
-	s, err := plain.Authenticate(tokenRequest(token))
+	s, err := plain.Authenticate(tokenRequest(alice.Token))
 	require.NoError(t, err)
 	assert.Empty(t, s.Tokenized)
-	s, err = apiA.Authenticate(tokenRequest(token))
+	s, err = apiA.Authenticate(tokenRequest(alice.Token))
 	require.NoError(t, err)
 	assert.NotEmpty(t, s.Tokenized, "not the plain Authenticator's entry")
-	_, err = apiB.Authenticate(tokenRequest(token))
+	_, err = apiB.Authenticate(tokenRequest(alice.Token))
 	require.NoError(t, err)
 	assert.Equal(t, 3, k.Calls(), "each template has its own entries")
 	assert.Equal(t, "b", k.LastRequest().URL.Query().Get("tokenize_as"))
 
 	for _, a := range []*kratosauth.Authenticator{plain, apiA, apiB} {
-		_, err := a.Authenticate(tokenRequest(token))
+		_, err := a.Authenticate(tokenRequest(alice.Token))
 		require.NoError(t, err)
 	}
 	assert.Equal(t, 3, k.Calls(), "and each hits its own")

@@ -12,7 +12,5 @@ require (
 require (
 	github.com/allegro/bigcache/v3 v3.1.0 // indirect
 	go.yaml.in/yaml/v3 v3.0.5 // indirect
-	golang.org/x/net v0.51.0 // indirect
 	golang.org/x/sync v0.25.0 // indirect
-	golang.org/x/text v0.34.0 // indirect
 )
