@@ -70,6 +70,12 @@ func New(kratosPublicURL string, opts ...Option) (*Authenticator, error) {
 
 	a := &Authenticator{cfg: c}
 	a.whoamiURL = c.publicURL.String() + "/sessions/whoami"
+	if c.tokenizeAs != "" {
+		a.whoamiURL += "?tokenize_as=" + url.QueryEscape(c.tokenizeAs)
+	}
+	// The whoami URL, tokenizer template included, is in the namespace: an
+	// Authenticator asking for another template (or none) sharing the store
+	// must never get these sessions, whose Tokenized it did not ask for.
 	a.namespace = a.whoamiURL + "\x00" + c.cookieName
 	a.loginURL = c.browserURL.String() + "/self-service/login/browser"
 

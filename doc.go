@@ -23,4 +23,10 @@
 // translate it. Handlers read the session with SessionFromContext or
 // IdentityFromContext, and traits with Traits. Package kratosauthtest is a
 // fake Kratos for testing handlers.
+//
+// For services behind the app: WithTokenizeAs makes whoami also return the
+// session as a JWT signed by Kratos (Session.Tokenized), and TokenTransport
+// sends it as a bearer token to the app's downstream services, which verify
+// it without calling Kratos with package kratosjwt (module
+// github.com/kratosauth/kratosauth/jwtverify).
 package kratosauth

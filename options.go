@@ -59,6 +59,8 @@ type config struct {
 	logger       *slog.Logger
 	errorHandler ErrorHandler
 	observer     Observer
+
+	tokenizeAs string // Kratos tokenizer template, "" for none
 }
 
 // WithBrowserURL sets the URL browsers use to reach Kratos' public API,
@@ -245,6 +247,46 @@ func WithErrorHandler(h ErrorHandler) Option {
 		c.errorHandler = h
 		return nil
 	}
+}
+
+// WithTokenizeAs asks whoami for the session as a JSON Web Token made with
+// Kratos' tokenizer template of that name (session.whoami.tokenizer.templates
+// in Kratos' config; whoami?tokenize_as=template). The token is in
+// Session.Tokenized, and TokenTransport sends it to downstream services,
+// which verify it without calling Kratos (package kratosjwt of the
+// jwtverify module).
+//
+// A cached session never outlives its token: the entry's deadline is also
+// bounded by the token's exp claim (less TokenExpiryMargin), and a session
+// whose token has no readable exp is not cached. Kratos sends no
+// Ory-Session-Cache-For when it tokenizes; the other bounds (WithCacheTTL,
+// expires_at) apply as always. A template Kratos does not know makes every
+// whoami fail, and so every request a 503.
+// Default: none (whoami answers without a token).
+func WithTokenizeAs(template string) Option {
+	return func(c *config) error {
+		if !isTemplateName(template) {
+			return fmt.Errorf("kratosauth: WithTokenizeAs: invalid template name %q (want letters, digits, '-', '_' or '.')", template)
+		}
+		c.tokenizeAs = template
+		return nil
+	}
+}
+
+// isTemplateName accepts the names Kratos' config schema allows for
+// tokenizer templates: [a-zA-Z0-9-_.]+.
+func isTemplateName(s string) bool {
+	if s == "" || len(s) > 256 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		switch b := s[i]; {
+		case 'a' <= b && b <= 'z', 'A' <= b && b <= 'Z', '0' <= b && b <= '9', b == '-', b == '_', b == '.':
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 func parseBaseURL(what, raw string) (*url.URL, error) {

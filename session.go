@@ -28,6 +28,12 @@ type Session struct {
 	AuthenticationMethods       []AuthenticationMethod `json:"authentication_methods,omitempty"`
 	Identity                    *Identity              `json:"identity"`
 	Devices                     []Device               `json:"devices,omitempty"`
+	// Tokenized is the session as a JSON Web Token signed by Kratos, for
+	// downstream services to verify without calling Kratos: set only when
+	// the Authenticator asks for it (WithTokenizeAs), empty otherwise. It
+	// is a credential: send it only to your own services (TokenTransport
+	// does), never log it.
+	Tokenized string `json:"tokenized,omitempty"`
 
 	traits *traitsMemo // decoded traits, for sessions a cache hit shares
 }

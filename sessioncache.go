@@ -35,7 +35,7 @@ import (
 // corrupt or foreign entry (including an old JSON entry) is a miss.
 const (
 	entryHeaderLen = 8
-	entryVersion   = 1
+	entryVersion   = 2 // 2: Session.Tokenized after Devices
 )
 
 // cacheState is what the cache knows about a credential.
@@ -98,8 +98,9 @@ func (a *Authenticator) lookupStore(key *digest, now time.Time) (s *Session, sta
 	}
 	if a.cfg.staleGrace > 0 {
 		// Past the deadline: usable only while Kratos is down, for at most
-		// the grace period and never past the session's own expiry.
-		if s, ok := decodeEntry(e, now.Add(-a.cfg.staleGrace)); ok && now.Before(s.ExpiresAt) {
+		// the grace period and never past the session's own expiry, nor its
+		// token's (WithTokenizeAs).
+		if s, ok := decodeEntry(e, now.Add(-a.cfg.staleGrace)); ok && now.Before(s.ExpiresAt) && tokenUsable(s.Tokenized, now) {
 			return s, cacheStale, deadline
 		}
 	}
@@ -329,6 +330,7 @@ func (w *entryWriter) session(s *Session) {
 		w.str(d.UserAgent)
 		w.str(d.Location)
 	}
+	w.str(s.Tokenized)
 	id := s.Identity
 	w.bool(id != nil)
 	if id == nil {
@@ -492,6 +494,7 @@ func (r *entryReader) session() *Session {
 		d.UserAgent = r.str()
 		d.Location = r.str()
 	}
+	s.Tokenized = r.str()
 	if !r.bool() {
 		return s
 	}

@@ -43,9 +43,18 @@ func (a *Authenticator) whoami(ctx context.Context, cred credential) (_ authResu
 	if err != nil {
 		return authResult{}, 0, &Error{Kind: ErrUnavailable, Cause: fmt.Errorf("whoami: reading %d response: %w", resp.StatusCode, err)}
 	}
-	s, cacheFor, err := parseWhoami(resp.StatusCode, resp.Header, body, time.Now())
+	now := time.Now()
+	s, cacheFor, err := parseWhoami(resp.StatusCode, resp.Header, body, now)
 	if err != nil {
 		return authResult{}, 0, err
+	}
+	if a.cfg.tokenizeAs == "" {
+		s.Tokenized = "" // only a token the Authenticator asked for is sent on
+	} else {
+		if s.Tokenized == "" {
+			return authResult{}, 0, &Error{Kind: ErrUnavailable, Cause: errors.New("whoami: no tokenized session in the answer to tokenize_as")}
+		}
+		cacheFor = tokenCacheFor(s.Tokenized, cacheFor, now)
 	}
 	res := authResult{session: s}
 	if cred.cookies != "" { // Kratos refreshes cookies, never tokens

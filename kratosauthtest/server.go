@@ -2,6 +2,7 @@ package kratosauthtest
 
 import (
 	"embed"
+	"encoding/base64"
 	"encoding/json"
 	"net"
 	"net/http"
@@ -40,8 +41,10 @@ var (
 // use kratosauth. Its GET /sessions/whoami reads credentials as Kratos does
 // (a non-empty X-Session-Token, else the first ory_kratos_session cookie it
 // issued, else Authorization: Bearer) and answers with Kratos v1.3.1's
-// status codes, headers and bodies. Build it with NewServer; it is safe for
-// concurrent use.
+// status codes, headers and bodies; with ?tokenize_as= the session also
+// has "tokenized", a JWT with Kratos' claims that is not signed (enough for
+// an edge's tests: kratosauth.WithTokenizeAs, TokenTransport). Build it
+// with NewServer; it is safe for concurrent use.
 type Server struct {
 	// URL is the base URL of the fake public API, for kratosauth.New.
 	URL string
@@ -281,7 +284,30 @@ func (s *Server) answer(r *http.Request) (int, http.Header, []byte) {
 	if sp.body == nil {
 		sp.body = WhoamiBody(sp.s)
 	}
+	if r.URL.Query().Get("tokenize_as") != "" {
+		h.Del("Ory-Session-Cache-For") // Kratos sends none when it tokenizes
+		return http.StatusOK, h, withToken(sp.body, s.URL+"/", sp.s, now)
+	}
 	return http.StatusOK, h, sp.body
+}
+
+// withToken adds "tokenized" to a whoami body, as Kratos does for
+// whoami?tokenize_as=: a JWT with the claims Kratos' tokenizer sets (iss,
+// sub, sid, jti, exp one minute ahead, nbf, iat) but no valid signature.
+// It serves tests of the edge (kratosauth.WithTokenizeAs,
+// kratosauth.TokenTransport); a downstream service's tests sign tokens
+// with keys of their own.
+func withToken(body []byte, iss string, s *kratosauth.Session, now time.Time) []byte {
+	var m map[string]any
+	_ = json.Unmarshal(body, &m)
+	enc := base64.RawURLEncoding.EncodeToString
+	claims, _ := json.Marshal(map[string]any{
+		"jti": newUUID(), "iss": iss, "sub": s.Identity.ID, "sid": s.ID,
+		"exp": now.Add(time.Minute).Unix(), "nbf": now.Unix(), "iat": now.Unix(),
+	})
+	m["tokenized"] = enc([]byte(`{"alg":"ES256","kid":"kratosauthtest","typ":"JWT"}`)) + "." + enc(claims) + "." + enc([]byte("kratosauthtest: not signed"))
+	out, _ := json.Marshal(m)
+	return out
 }
 
 // credential picks the session token the way Kratos' extractToken does

@@ -20,22 +20,26 @@ import (
 const (
 	rootPath = "github.com/kratosauth/kratosauth"
 	ginPath  = rootPath + "/adapters/gin"
+	jwtPath  = rootPath + "/jwtverify"
 	otelPath = rootPath + "/otelkratosauth"
 )
 
 // TestInstall installs kratosauth as a user would, before the release is
-// tagged: the root module, adapters/gin and otelkratosauth are zipped from
-// this work tree at the versions they are about to be tagged with and
-// served by a local module proxy; a fresh module outside the repository
-// (no go.work, an empty module cache, so no copy of an earlier build of
-// these versions is reused) runs `go get` on them and builds and runs
-// testdata/consumer, which sends a request through each adapter to a fake
-// whoami and reads the metrics.
+// tagged: the root module, jwtverify, adapters/gin and otelkratosauth are
+// zipped from this work tree at the versions they are about to be tagged
+// with and served by a local module proxy; a fresh module outside the
+// repository (no go.work, an empty module cache, so no copy of an earlier
+// build of these versions is reused) runs `go get` on each and builds and
+// runs testdata/consumer, which sends a request through each adapter to a
+// fake whoami, verifies a token with kratosjwt and kratosginjwt, and reads
+// the metrics of otelkratosauth.
 //
 // The versions: the root module at the version adapters/gin requires (what
-// RELEASING.md tags first), adapters/gin at the version examples/gin
-// requires, otelkratosauth at the version examples/chi requires.
-// KRATOSAUTH_ROOT_VERSION, KRATOSAUTH_GIN_VERSION and KRATOSAUTH_OTEL_VERSION
+// RELEASING.md tags first), jwtverify at the version adapters/gin requires
+// (tagged second), adapters/gin at the version examples/gin requires,
+// otelkratosauth at the version examples/chi requires.
+// KRATOSAUTH_ROOT_VERSION, KRATOSAUTH_JWT_VERSION, KRATOSAUTH_GIN_VERSION
+// and KRATOSAUTH_OTEL_VERSION
 // override them.
 //
 // The failing cases check that the test can fail: adapters/gin's go.mod
@@ -55,18 +59,23 @@ func TestInstall(t *testing.T) {
 	}
 	rootVersion := envOr("KRATOSAUTH_ROOT_VERSION", requiredVersion(t, filepath.Join(repo, "adapters/gin/go.mod"), rootPath))
 	ginVersion := envOr("KRATOSAUTH_GIN_VERSION", requiredVersion(t, filepath.Join(repo, "examples/gin/go.mod"), ginPath))
+	jwtVersion := envOr("KRATOSAUTH_JWT_VERSION", requiredVersion(t, filepath.Join(repo, "adapters/gin/go.mod"), jwtPath))
 	otelVersion := envOr("KRATOSAUTH_OTEL_VERSION", requiredVersion(t, filepath.Join(repo, "examples/chi/go.mod"), otelPath))
-	for _, v := range []string{rootVersion, ginVersion, otelVersion} {
+	if v := requiredVersion(t, filepath.Join(repo, "jwtverify/go.mod"), rootPath); v != rootVersion && os.Getenv("KRATOSAUTH_ROOT_VERSION") == "" {
+		t.Fatalf("jwtverify requires %s %s, adapters/gin %s: release them against one root version", rootPath, v, rootVersion)
+	}
+	for _, v := range []string{rootVersion, ginVersion, jwtVersion, otelVersion} {
 		if !semver.IsValid(v) || semver.Canonical(v) != v || module.IsPseudoVersion(v) || v == "v0.0.0" {
 			t.Fatalf("version %q is not a release version", v)
 		}
 	}
-	t.Logf("root module %s, adapters/gin %s, otelkratosauth %s", rootVersion, ginVersion, otelVersion)
+	t.Logf("root module %s, jwtverify %s, adapters/gin %s, otelkratosauth %s", rootVersion, jwtVersion, ginVersion, otelVersion)
+	versions := moduleVersions{root: rootVersion, jwt: jwtVersion, gin: ginVersion, otel: otelVersion}
 	ginMod := filepath.Join(repo, "adapters/gin/go.mod")
 
 	t.Run("released versions", func(t *testing.T) {
 		t.Parallel()
-		out, err := install(t, repo, rootVersion, ginVersion, otelVersion, nil)
+		out, err := install(t, repo, versions, nil)
 		if err != nil {
 			t.Fatalf("installing as a user failed: %v\n%s", err, out)
 		}
@@ -74,9 +83,12 @@ func TestInstall(t *testing.T) {
 			"net/http: 200 with a session, 401 without",
 			"chi: 200 with a session, 401 without",
 			"gin: 200 with a session, 401 without",
+			"kratosjwt: 200 with a token, 401 with a bad one",
+			"kratosginjwt: 200 with a token, 401 with a bad one",
 			"otelkratosauth: 6 session checks counted, 3 whoami calls timed",
 			"dep " + rootPath + " " + rootVersion + "\n",
 			"dep " + ginPath + " " + ginVersion + "\n",
+			"dep " + jwtPath + " " + jwtVersion + "\n",
 			"dep " + otelPath + " " + otelVersion + "\n",
 		} {
 			if !strings.Contains(out, want) {
@@ -113,7 +125,7 @@ func TestInstall(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			out, err := install(t, repo, rootVersion, ginVersion, otelVersion, goMod)
+			out, err := install(t, repo, versions, goMod)
 			if err == nil {
 				t.Fatalf("installing succeeded; want it to fail on %s:\n%s", tc.want, out)
 			}
@@ -125,21 +137,27 @@ func TestInstall(t *testing.T) {
 	}
 }
 
-// install serves the root module at rootVersion, adapters/gin at
-// ginVersion (with ginGoMod as its go.mod when not nil) and otelkratosauth
-// at otelVersion from a local proxy, and gets, builds and runs the consumer
-// in a fresh module. It returns the go commands' and the consumer's output.
-func install(t *testing.T, repo, rootVersion, ginVersion, otelVersion string, ginGoMod []byte) (string, error) {
+// moduleVersions are the versions of the published modules to install.
+type moduleVersions struct{ root, jwt, gin, otel string }
+
+// install serves the root module, jwtverify, adapters/gin and
+// otelkratosauth at v (with ginGoMod as adapters/gin's go.mod when not nil)
+// from a local proxy, and gets, builds and runs the consumer in a fresh
+// module. It returns the go commands' and the consumer's output.
+func install(t *testing.T, repo string, v moduleVersions, ginGoMod []byte) (string, error) {
 	tmp := t.TempDir()
 	start := time.Now()
 	proxy := moduleProxy{dir: filepath.Join(tmp, "proxy")}
-	if err := proxy.add(module.Version{Path: rootPath, Version: rootVersion}, repo, nil); err != nil {
+	if err := proxy.add(module.Version{Path: rootPath, Version: v.root}, repo, nil); err != nil {
 		t.Fatal(err)
 	}
-	if err := proxy.add(module.Version{Path: ginPath, Version: ginVersion}, filepath.Join(repo, "adapters/gin"), ginGoMod); err != nil {
+	if err := proxy.add(module.Version{Path: jwtPath, Version: v.jwt}, filepath.Join(repo, "jwtverify"), nil); err != nil {
 		t.Fatal(err)
 	}
-	if err := proxy.add(module.Version{Path: otelPath, Version: otelVersion}, filepath.Join(repo, "otelkratosauth"), nil); err != nil {
+	if err := proxy.add(module.Version{Path: ginPath, Version: v.gin}, filepath.Join(repo, "adapters/gin"), ginGoMod); err != nil {
+		t.Fatal(err)
+	}
+	if err := proxy.add(module.Version{Path: otelPath, Version: v.otel}, filepath.Join(repo, "otelkratosauth"), nil); err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("proxy built in %v", time.Since(start).Round(time.Millisecond))
@@ -148,26 +166,28 @@ func install(t *testing.T, repo, rootVersion, ginVersion, otelVersion string, gi
 	if err := os.MkdirAll(consumer, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	src, err := os.ReadFile(filepath.Join("testdata", "consumer", "main.go"))
-	if err != nil {
-		t.Fatal(err)
+	files := map[string][]byte{}
+	for _, name := range []string{"main.go", "jwt.go"} {
+		src, err := os.ReadFile(filepath.Join("testdata", "consumer", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		files[name] = src
 	}
 	// go.sum starts with the checksums our modules were tidied with, so
 	// that third-party modules are verified without asking the checksum
 	// database; anything missing is still checked against it.
 	var sums bytes.Buffer
-	for _, f := range []string{"go.sum", "adapters/gin/go.sum", "otelkratosauth/go.sum"} {
+	for _, f := range []string{"go.sum", "jwtverify/go.sum", "adapters/gin/go.sum", "otelkratosauth/go.sum"} {
 		b, err := os.ReadFile(filepath.Join(repo, f))
 		if err != nil {
 			t.Fatal(err)
 		}
 		sums.Write(b)
 	}
-	for name, data := range map[string][]byte{
-		"go.mod":  []byte("module example.com/consumer\n\ngo 1.26.0\n"),
-		"go.sum":  sums.Bytes(),
-		"main.go": src,
-	} {
+	files["go.mod"] = []byte("module example.com/consumer\n\ngo 1.26.0\n")
+	files["go.sum"] = sums.Bytes()
+	for name, data := range files {
 		if err := os.WriteFile(filepath.Join(consumer, name), data, 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -199,15 +219,18 @@ func install(t *testing.T, repo, rootVersion, ginVersion, otelVersion string, gi
 	// The gin adapter first, as a gin user would get it alone: the core
 	// module comes at the version adapters/gin requires, which must exist.
 	// Then the core at the release version, as README's Install says.
-	if err := run("go", "get", ginPath+"@"+ginVersion); err != nil {
+	if err := run("go", "get", ginPath+"@"+v.gin); err != nil {
 		return out.String(), err
 	}
-	if err := run("go", "get", rootPath+"@"+rootVersion); err != nil {
+	if err := run("go", "get", rootPath+"@"+v.root); err != nil {
+		return out.String(), err
+	}
+	if err := run("go", "get", jwtPath+"@"+v.jwt); err != nil {
 		return out.String(), err
 	}
 	// OpenTelemetry users add otelkratosauth; its SDK is the app's choice,
 	// the consumer's comes from the proxy like any module.
-	if err := run("go", "get", otelPath+"@"+otelVersion, "go.opentelemetry.io/otel/sdk/metric"); err != nil {
+	if err := run("go", "get", otelPath+"@"+v.otel, "go.opentelemetry.io/otel/sdk/metric"); err != nil {
 		return out.String(), err
 	}
 	// -trimpath keeps compiled packages independent of the temporary module
@@ -215,7 +238,7 @@ func install(t *testing.T, repo, rootVersion, ginVersion, otelVersion string, gi
 	if err := run("go", "build", "-trimpath", "-o", "consumer", "."); err != nil {
 		return out.String(), err
 	}
-	err = run(filepath.Join(consumer, "consumer"))
+	err := run(filepath.Join(consumer, "consumer"))
 	return out.String(), err
 }
 

@@ -25,8 +25,8 @@ func TestModuleZips(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, dir := range []string{"adapters/gin", "otelkratosauth"} {
-		if copied, err := os.ReadFile(filepath.Join(repo, dir, "LICENSE")); err != nil || !bytes.Equal(copied, license) {
+	for _, dir := range []string{"adapters/gin", "jwtverify", "otelkratosauth"} {
+		if own, err := os.ReadFile(filepath.Join(repo, dir, "LICENSE")); err != nil || !bytes.Equal(own, license) {
 			t.Errorf("%s/LICENSE must be a copy of LICENSE (err: %v)", dir, err)
 		}
 	}
@@ -41,11 +41,15 @@ func TestModuleZips(t *testing.T) {
 		mod:     module.Version{Path: rootPath, Version: "v0.1.0"},
 		dir:     repo,
 		want:    []string{"go.mod", "go.sum", "LICENSE", "README.md", "authenticator.go", "adapters/nethttp/middleware.go", "adapters/chi/chi.go", "cache/bigcache.go", "selfservice/"},
-		notWant: []string{"adapters/gin/", "otelkratosauth/", "examples/gin/", "examples/chi/", "e2e/", "release/", "tools/", ".bin", ".git", ".git/", ".run/"},
+		notWant: []string{"adapters/gin/", "otelkratosauth/", "jwtverify/", "examples/gin/", "examples/chi/", "examples/downstream/", "e2e/", "release/", "tools/", ".bin", ".git", ".git/", ".run/"},
+	}, {
+		mod:  module.Version{Path: jwtPath, Version: "v0.1.0"},
+		dir:  filepath.Join(repo, "jwtverify"),
+		want: []string{"go.mod", "go.sum", "LICENSE", "verifier.go", "keys.go"},
 	}, {
 		mod:  module.Version{Path: ginPath, Version: "v0.1.0"},
 		dir:  filepath.Join(repo, "adapters", "gin"),
-		want: []string{"go.mod", "go.sum", "LICENSE", "gin.go", "selfservice.go"},
+		want: []string{"go.mod", "go.sum", "LICENSE", "gin.go", "selfservice.go", "jwt/jwt.go"},
 	}, {
 		mod:  module.Version{Path: otelPath, Version: "v0.1.0"},
 		dir:  filepath.Join(repo, "otelkratosauth"),

@@ -25,9 +25,15 @@ if grep -n '^replace' "${MODULES[@]/%//go.mod}"; then
 	echo "users' go get ignores replace directives; put them in go.work"; exit 1
 fi
 
-echo "== net/http and chi users never get gin, OpenTelemetry, Prometheus, or the test-only browser driver"
-if GOWORK=off go mod graph | grep -E 'gin-gonic|chromedp|go\.opentelemetry\.io|prometheus'; then
+echo "== net/http and chi users never get gin, OpenTelemetry, Prometheus, the JOSE library of jwtverify, or the test-only browser driver"
+if GOWORK=off go mod graph | grep -E 'gin-gonic|chromedp|go\.opentelemetry\.io|prometheus|go-jose'; then
 	echo "the root module's graph must not contain these"; exit 1
+fi
+echo "== jwtverify users never get gin"
+# Its go.sum holds every module of its pruned graph (go mod graph cannot run
+# outside the workspace before the root version it requires is published).
+if grep -E 'gin-gonic|chromedp' jwtverify/go.mod jwtverify/go.sum; then
+	echo "the jwtverify module's graph must not contain these"; exit 1
 fi
 
 # Every go test's output also goes to LOG, for the summary line at the end.

@@ -2,12 +2,14 @@
 //
 //	go get github.com/kratosauth/kratosauth@VERSION github.com/kratosauth/kratosauth/adapters/gin@VERSION \
 //		github.com/kratosauth/kratosauth/otelkratosauth@VERSION
+//	go get github.com/kratosauth/kratosauth/jwtverify@VERSION
 //
 // TestInstall builds it in a fresh module, outside this repository, from
 // module zips served by a local module proxy. It sends one request with a
 // session and one without through each adapter (net/http, chi, gin) to a
 // fake Kratos whoami, and exits non-zero unless they get 200 and 401 and
-// otelkratosauth's metrics counted them.
+// otelkratosauth's metrics counted them; then the same for a downstream
+// service's token check (jwt.go).
 package main
 
 import (
@@ -107,6 +109,7 @@ func main() {
 		}
 		fmt.Printf("%s: 200 with a session, 401 without\n", a.name)
 	}
+	checkJWT()
 
 	var rm metricdata.ResourceMetrics
 	if err := reader.Collect(context.Background(), &rm); err != nil {
