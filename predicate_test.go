@@ -14,7 +14,9 @@ import (
 // Each ready-made predicate, on the sessions it must admit and those it
 // must refuse: what is missing, malformed or ambiguous refuses.
 func TestPredicates(t *testing.T) {
-	session := func(opts ...kratosauthtest.SessionOption) *kratosauth.Session { return kratosauthtest.NewSession(opts...) }
+	session := func(opts ...kratosauthtest.SessionOption) *kratosauth.Session {
+		return kratosauthtest.NewSession(opts...)
+	}
 	withMeta := func(raw string) *kratosauth.Session {
 		s := session()
 		s.Identity.MetadataPublic = json.RawMessage(raw)
