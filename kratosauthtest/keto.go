@@ -10,12 +10,14 @@ import (
 	"time"
 )
 
-// Keto's own bodies (v0.13.0-alpha.0, read API): a decision, and the 400
-// for a question without namespace, object, relation or subject.
+// Keto's own bodies (v0.13.0-alpha.0, read API): a decision, and the 400s
+// for a question without subject, or without namespace, object or relation
+// (keto/real_test.go compares them with a real Keto's).
 var (
 	ketoAllowed    = []byte(`{"allowed":true}` + "\n")
 	ketoDenied     = []byte(`{"allowed":false}` + "\n")
 	ketoIncomplete = []byte(`{"error":{"code":400,"status":"Bad Request","message":"incomplete tuple, provide \"namespace\", \"object\", \"relation\", and a subject"}}` + "\n")
+	ketoNoSubject  = []byte(`{"error":{"code":400,"status":"Bad Request","message":"subject is not allowed to be nil"}}` + "\n")
 	ketoNoAPIKey   = []byte(`{"error":{"code":401,"status":"Unauthorized","message":"The request could not be authorized"}}` + "\n")
 )
 
@@ -136,7 +138,11 @@ func (k *KetoServer) check(w http.ResponseWriter, r *http.Request, mirror bool) 
 	}
 	q := r.URL.Query()
 	t := [4]string{q.Get("namespace"), q.Get("object"), q.Get("relation"), q.Get("subject_id")}
-	for _, name := range [...]string{"namespace", "object", "relation", "subject_id"} {
+	if !q.Has("subject_id") { // Keto checks the subject first (ketoapi FromURLQuery)
+		writeKeto(w, http.StatusBadRequest, nil, ketoNoSubject)
+		return
+	}
+	for _, name := range [...]string{"namespace", "object", "relation"} {
 		if !q.Has(name) {
 			writeKeto(w, http.StatusBadRequest, nil, ketoIncomplete)
 			return
