@@ -6,8 +6,9 @@
 #
 #   build   build .bin/keto from tools/keto (GOWORK=off, CGO on, -tags sqlite)
 #           if it is missing or older than tools/keto/go.mod; no-op otherwise
-#   start   write the config (namespaces Group and Doc), migrate the SQLite
-#           DB and serve in the background; waits for /health/ready
+#   start   render the config (go run ./internal/ketotest/cmd/ketoconfig:
+#           namespaces Group and Doc, as the tests), migrate the SQLite DB
+#           and serve in the background; waits for /health/ready
 #           (KETO_READY_TIMEOUT seconds, default 30)
 #   stop    stop the server started by `start` (pid file)
 #   status  print whether it is running (exit 0 running, 3 not running)
@@ -65,19 +66,9 @@ cmd_start() {
 	mkdir -p "$KETO_RUN_DIR" "$(dirname "$KETO_LOG")"
 	local run_dir cfg
 	run_dir="$(cd "$KETO_RUN_DIR" && pwd)"
-	cfg="$run_dir/keto.yml"
-	# The same namespaces as internal/ketotest's config.
-	cat >"$cfg" <<YAML
-version: v0.13.0-alpha.0
-log: {level: warn}
-dsn: sqlite://$run_dir/db.sqlite?_fk=true&mode=rwc
-namespaces: [{id: 0, name: Group}, {id: 1, name: Doc}]
-serve:
-  read: {host: 127.0.0.1, port: $KETO_READ_PORT}
-  write: {host: 127.0.0.1, port: $KETO_WRITE_PORT}
-  opl: {host: 127.0.0.1, port: $KETO_OPL_PORT}
-  metrics: {host: 127.0.0.1, port: $KETO_METRICS_PORT}
-YAML
+	cfg="$(go run ./internal/ketotest/cmd/ketoconfig -dir "$run_dir" \
+		-read-port "$KETO_READ_PORT" -write-port "$KETO_WRITE_PORT" \
+		-opl-port "$KETO_OPL_PORT" -metrics-port "$KETO_METRICS_PORT")" || die "rendering the config failed"
 
 	if ! "$KETO_BIN" migrate up -y -c "$cfg" >>"$KETO_LOG" 2>&1; then
 		tail -n 30 "$KETO_LOG" >&2
