@@ -246,6 +246,13 @@ func (k *Client) Check(ctx context.Context, t Tuple) (bool, error) {
 	if allowed, ok := k.cache.get(&key, time.Now()); ok {
 		return allowed, nil
 	}
+	return k.fetch(ctx, key, t)
+}
+
+// fetch asks Keto once for all concurrent checks of t. key is a copy, so
+// that the closure below does not move Check's key to the heap and a cache
+// hit allocates nothing.
+func (k *Client) fetch(ctx context.Context, key [sha256.Size]byte, t Tuple) (bool, error) {
 	ch := k.inflight.DoChan(string(key[:]), func() (any, error) {
 		start := time.Now()
 		callCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), k.cfg.timeout)
@@ -340,18 +347,15 @@ func parseCheck(status int, body []byte) (bool, error) {
 }
 
 // digest is the cache key of t: a SHA-256 of its fields, each preceded by
-// its length, so no two tuples share a key ("a"+"bc" vs "ab"+"c").
+// its length, so no two tuples share a key ("a"+"bc" vs "ab"+"c"). The
+// buffer stays on the stack for usual tuples: a cache hit allocates nothing.
 func (t Tuple) digest() [sha256.Size]byte {
-	h := sha256.New()
-	var n [8]byte
+	buf := make([]byte, 0, 256)
 	for _, f := range [...]string{t.Namespace, t.Object, t.Relation, t.SubjectID} {
-		binary.BigEndian.PutUint64(n[:], uint64(len(f)))
-		h.Write(n[:])
-		h.Write([]byte(f))
+		buf = binary.BigEndian.AppendUint64(buf, uint64(len(f)))
+		buf = append(buf, f...)
 	}
-	var d [sha256.Size]byte
-	h.Sum(d[:0])
-	return d
+	return sha256.Sum256(buf)
 }
 
 func parseBaseURL(raw string) (string, error) {

@@ -288,3 +288,14 @@ func TestNewValidates(t *testing.T) {
 	require.NoError(t, err)
 	k.Close()
 }
+
+// A cached decision costs no allocation (BenchmarkCheckCached).
+func TestCachedCheckAllocatesNothing(t *testing.T) {
+	fake := kratosauthtest.NewKeto(t)
+	fake.Grant("Doc", "readme", "view", "alice")
+	k := newClient(t, fake.URL, keto.WithAllowTTL(time.Hour))
+	ctx := context.Background()
+	_, err := k.Check(ctx, doc)
+	require.NoError(t, err)
+	assert.Zero(t, testing.AllocsPerRun(100, func() { _, _ = k.Check(ctx, doc) }))
+}
