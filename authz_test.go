@@ -12,11 +12,13 @@ import (
 	"net/http/httptest"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/kratosauth/kratosauth"
+	"github.com/kratosauth/kratosauth/keto"
 	"github.com/kratosauth/kratosauth/kratosauthtest"
 )
 
@@ -332,3 +334,28 @@ func TestDefaultErrorHandlerForbidden(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// A permission-checked route whose session and decision are cached
+// allocates what RequireSession does (TestCacheHitAllocations), nothing more.
+func TestPermissionCacheHitAllocations(t *testing.T) {
+	ketoFake := kratosauthtest.NewKeto(t)
+	perms, err := keto.New(ketoFake.URL, keto.WithAllowTTL(time.Hour))
+	require.NoError(t, err)
+	t.Cleanup(perms.Close)
+	env := newAuthzEnv(t, kratosauth.WithPermissions(perms))
+	user := env.kratos.Login()
+	ketoFake.Grant("Group", "admins", "members", user.Session.Identity.ID)
+	var served int
+	h := env.auth.RequirePermission("Group", "members", kratosauth.Object("admins")).
+		Middleware(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { served++ }))
+	r := httptest.NewRequest(http.MethodGet, "/", nil)
+	r.AddCookie(user.Cookie)
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	require.Equal(t, http.StatusOK, w.Code)
+
+	allocs := testing.AllocsPerRun(100, func() { h.ServeHTTP(w, r) })
+	require.Equal(t, 102, served)
+	require.Equal(t, 1, ketoFake.Calls())
+	require.LessOrEqual(t, allocs, 2.0)
+}
