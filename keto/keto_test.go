@@ -186,6 +186,17 @@ func TestDecisionCache(t *testing.T) {
 	assert.True(t, check(bob))
 	assert.Equal(t, 3, fake.Calls())
 
+	// The cached allow answers for that tuple only: a tuple that differs in
+	// any one field is Keto's to decide.
+	for _, other := range []keto.Tuple{
+		{Namespace: "Group", Object: "readme", Relation: "view", SubjectID: "alice"},
+		{Namespace: "Doc", Object: "secret", Relation: "view", SubjectID: "alice"},
+		{Namespace: "Doc", Object: "readme", Relation: "edit", SubjectID: "alice"},
+		{Namespace: "Doc", Object: "readme", Relation: "view", SubjectID: "carol"},
+	} {
+		assert.False(t, check(other), "%+v", other)
+	}
+
 	// Tuples whose fields differ but whose concatenations are equal are
 	// different keys.
 	fake.Grant("Doc", "readm", "eview", "alice")
