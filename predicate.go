@@ -115,11 +115,20 @@ func HasAAL(aal string) Predicate {
 // flows); traits can be edited by users and must never hold roles. It
 // panics for an empty role or a bad path (see MetadataPublic).
 func HasRole(path, role string) Predicate {
-	if role == "" {
-		panic("kratosauth: HasRole: empty role")
+	keys, err := splitPath(path)
+	if err != nil || role == "" {
+		panic(fmt.Sprintf("kratosauth: HasRole: bad path %q or empty role", path))
 	}
-	return MetadataPublicWhere(path, func(roles []string) bool { return slices.Contains(roles, role) }).
-		named(fmt.Sprintf("role %q in metadata_public.%s", role, path))
+	// The list is scanned, not decoded: this runs on every request of the
+	// route, and allocates nothing.
+	return NewPredicate(fmt.Sprintf("role %q in metadata_public.%s", role, path), func(s *Session) bool {
+		raw, err := strictjson.Lookup(s.Identity.MetadataPublic, keys...)
+		if err != nil {
+			return false
+		}
+		ok, err := strictjson.ContainsString(raw, role)
+		return err == nil && ok
+	})
 }
 
 // MetadataPublicWhere holds when the value at path in the identity's
@@ -140,8 +149,6 @@ func MetadataPublicWhere[T any](path string, test func(T) bool) Predicate {
 		return err == nil && test(v)
 	})
 }
-
-func (p Predicate) named(name string) Predicate { p.name = name; return p }
 
 // MetadataPublic decodes the value at path in the identity's
 // metadata_public into T. path is object keys joined by dots ("roles",

@@ -190,3 +190,12 @@ func TestMetadataPublic(t *testing.T) {
 	_, err = kratosauth.MetadataPublic[string](kratosauthtest.NewSession(), "org.id")
 	assert.Error(t, err, "no metadata")
 }
+
+// HasRole runs on every request of its routes: it scans metadata_public
+// without allocating.
+func TestHasRoleAllocatesNothing(t *testing.T) {
+	s := kratosauthtest.NewSession(kratosauthtest.WithMetadataPublic(map[string]any{"plan": "pro", "roles": []string{"user", "admin"}}))
+	p := kratosauth.HasRole("roles", "admin")
+	require.True(t, p.Test(s))
+	assert.Zero(t, testing.AllocsPerRun(100, func() { p.Test(s) }))
+}

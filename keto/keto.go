@@ -1,5 +1,5 @@
 // Package keto is a small client for the permission check of Ory Keto
-// (self-hosted, v0.11 and later) and of Ory Network's permission API: one
+// (self-hosted; tested against v0.13) and of Ory Network's permission API: one
 // question, "may this subject have this relation on this object?", asked
 // with GET /relation-tuples/check/openapi on Keto's read API.
 //
