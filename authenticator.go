@@ -122,7 +122,8 @@ func (a *Authenticator) Close() error {
 // (concurrent requests with the same credential share that call).
 //
 // On failure the error is an *Error matching one of ErrNoCredentials,
-// ErrInvalidSession, ErrAAL2Required, ErrCanceled or ErrUnavailable.
+// ErrInvalidSession, ErrAAL2Required, ErrCanceled or ErrUnavailable (never
+// ErrForbidden: rules are the Guard's).
 //
 // Authenticate cannot pass on the session cookie that Kratos re-issues
 // when a session was extended; the middlewares (see Guard) do.
