@@ -40,8 +40,9 @@ const (
 	DefaultAllowTTL = 5 * time.Second
 	// DefaultDenyTTL: denials are not cached (see WithDenyTTL).
 	DefaultDenyTTL = 0
-	// DefaultTimeout bounds one check call, reading the body included.
-	DefaultTimeout = 2 * time.Second
+	// DefaultTimeout bounds one check call, reading the body included; the
+	// same bound as kratosauth.DefaultTimeout for whoami.
+	DefaultTimeout = 5 * time.Second
 	// DefaultMaxResponseBytes caps a check's response body; Keto's is 17 bytes.
 	DefaultMaxResponseBytes = 64 << 10
 
@@ -110,7 +111,7 @@ func WithHTTPClient(client *http.Client) Option {
 }
 
 // WithTimeout bounds one check call; past it the check fails with
-// ErrUnavailable. Default: DefaultTimeout (2 seconds).
+// ErrUnavailable. Default: DefaultTimeout (5 seconds).
 func WithTimeout(d time.Duration) Option {
 	return func(c *config) error {
 		if d <= 0 {

@@ -21,7 +21,7 @@ func TestRealKeto(t *testing.T) {
 	k := ketotest.Start(t)
 	k.Grant(t, "Group", "admins", "members", "alice")
 	const ttl = 500 * time.Millisecond
-	c := newClient(t, k.ReadURL, keto.WithAllowTTL(ttl), keto.WithTimeout(time.Second))
+	c := newClient(t, k.ReadURL, keto.WithAllowTTL(ttl))
 	ctx := context.Background()
 	admins := keto.Tuple{Namespace: "Group", Object: "admins", Relation: "members", SubjectID: "alice"}
 	check := func(tu keto.Tuple) bool {
