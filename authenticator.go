@@ -129,14 +129,17 @@ func (a *Authenticator) Close() error {
 // when a session was extended; the middlewares (see Guard) do.
 func (a *Authenticator) Authenticate(r *http.Request) (*Session, error) {
 	res, err := a.authenticate(r)
+	a.observe(r.Context(), res, err)
 	return res.session, err
 }
 
 // authResult is a session and, when Kratos was asked, the Set-Cookie lines
-// for the session cookie that Kratos sent with it.
+// for the session cookie that Kratos sent with it; cache says where the
+// answer came from, for the Observer, on failures too.
 type authResult struct {
 	session   *Session
 	setCookie []string
+	cache     CacheState
 }
 
 func (a *Authenticator) authenticate(r *http.Request) (authResult, error) {
@@ -148,9 +151,9 @@ func (a *Authenticator) authenticate(r *http.Request) (authResult, error) {
 	cached, state := a.lookup(&key, time.Now())
 	switch state {
 	case cacheHit:
-		return authResult{session: cached}, nil
+		return authResult{session: cached, cache: CacheHit}, nil
 	case cacheRefused:
-		return authResult{}, a.withRedirect(r, &Error{Kind: ErrInvalidSession, Cause: errRefusedRecently})
+		return authResult{cache: CacheNegative}, a.withRedirect(r, &Error{Kind: ErrInvalidSession, Cause: errRefusedRecently})
 	}
 	if !cred.sendable() {
 		return authResult{}, a.withRedirect(r, &Error{Kind: ErrInvalidSession, Cause: errMalformedCredential})
@@ -162,9 +165,9 @@ func (a *Authenticator) authenticate(r *http.Request) (authResult, error) {
 		if state == cacheStale && errors.Is(err, ErrUnavailable) {
 			a.cfg.logger.LogAttrs(r.Context(), slog.LevelWarn, "kratosauth: Kratos unavailable, serving a stale cached session",
 				slog.String("error", err.Error()), slog.String("path", r.URL.Path))
-			return authResult{session: cached}, nil
+			return authResult{session: cached, cache: CacheStale}, nil
 		}
-		return authResult{}, a.withRedirect(r, err)
+		return authResult{cache: res.cache}, a.withRedirect(r, err)
 	}
 	return res, nil
 }
@@ -217,7 +220,9 @@ func (a *Authenticator) HandleError(w http.ResponseWriter, r *http.Request, err 
 // so a client that goes away does not fail the others waiting on it; that
 // client itself gets ErrCanceled.
 func (a *Authenticator) fetchShared(ctx context.Context, key digest, cred credential) (authResult, error) {
+	cache := CacheShared // unless this request's own call runs
 	ch := a.inflight.DoChan(string(key[:]), func() (any, error) {
+		cache = CacheMiss // read after the result arrives: the channel orders it
 		callCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.cfg.timeout)
 		defer cancel()
 		res, cacheFor, err := a.whoami(callCtx, cred)
@@ -232,9 +237,11 @@ func (a *Authenticator) fetchShared(ctx context.Context, key digest, cred creden
 	select {
 	case res := <-ch:
 		if res.Err != nil {
-			return authResult{}, res.Err
+			return authResult{cache: cache}, res.Err
 		}
-		return res.Val.(authResult), nil
+		out := res.Val.(authResult)
+		out.cache = cache
+		return out, nil
 	case <-ctx.Done():
 		return authResult{}, &Error{Kind: ErrCanceled, Cause: context.Cause(ctx)}
 	}

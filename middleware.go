@@ -160,14 +160,18 @@ func (g *Guard) Check(w http.ResponseWriter, r *http.Request) (*http.Request, er
 			Cause:      fmt.Errorf("session is at %q, route requires %q", res.session.AuthenticatorAssuranceLevel, g.aal),
 			RedirectTo: g.a.stepUpURL(r, g.aal),
 		}
+		res.session = nil
 	}
 	if err != nil {
 		if g.optional && !errors.Is(err, ErrUnavailable) && !errors.Is(err, ErrCanceled) {
+			g.a.observe(r.Context(), authResult{cache: res.cache}, nil)
 			return r, nil
 		}
+		g.a.observe(r.Context(), res, err)
 		g.a.HandleError(w, r, err)
 		return nil, err
 	}
+	g.a.observe(r.Context(), res, nil)
 	for _, c := range res.setCookie {
 		w.Header().Add("Set-Cookie", c)
 	}

@@ -59,6 +59,7 @@ type config struct {
 	logger       *slog.Logger
 	errorHandler ErrorHandler
 	forbidden    http.Handler // nil: the ErrorHandler answers browsers too
+	observer     Observer
 
 	permissions PermissionChecker
 }

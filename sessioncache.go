@@ -123,6 +123,7 @@ func (l *writeLocks) lock(key *digest) func() {
 func (a *Authenticator) promote(key *digest) {
 	defer a.writeLocks.lock(key)()
 	if s, state, deadline := a.lookupStore(key, time.Now()); state == cacheHit {
+		s.traits = new(traitsMemo) // freshly decoded: not shared yet
 		a.hot.put(key, s, deadline)
 	}
 }
@@ -157,6 +158,7 @@ func (a *Authenticator) store(key *digest, s *Session, cacheFor time.Duration) {
 		return
 	}
 	if a.hot != nil {
+		s.traits = new(traitsMemo) // s is not shared yet: the flight has not returned it
 		a.hot.put(key, s, now.Add(ttl))
 	}
 }

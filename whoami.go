@@ -17,19 +17,27 @@ import (
 // allows it to be cached (-1: Kratos said nothing), or an *Error. The request
 // is built from scratch: only the credential is sent, no other header of the
 // user's request.
-func (a *Authenticator) whoami(ctx context.Context, cred credential) (authResult, time.Duration, error) {
+func (a *Authenticator) whoami(ctx context.Context, cred credential) (_ authResult, _ time.Duration, err error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, a.whoamiURL, nil)
 	if err != nil {
 		return authResult{}, 0, &Error{Kind: ErrUnavailable, Cause: err}
 	}
 	req.Header["Accept"] = []string{"application/json"}
 	cred.apply(req.Header)
+	status := 0
+	if o := a.cfg.observer; o != nil {
+		var done func(int, error)
+		ctx, done = o.WhoamiStarted(ctx, req)
+		req = req.WithContext(ctx)
+		defer func() { done(status, err) }()
+	}
 
 	resp, err := a.cfg.client.Do(req)
 	if err != nil {
 		return authResult{}, 0, &Error{Kind: ErrUnavailable, Cause: fmt.Errorf("whoami: %w", err)}
 	}
 	defer resp.Body.Close()
+	status = resp.StatusCode
 
 	body, err := httpbody.ReadCapped(resp.Body, a.cfg.maxResponseBytes)
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/allegro/bigcache/v3"
@@ -13,10 +14,14 @@ import (
 // entries live in a few large byte slices that the garbage collector does
 // not scan, so a cache of 100,000 sessions does not lengthen GC pauses.
 type BigCache struct {
-	c *bigcache.BigCache
+	c         *bigcache.BigCache
+	evictions atomic.Int64
 }
 
-var _ Store = (*BigCache)(nil)
+var (
+	_ Store         = (*BigCache)(nil)
+	_ StatsReporter = (*BigCache)(nil)
+)
 
 // NewBigCache returns a store whose entries live at most lifeWindow (bigcache
 // has one lifetime for all entries; shorter per-entry deadlines are checked
@@ -41,13 +46,24 @@ func NewBigCache(lifeWindow time.Duration, maxMB int) (*BigCache, error) {
 	return NewBigCacheWithConfig(cfg)
 }
 
-// NewBigCacheWithConfig returns a store with a bigcache configuration of your own.
+// NewBigCacheWithConfig returns a store with a bigcache configuration of
+// your own. Stats counts evictions only when cfg has no OnRemove callbacks
+// of its own.
 func NewBigCacheWithConfig(cfg bigcache.Config) (*BigCache, error) {
+	b := &BigCache{}
+	if cfg.OnRemove == nil && cfg.OnRemoveWithMetadata == nil && cfg.OnRemoveWithReason == nil {
+		cfg.OnRemoveWithReason = func(_ string, _ []byte, reason bigcache.RemoveReason) {
+			if reason == bigcache.NoSpace {
+				b.evictions.Add(1)
+			}
+		}
+	}
 	c, err := bigcache.New(context.Background(), cfg)
 	if err != nil {
 		return nil, fmt.Errorf("cache: %w", err)
 	}
-	return &BigCache{c: c}, nil
+	b.c = c
+	return b, nil
 }
 
 // Get implements Store. bigcache returns a fresh copy of the entry.
@@ -74,8 +90,11 @@ func (b *BigCache) Delete(key string) error {
 	return err
 }
 
-// Len returns the number of entries, expired ones included until cleanup.
-func (b *BigCache) Len() int { return b.c.Len() }
+// Stats implements StatsReporter: the number of entries (expired ones
+// included until cleanup) and how many were evicted to make room.
+func (b *BigCache) Stats() Stats {
+	return Stats{Entries: int64(b.c.Len()), Evictions: b.evictions.Load()}
+}
 
 // Close implements Store: it stops the cleanup goroutine.
 func (b *BigCache) Close() error { return b.c.Close() }

@@ -23,6 +23,18 @@ func TestApp(t *testing.T) {
 	})
 }
 
+// The same app against the test kit's fake Kratos: fast, no Kratos to run.
+func TestAppWithFakeKratos(t *testing.T) {
+	exampletest.RunFake(t, func(kratosPublicURL, appURL string) (http.Handler, func(), error) {
+		return newApp(config{
+			KratosPublicURL:  kratosPublicURL,
+			KratosBrowserURL: kratosPublicURL,
+			AppURL:           appURL,
+			SessionCacheTTL:  time.Minute,
+		}, slog.New(slog.DiscardHandler))
+	})
+}
+
 func TestLoadConfig(t *testing.T) {
 	env := func(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
 	cfg, err := loadConfig(env(nil))
