@@ -359,3 +359,28 @@ func TestPermissionCacheHitAllocations(t *testing.T) {
 	require.Equal(t, 1, ketoFake.Calls())
 	require.LessOrEqual(t, allocs, 2.0)
 }
+
+// An Observer hears once per request, with the final outcome: a session a
+// rule refuses comes with the session and ErrForbidden, not as admitted.
+func TestObserverSeesRefusals(t *testing.T) {
+	obs := &recordingObserver{}
+	checker := allowIf(func(string, string, string, string) bool { return false })
+	env := newAuthzEnv(t, kratosauth.WithObserver(obs), kratosauth.WithPermissions(checker))
+	bob := env.kratos.Login()
+	for _, g := range []*kratosauth.Guard{
+		env.auth.Require(kratosauth.HasRole("roles", "admin")),
+		env.auth.RequirePermission("Group", "members", kratosauth.Object("admins")),
+	} {
+		before := len(obs.checks)
+		assert.Equal(t, 403, serve(g, "/", &bob, false).Code)
+		require.Len(t, obs.checks, before+1, "one observation per request")
+		c := obs.last(t)
+		assert.ErrorIs(t, c.Err, kratosauth.ErrForbidden)
+		require.NotNil(t, c.Session)
+		assert.Equal(t, bob.Session.ID, c.Session.ID)
+	}
+	assert.NoError(t, func() error {
+		serve(env.auth.RequireSession(), "/", &bob, false)
+		return obs.last(t).Err
+	}())
+}

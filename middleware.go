@@ -171,15 +171,16 @@ func (g *Guard) Check(w http.ResponseWriter, r *http.Request) (*http.Request, er
 		g.a.HandleError(w, r, err)
 		return nil, err
 	}
-	g.a.observe(r.Context(), res, nil)
 	for _, c := range res.setCookie {
 		w.Header().Add("Set-Cookie", c)
 	}
 	r = r.WithContext(NewContext(r.Context(), res.session))
 	if err := g.authorize(r, res.session); err != nil {
-		g.a.HandleError(w, r, err) // r carries the session, for a forbidden page that names the user
+		g.a.observe(r.Context(), res, err) // the valid session, and why its request was refused
+		g.a.HandleError(w, r, err)         // r carries the session, for a forbidden page that names the user
 		return nil, err
 	}
+	g.a.observe(r.Context(), res, nil)
 	return r, nil
 }
 
