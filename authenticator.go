@@ -128,7 +128,8 @@ func (a *Authenticator) Close() error {
 // (concurrent requests with the same credential share that call).
 //
 // On failure the error is an *Error matching one of ErrNoCredentials,
-// ErrInvalidSession, ErrAAL2Required, ErrCanceled or ErrUnavailable.
+// ErrInvalidSession, ErrAAL2Required, ErrCanceled or ErrUnavailable (never
+// ErrForbidden: rules are the Guard's).
 //
 // Authenticate cannot pass on the session cookie that Kratos re-issues
 // when a session was extended; the middlewares (see Guard) do.
@@ -197,12 +198,25 @@ func (a *Authenticator) Invalidate(r *http.Request) {
 }
 
 // HandleError writes the response for err with the configured ErrorHandler,
-// after logging Kratos failures at WARN. A caller's cancellation is not a
-// Kratos failure and is not logged.
+// after logging Kratos' and the permission service's failures at WARN; a
+// browser navigation refused with ErrForbidden gets the WithForbiddenHandler
+// page when there is one. A caller's cancellation is not a failure and is
+// not logged.
 func (a *Authenticator) HandleError(w http.ResponseWriter, r *http.Request, err error) {
 	if errors.Is(err, ErrUnavailable) {
-		a.cfg.logger.LogAttrs(r.Context(), slog.LevelWarn, "kratosauth: session check failed: Kratos unavailable",
+		msg := "kratosauth: session check failed: Kratos unavailable"
+		if errors.Is(err, errPermissionService) {
+			msg = "kratosauth: permission check failed: permission service unavailable"
+		}
+		a.cfg.logger.LogAttrs(r.Context(), slog.LevelWarn, msg,
 			slog.String("error", err.Error()), slog.String("path", r.URL.Path))
+	}
+	if a.cfg.forbidden != nil && errors.Is(err, ErrForbidden) && IsBrowserNavigation(r) {
+		w.Header().Set("Cache-Control", "no-store")
+		fw := &forbiddenWriter{ResponseWriter: w}
+		a.cfg.forbidden.ServeHTTP(fw, r)
+		fw.WriteHeader(http.StatusForbidden) // a handler that wrote nothing
+		return
 	}
 	a.cfg.errorHandler(w, r, err)
 }

@@ -14,15 +14,22 @@
 //	ErrNoCredentials   no credential in the request       401, or 303 to login
 //	ErrInvalidSession  Kratos does not know or accept it  401, or 303 to login
 //	ErrAAL2Required    a second factor is needed          403, or 303 to step-up
-//	ErrUnavailable     Kratos failed to answer            503, never a logout
+//	ErrForbidden       the route's rules refuse a session 403, JSON or a page
+//	ErrUnavailable     Kratos (or Keto) failed to answer  503, never a logout
 //	ErrCanceled        the client hung up first           499, the handler never runs
 //
-// A Guard (RequireSession, RequireAAL, LoadSession; middleware.go) is the
-// one implementation of the request policy; the middlewares for net/http,
-// chi and gin in the adapters packages kratoshttp, kratoschi and kratosgin
-// translate it. Handlers read the session with SessionFromContext or
-// IdentityFromContext, and traits with Traits. Package kratosauthtest is a
-// fake Kratos for testing handlers.
+// A Guard (RequireSession, RequireAAL, LoadSession, Require,
+// RequirePermission; middleware.go) is the one implementation of the
+// request policy; the middlewares for net/http, chi and gin in the adapters
+// packages kratoshttp, kratoschi and kratosgin translate it. Handlers read
+// the session with SessionFromContext or IdentityFromContext, and traits
+// with Traits. Package kratosauthtest is a fake Kratos (and Keto) for
+// testing handlers.
+//
+// Routes can also require more than a session: predicates on it (Require,
+// Guard.Where: a verified address, a role in metadata_public, an assurance
+// level, composed with AllOf and AnyOf) and permissions in Ory Keto
+// (RequirePermission, with a client from package keto).
 //
 // For services behind the app: WithTokenizeAs makes whoami also return the
 // session as a JWT signed by Kratos (Session.Tokenized), and TokenTransport

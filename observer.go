@@ -29,7 +29,9 @@ type Observer interface {
 type SessionCheck struct {
 	// Err is nil when the request was admitted, else the *Error (match it
 	// with errors.Is against the sentinel errors). A LoadSession request
-	// that goes on without a session is admitted with Session nil.
+	// that goes on without a session is admitted with Session nil. A valid
+	// session refused by a Guard's rules (ErrForbidden, or ErrUnavailable
+	// from the permission service) comes with its Session.
 	Err error
 	// Session is the session the request was admitted with, or nil.
 	Session *Session

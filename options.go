@@ -58,9 +58,11 @@ type config struct {
 
 	logger       *slog.Logger
 	errorHandler ErrorHandler
+	forbidden    http.Handler // nil: the ErrorHandler answers browsers too
 	observer     Observer
 
-	tokenizeAs string // Kratos tokenizer template, "" for none
+	tokenizeAs  string // Kratos tokenizer template, "" for none
+	permissions PermissionChecker
 }
 
 // WithBrowserURL sets the URL browsers use to reach Kratos' public API,
@@ -273,6 +275,25 @@ func WithTokenizeAs(template string) Option {
 	}
 }
 
+// WithForbiddenHandler sets the page a browser navigation gets when a
+// signed-in user is refused by a route's rules (ErrForbidden: a predicate,
+// or the permission service said no). h runs with the session in the
+// request's context, so the page can say who is signed in; the status is
+// 403 whatever h writes, and Cache-Control is no-store. It should not
+// redirect to login: the user is signed in, and would come straight back.
+// API clients still get the ErrorHandler's answer (a JSON 403).
+// Default: none, the ErrorHandler answers (DefaultErrorHandler: a plain
+// 403 page).
+func WithForbiddenHandler(h http.Handler) Option {
+	return func(c *config) error {
+		if h == nil {
+			return errors.New("kratosauth: WithForbiddenHandler: nil handler")
+		}
+		c.forbidden = h
+		return nil
+	}
+}
+
 // isTemplateName accepts the names Kratos' config schema allows for
 // tokenizer templates: [a-zA-Z0-9-_.]+.
 func isTemplateName(s string) bool {
@@ -287,6 +308,20 @@ func isTemplateName(s string) bool {
 		}
 	}
 	return true
+}
+
+// WithPermissions sets the permission service of RequirePermission and
+// Guard.WherePermitted, for example a *keto.Client
+// (github.com/kratosauth/kratosauth/keto) for Ory Keto or Ory Network.
+// Default: none; RequirePermission panics without it.
+func WithPermissions(p PermissionChecker) Option {
+	return func(c *config) error {
+		if p == nil {
+			return errors.New("kratosauth: WithPermissions: nil PermissionChecker")
+		}
+		c.permissions = p
+		return nil
+	}
 }
 
 func parseBaseURL(what, raw string) (*url.URL, error) {

@@ -40,7 +40,7 @@ func TestModuleZips(t *testing.T) {
 	}{{
 		mod:     module.Version{Path: rootPath, Version: "v0.1.0"},
 		dir:     repo,
-		want:    []string{"go.mod", "go.sum", "LICENSE", "README.md", "authenticator.go", "adapters/nethttp/middleware.go", "adapters/chi/chi.go", "cache/bigcache.go", "selfservice/"},
+		want:    []string{"go.mod", "go.sum", "LICENSE", "README.md", "authenticator.go", "adapters/nethttp/middleware.go", "adapters/chi/chi.go", "cache/bigcache.go", "selfservice/", "keto/keto.go", "predicate.go"},
 		notWant: []string{"adapters/gin/", "otelkratosauth/", "jwtverify/", "examples/gin/", "examples/chi/", "examples/downstream/", "e2e/", "release/", "tools/", ".bin", ".git", ".git/", ".run/"},
 	}, {
 		mod:  module.Version{Path: jwtPath, Version: "v0.1.0"},

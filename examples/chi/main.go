@@ -5,15 +5,19 @@
 //	GET /           public page; shows the signed-in email when there is one
 //	GET /dashboard  needs a session: browsers without one go to Kratos' login
 //	GET /api/me     needs a session: JSON, or a JSON 401/503 error
+//	GET /admin      with KETO_READ_URL only: needs the Ory Keto permission
+//	                Group:admins#members (admin.go); others signed in get a
+//	                403 page (browsers) or a JSON 403, and 503 if Keto is down
 //	/login, /registration, /settings, /verification, /recovery, /error,
 //	/logout         Kratos' self-service pages (package selfservice)
 //
 // Configuration (environment): KRATOS_PUBLIC_URL (http://127.0.0.1:4433),
 // KRATOS_BROWSER_URL (the public URL), APP_URL (http://127.0.0.1:4455),
-// ADDR (127.0.0.1:4455), SESSION_CACHE_TTL (1m), METRICS (1: serve
-// OpenTelemetry metrics in Prometheus' format at GET /metrics), TRACES
-// (stdout: print spans as JSON, a whoami call's under its request's;
-// telemetry.go).
+// ADDR (127.0.0.1:4455), SESSION_CACHE_TTL (1m), KETO_READ_URL (Keto's
+// read API, e.g. http://127.0.0.1:4466; none: no /admin), KETO_ALLOW_TTL
+// (5s), METRICS (1: serve OpenTelemetry metrics in Prometheus' format at
+// GET /metrics), TRACES (stdout: print spans as JSON, a whoami call's under
+// its request's; telemetry.go).
 package main
 
 import (
@@ -45,6 +49,8 @@ type config struct {
 	AppURL           string
 	Addr             string
 	SessionCacheTTL  time.Duration
+	KetoReadURL      string
+	KetoAllowTTL     time.Duration
 	Metrics          bool
 	Traces           string
 
@@ -73,6 +79,9 @@ func loadConfig(getenv func(string) string) (config, error) {
 		return cfg, fmt.Errorf("SESSION_CACHE_TTL: %w", err)
 	}
 	cfg.SessionCacheTTL = ttl
+	if err := loadKetoConfig(&cfg, get); err != nil {
+		return cfg, err
+	}
 	if _, _, err := net.SplitHostPort(cfg.Addr); err != nil {
 		return cfg, fmt.Errorf("ADDR: %w", err)
 	}
@@ -85,25 +94,33 @@ func newApp(cfg config, logger *slog.Logger) (http.Handler, func(), error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	auth, err := kratosauth.New(cfg.KratosPublicURL,
+	permOpts, closePerms, err := permissionOptions(cfg)
+	if err != nil {
+		_ = tel.shutdown(context.Background())
+		return nil, nil, err
+	}
+	auth, err := kratosauth.New(cfg.KratosPublicURL, append([]kratosauth.Option{
 		kratosauth.WithBrowserURL(cfg.KratosBrowserURL),
 		kratosauth.WithAppURL(cfg.AppURL),
 		kratosauth.WithCacheTTL(cfg.SessionCacheTTL),
 		kratosauth.WithLogger(logger),
-		kratosauth.WithObserver(tel.observer))
+		kratosauth.WithObserver(tel.observer)}, permOpts...)...)
 	if err != nil {
+		closePerms()
 		_ = tel.shutdown(context.Background())
 		return nil, nil, err
 	}
 	cacheMetrics, err := tel.observer.ObserveCache(auth)
 	if err != nil {
 		auth.Close()
+		closePerms()
 		_ = tel.shutdown(context.Background())
 		return nil, nil, err
 	}
 	cleanup := func() {
 		_ = cacheMetrics.Unregister()
 		auth.Close()
+		closePerms()
 		if err := tel.shutdown(context.Background()); err != nil {
 			logger.Warn("flushing telemetry", "error", err)
 		}
@@ -127,6 +144,9 @@ func newApp(cfg config, logger *slog.Logger) (http.Handler, func(), error) {
 		r.Get("/dashboard", dashboard)
 		r.Get("/api/me", me)
 	})
+	if cfg.KetoReadURL != "" {
+		r.With(kratoschi.RequirePermission(auth, "Group", "members", adminObject)).Get("/admin", admin)
+	}
 	// Self-service pages, /logout included: it drops the session from the
 	// cache (auth.Invalidate) and sends the browser to Kratos' logout URL.
 	ui.Register(r)

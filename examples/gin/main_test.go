@@ -45,12 +45,15 @@ func TestLoadConfig(t *testing.T) {
 		AppURL:           "http://127.0.0.1:4455",
 		Addr:             "127.0.0.1:4455",
 		SessionCacheTTL:  time.Minute,
+		KetoAllowTTL:     5 * time.Second,
 	}, cfg)
 
 	_, err = loadConfig(env(map[string]string{"SESSION_CACHE_TTL": "soon"}))
 	assert.ErrorContains(t, err, "SESSION_CACHE_TTL")
 	_, err = loadConfig(env(map[string]string{"ADDR": "4455"}))
 	assert.ErrorContains(t, err, "ADDR")
+	_, err = loadConfig(env(map[string]string{"KETO_ALLOW_TTL": "briefly"}))
+	assert.ErrorContains(t, err, "KETO_ALLOW_TTL")
 	_, _, err = newApp(config{KratosPublicURL: "127.0.0.1:4433", AppURL: "http://127.0.0.1:4455"}, slog.New(slog.DiscardHandler))
 	assert.ErrorContains(t, err, "Kratos public URL")
 }

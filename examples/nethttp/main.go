@@ -5,12 +5,16 @@
 //	GET /           public page; shows the signed-in email when there is one
 //	GET /dashboard  needs a session: browsers without one go to Kratos' login
 //	GET /api/me     needs a session: JSON, or a JSON 401/503 error
+//	GET /admin      with KETO_READ_URL only: needs the Ory Keto permission
+//	                Group:admins#members (admin.go); others signed in get a
+//	                403 page (browsers) or a JSON 403, and 503 if Keto is down
 //	/login, /registration, /settings, /verification, /recovery, /error,
 //	/logout         Kratos' self-service pages (package selfservice)
 //
 // Configuration (environment): KRATOS_PUBLIC_URL (http://127.0.0.1:4433),
 // KRATOS_BROWSER_URL (the public URL), APP_URL (http://127.0.0.1:4455),
-// ADDR (127.0.0.1:4455), SESSION_CACHE_TTL (1m).
+// ADDR (127.0.0.1:4455), SESSION_CACHE_TTL (1m), KETO_READ_URL (Keto's
+// read API, e.g. http://127.0.0.1:4466; none: no /admin), KETO_ALLOW_TTL (5s).
 package main
 
 import (
@@ -38,6 +42,8 @@ type config struct {
 	AppURL           string
 	Addr             string
 	SessionCacheTTL  time.Duration
+	KetoReadURL      string
+	KetoAllowTTL     time.Duration
 }
 
 // loadConfig reads the configuration from the environment; the URLs are
@@ -60,6 +66,9 @@ func loadConfig(getenv func(string) string) (config, error) {
 		return cfg, fmt.Errorf("SESSION_CACHE_TTL: %w", err)
 	}
 	cfg.SessionCacheTTL = ttl
+	if err := loadKetoConfig(&cfg, get); err != nil {
+		return cfg, err
+	}
 	if _, _, err := net.SplitHostPort(cfg.Addr); err != nil {
 		return cfg, fmt.Errorf("ADDR: %w", err)
 	}
@@ -68,17 +77,23 @@ func loadConfig(getenv func(string) string) (config, error) {
 
 // newApp returns the app's handler and a function releasing its resources.
 func newApp(cfg config, logger *slog.Logger) (http.Handler, func(), error) {
-	auth, err := kratosauth.New(cfg.KratosPublicURL,
+	permOpts, closePerms, err := permissionOptions(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	auth, err := kratosauth.New(cfg.KratosPublicURL, append([]kratosauth.Option{
 		kratosauth.WithBrowserURL(cfg.KratosBrowserURL),
 		kratosauth.WithAppURL(cfg.AppURL),
 		kratosauth.WithCacheTTL(cfg.SessionCacheTTL),
-		kratosauth.WithLogger(logger))
+		kratosauth.WithLogger(logger)}, permOpts...)...)
 	if err != nil {
+		closePerms()
 		return nil, nil, err
 	}
 	ui, err := selfservice.New(auth, selfservice.WithSiteName("kratosauth example"))
 	if err != nil {
 		auth.Close()
+		closePerms()
 		return nil, nil, err
 	}
 
@@ -87,11 +102,14 @@ func newApp(cfg config, logger *slog.Logger) (http.Handler, func(), error) {
 	mux.Handle("GET /{$}", kratoshttp.LoadSession(auth)(http.HandlerFunc(home)))
 	mux.Handle("GET /dashboard", kratoshttp.RequireSession(auth)(http.HandlerFunc(dashboard)))
 	mux.Handle("GET /api/me", kratoshttp.RequireSession(auth)(http.HandlerFunc(me)))
+	if cfg.KetoReadURL != "" {
+		mux.Handle("GET /admin", kratoshttp.RequirePermission(auth, "Group", "members", adminObject)(http.HandlerFunc(admin)))
+	}
 	// Self-service pages, /logout included: it drops the session from the
 	// cache (auth.Invalidate) and sends the browser to Kratos' logout URL.
 	ui.Register(mux)
 
-	return mux, func() { auth.Close() }, nil
+	return mux, func() { auth.Close(); closePerms() }, nil
 }
 
 type traits struct {
