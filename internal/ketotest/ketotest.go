@@ -8,24 +8,19 @@ import (
 	"bytes"
 	"context"
 	_ "embed"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
-	"net/http"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"text/template"
 	"time"
 
 	"github.com/kratosauth/kratosauth/internal/kratostest"
+	"github.com/kratosauth/kratosauth/internal/proc"
 )
 
 //go:embed keto.yml.tmpl
@@ -110,12 +105,7 @@ type Server struct {
 	// LogPath is Keto's log file.
 	LogPath string
 
-	bin, cfg, dir string
-
-	mu   sync.Mutex
-	cmd  *exec.Cmd
-	done chan struct{}
-	log  *os.File
+	proc *proc.Process
 }
 
 // Start migrates and serves a fresh Keto on free loopback ports and waits
@@ -142,15 +132,16 @@ func Start(t testing.TB) *Server {
 		ReadURL:  "http://127.0.0.1:" + strconv.Itoa(o.ReadPort),
 		WriteURL: "http://127.0.0.1:" + strconv.Itoa(o.WritePort),
 		LogPath:  filepath.Join(dir, "keto.log"),
-		bin:      bin, cfg: cfg, dir: dir,
 	}
+	s.proc = &proc.Process{Name: "keto", Bin: bin, Args: []string{"serve", "-c", cfg}, Dir: dir, LogPath: s.LogPath,
+		ReadyURLs: []string{s.ReadURL + "/health/ready", s.WriteURL + "/health/ready"}, ReadyTimeout: ReadyTimeout}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	if out, err := exec.CommandContext(ctx, bin, "migrate", "up", "-y", "-c", cfg).CombinedOutput(); err != nil {
 		t.Fatalf("keto migrate up: %v\n%s", err, out)
 	}
 	t.Cleanup(s.Stop)
-	if err := s.serve(); err != nil {
+	if err := s.proc.Start(); err != nil {
 		t.Fatal(err)
 	}
 	return s
@@ -159,139 +150,14 @@ func Start(t testing.TB) *Server {
 // Restart serves Keto again (after Stop) on the same ports and database.
 func (s *Server) Restart(t testing.TB) {
 	t.Helper()
-	s.Stop()
-	if err := s.serve(); err != nil {
+	if err := s.proc.Restart(); err != nil {
 		t.Fatal(err)
 	}
 }
 
-// Stop ends the Keto process and waits until its read port refuses
-// connections. It is idempotent.
-func (s *Server) Stop() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.cmd == nil {
-		return
-	}
-	_ = s.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-s.done:
-	case <-time.After(10 * time.Second):
-		_ = s.cmd.Process.Kill()
-		<-s.done
-	}
-	s.cmd = nil
-	_ = s.log.Close()
-	addr := strings.TrimPrefix(s.ReadURL, "http://")
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); {
-		c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
-		if err != nil {
-			return
-		}
-		c.Close()
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-func (s *Server) serve() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.cmd != nil {
-		return errors.New("ketotest: already running")
-	}
-	lf, err := os.OpenFile(s.LogPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		return err
-	}
-	cmd := exec.Command(s.bin, "serve", "-c", s.cfg)
-	cmd.Stdout, cmd.Stderr = lf, lf
-	cmd.Dir = s.dir
-	if err := cmd.Start(); err != nil {
-		lf.Close()
-		return fmt.Errorf("ketotest: start keto: %w", err)
-	}
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done) }()
-	s.cmd, s.done, s.log = cmd, done, lf
-
-	client := &http.Client{Timeout: time.Second}
-	deadline := time.Now().Add(ReadyTimeout)
-	for {
-		select {
-		case <-done:
-			s.cmd = nil
-			lf.Close()
-			return fmt.Errorf("ketotest: keto exited before becoming ready (%v); log:\n%s", cmd.ProcessState, readLog(s.LogPath))
-		default:
-		}
-		ready := true
-		for _, u := range []string{s.ReadURL, s.WriteURL} {
-			resp, err := client.Get(u + "/health/ready")
-			if err != nil {
-				ready = false
-				break
-			}
-			resp.Body.Close()
-			ready = ready && resp.StatusCode == http.StatusOK
-		}
-		if ready {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			_ = cmd.Process.Kill()
-			<-done
-			s.cmd = nil
-			lf.Close()
-			return fmt.Errorf("ketotest: keto not ready after %v; log:\n%s", ReadyTimeout, readLog(s.LogPath))
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-// Grant writes the tuple namespace:object#relation@subjectID with
-// PUT /admin/relation-tuples on the write API.
-func (s *Server) Grant(t testing.TB, namespace, object, relation, subjectID string) {
-	t.Helper()
-	body, _ := json.Marshal(map[string]string{"namespace": namespace, "object": object, "relation": relation, "subject_id": subjectID})
-	s.write(t, http.MethodPut, s.WriteURL+"/admin/relation-tuples", body, http.StatusCreated)
-}
-
-// Delete removes the tuple with DELETE /admin/relation-tuples.
-func (s *Server) Delete(t testing.TB, namespace, object, relation, subjectID string) {
-	t.Helper()
-	q := url.Values{"namespace": {namespace}, "object": {object}, "relation": {relation}, "subject_id": {subjectID}}
-	s.write(t, http.MethodDelete, s.WriteURL+"/admin/relation-tuples?"+q.Encode(), nil, http.StatusNoContent)
-}
-
-func (s *Server) write(t testing.TB, method, u string, body []byte, want int) {
-	t.Helper()
-	req, err := http.NewRequest(method, u, bytes.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := (&http.Client{Timeout: 5 * time.Second}).Do(req)
-	if err != nil {
-		t.Fatalf("keto %s %s: %v", method, u, err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != want {
-		var b bytes.Buffer
-		_, _ = b.ReadFrom(resp.Body)
-		t.Fatalf("keto %s %s: %d, want %d: %s", method, u, resp.StatusCode, want, b.String())
-	}
-}
-
-func readLog(path string) string {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return err.Error()
-	}
-	if len(b) > 4000 {
-		b = b[len(b)-4000:]
-	}
-	return string(b)
-}
+// Stop ends the Keto process and waits until its ports refuse connections.
+// It is idempotent.
+func (s *Server) Stop() { s.proc.Stop() }
 
 // freePorts returns n distinct loopback ports that were free a moment ago:
 // the listeners are held until all are picked.
