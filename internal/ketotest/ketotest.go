@@ -8,9 +8,12 @@ import (
 	"bytes"
 	"context"
 	_ "embed"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -158,6 +161,40 @@ func (s *Server) Restart(t testing.TB) {
 // Stop ends the Keto process and waits until its ports refuse connections.
 // It is idempotent.
 func (s *Server) Stop() { s.proc.Stop() }
+
+// Grant writes the tuple namespace:object#relation@subjectID with
+// PUT /admin/relation-tuples on the write API.
+func (s *Server) Grant(t testing.TB, namespace, object, relation, subjectID string) {
+	t.Helper()
+	body, _ := json.Marshal(map[string]string{"namespace": namespace, "object": object, "relation": relation, "subject_id": subjectID})
+	s.write(t, http.MethodPut, s.WriteURL+"/admin/relation-tuples", body, http.StatusCreated)
+}
+
+// Delete removes the tuple with DELETE /admin/relation-tuples.
+func (s *Server) Delete(t testing.TB, namespace, object, relation, subjectID string) {
+	t.Helper()
+	q := url.Values{"namespace": {namespace}, "object": {object}, "relation": {relation}, "subject_id": {subjectID}}
+	s.write(t, http.MethodDelete, s.WriteURL+"/admin/relation-tuples?"+q.Encode(), nil, http.StatusNoContent)
+}
+
+func (s *Server) write(t testing.TB, method, u string, body []byte, want int) {
+	t.Helper()
+	req, err := http.NewRequest(method, u, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := (&http.Client{Timeout: 5 * time.Second}).Do(req)
+	if err != nil {
+		t.Fatalf("keto %s %s: %v", method, u, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != want {
+		var b bytes.Buffer
+		_, _ = b.ReadFrom(resp.Body)
+		t.Fatalf("keto %s %s: %d, want %d: %s", method, u, resp.StatusCode, want, b.String())
+	}
+}
 
 // freePorts returns n distinct loopback ports that were free a moment ago:
 // the listeners are held until all are picked.
