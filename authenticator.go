@@ -71,6 +71,12 @@ func New(kratosPublicURL string, opts ...Option) (*Authenticator, error) {
 
 	a := &Authenticator{cfg: c}
 	a.whoamiURL = c.publicURL.String() + "/sessions/whoami"
+	if c.tokenizeAs != "" {
+		a.whoamiURL += "?tokenize_as=" + url.QueryEscape(c.tokenizeAs)
+	}
+	// The whoami URL, tokenizer template included, is in the namespace: an
+	// Authenticator asking for another template (or none) sharing the store
+	// must never get these sessions, whose Tokenized it did not ask for.
 	a.namespace = a.whoamiURL + "\x00" + c.cookieName
 	a.loginURL = c.browserURL.String() + "/self-service/login/browser"
 
@@ -123,20 +129,24 @@ func (a *Authenticator) Close() error {
 // (concurrent requests with the same credential share that call).
 //
 // On failure the error is an *Error matching one of ErrNoCredentials,
-// ErrInvalidSession, ErrAAL2Required, ErrCanceled or ErrUnavailable.
+// ErrInvalidSession, ErrAAL2Required, ErrCanceled or ErrUnavailable (never
+// ErrForbidden: rules are the Guard's).
 //
 // Authenticate cannot pass on the session cookie that Kratos re-issues
 // when a session was extended; the middlewares (see Guard) do.
 func (a *Authenticator) Authenticate(r *http.Request) (*Session, error) {
 	res, err := a.authenticate(r)
+	a.observe(r.Context(), res, err)
 	return res.session, err
 }
 
 // authResult is a session and, when Kratos was asked, the Set-Cookie lines
-// for the session cookie that Kratos sent with it.
+// for the session cookie that Kratos sent with it; cache says where the
+// answer came from, for the Observer, on failures too.
 type authResult struct {
 	session   *Session
 	setCookie []string
+	cache     CacheState
 }
 
 func (a *Authenticator) authenticate(r *http.Request) (authResult, error) {
@@ -148,9 +158,9 @@ func (a *Authenticator) authenticate(r *http.Request) (authResult, error) {
 	cached, state := a.lookup(&key, time.Now())
 	switch state {
 	case cacheHit:
-		return authResult{session: cached}, nil
+		return authResult{session: cached, cache: CacheHit}, nil
 	case cacheRefused:
-		return authResult{}, a.withRedirect(r, &Error{Kind: ErrInvalidSession, Cause: errRefusedRecently})
+		return authResult{cache: CacheNegative}, a.withRedirect(r, &Error{Kind: ErrInvalidSession, Cause: errRefusedRecently})
 	}
 	if !cred.sendable() {
 		return authResult{}, a.withRedirect(r, &Error{Kind: ErrInvalidSession, Cause: errMalformedCredential})
@@ -162,9 +172,9 @@ func (a *Authenticator) authenticate(r *http.Request) (authResult, error) {
 		if state == cacheStale && errors.Is(err, ErrUnavailable) {
 			a.cfg.logger.LogAttrs(r.Context(), slog.LevelWarn, "kratosauth: Kratos unavailable, serving a stale cached session",
 				slog.String("error", err.Error()), slog.String("path", r.URL.Path))
-			return authResult{session: cached}, nil
+			return authResult{session: cached, cache: CacheStale}, nil
 		}
-		return authResult{}, a.withRedirect(r, err)
+		return authResult{cache: res.cache}, a.withRedirect(r, err)
 	}
 	return res, nil
 }
@@ -189,12 +199,25 @@ func (a *Authenticator) Invalidate(r *http.Request) {
 }
 
 // HandleError writes the response for err with the configured ErrorHandler,
-// after logging Kratos failures at WARN. A caller's cancellation is not a
-// Kratos failure and is not logged.
+// after logging Kratos' and the permission service's failures at WARN; a
+// browser navigation refused with ErrForbidden gets the WithForbiddenHandler
+// page when there is one. A caller's cancellation is not a failure and is
+// not logged.
 func (a *Authenticator) HandleError(w http.ResponseWriter, r *http.Request, err error) {
 	if errors.Is(err, ErrUnavailable) {
-		a.cfg.logger.LogAttrs(r.Context(), slog.LevelWarn, "kratosauth: session check failed: Kratos unavailable",
+		msg := "kratosauth: session check failed: Kratos unavailable"
+		if errors.Is(err, errPermissionService) {
+			msg = "kratosauth: permission check failed: permission service unavailable"
+		}
+		a.cfg.logger.LogAttrs(r.Context(), slog.LevelWarn, msg,
 			slog.String("error", err.Error()), slog.String("path", r.URL.Path))
+	}
+	if a.cfg.forbidden != nil && errors.Is(err, ErrForbidden) && IsBrowserNavigation(r) {
+		w.Header().Set("Cache-Control", "no-store")
+		fw := &forbiddenWriter{ResponseWriter: w}
+		a.cfg.forbidden.ServeHTTP(fw, r)
+		fw.WriteHeader(http.StatusForbidden) // a handler that wrote nothing
+		return
 	}
 	a.cfg.errorHandler(w, r, err)
 }
@@ -204,7 +227,9 @@ func (a *Authenticator) HandleError(w http.ResponseWriter, r *http.Request, err 
 // so a client that goes away does not fail the others waiting on it; that
 // client itself gets ErrCanceled.
 func (a *Authenticator) fetchShared(ctx context.Context, key digest, cred credential) (authResult, error) {
+	cache := CacheShared // unless this request's own call runs
 	ch := a.inflight.DoChan(string(key[:]), func() (any, error) {
+		cache = CacheMiss // read after the result arrives: the channel orders it
 		callCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.cfg.timeout)
 		defer cancel()
 		res, cacheFor, err := a.whoami(callCtx, cred)
@@ -219,9 +244,11 @@ func (a *Authenticator) fetchShared(ctx context.Context, key digest, cred creden
 	select {
 	case res := <-ch:
 		if res.Err != nil {
-			return authResult{}, res.Err
+			return authResult{cache: cache}, res.Err
 		}
-		return res.Val.(authResult), nil
+		out := res.Val.(authResult)
+		out.cache = cache
+		return out, nil
 	case <-ctx.Done():
 		return authResult{}, &Error{Kind: ErrCanceled, Cause: context.Cause(ctx)}
 	}

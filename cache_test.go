@@ -1,8 +1,10 @@
 package kratosauth_test
 
 import (
+	"bytes"
 	"encoding/hex"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -13,14 +15,16 @@ import (
 
 	"github.com/kratosauth/kratosauth"
 	"github.com/kratosauth/kratosauth/cache"
-	"github.com/kratosauth/kratosauth/internal/kratosfake"
+	"github.com/kratosauth/kratosauth/kratosauthtest"
 )
 
-// recordingStore is a map Store that remembers what it was given.
+// recordingStore is a map cache.Store that remembers what it was given:
+// the entries and their TTLs, and every key written, in order.
 type recordingStore struct {
 	mu      sync.Mutex
 	entries map[string][]byte
 	ttls    map[string]time.Duration
+	keys    []string
 }
 
 func newRecordingStore() *recordingStore {
@@ -34,14 +38,15 @@ func (s *recordingStore) Get(key string) ([]byte, error) {
 	if !ok {
 		return nil, cache.ErrNotFound
 	}
-	return append([]byte(nil), e...), nil
+	return bytes.Clone(e), nil
 }
 
 func (s *recordingStore) Set(key string, e []byte, ttl time.Duration) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.entries[key] = append([]byte(nil), e...)
+	s.entries[key] = bytes.Clone(e)
 	s.ttls[key] = ttl
+	s.keys = append(s.keys, key)
 	return nil
 }
 
@@ -54,6 +59,14 @@ func (s *recordingStore) Delete(key string) error {
 
 func (s *recordingStore) Close() error { return nil }
 
+// len is the number of entries.
+func (s *recordingStore) len() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.entries)
+}
+
+// only is the one entry, its key and TTL.
 func (s *recordingStore) only(t *testing.T) (string, []byte, time.Duration) {
 	t.Helper()
 	s.mu.Lock()
@@ -67,25 +80,33 @@ func (s *recordingStore) only(t *testing.T) (string, []byte, time.Duration) {
 
 func TestCacheKeyIsAHashNeverTheCredential(t *testing.T) {
 	store := newRecordingStore()
-	fake := kratosfake.Always(t, kratosfake.OK())
-	a := newAuth(t, fake.URL, kratosauth.WithCache(store))
-	_, err := a.Authenticate(tokenRequest(token))
+	kratos := kratosauthtest.NewServer(t)
+	c := kratos.Login()
+	a := newAuth(t, kratos.URL, kratosauth.WithCache(store))
+	_, err := a.Authenticate(tokenRequest(c.Token))
 	require.NoError(t, err)
 
 	key, entry, _ := store.only(t)
 	assert.Len(t, key, 64)
 	_, err = hex.DecodeString(key)
 	assert.NoError(t, err, "key is a hex SHA-256")
-	assert.NotContains(t, key, token)
-	assert.NotContains(t, string(entry), token, "the entry never holds the credential")
+	assert.NotContains(t, key, c.Token)
+	assert.NotContains(t, string(entry), c.Token, "the entry never holds the credential")
 
-	// The same value as a cookie is a different credential, a different key.
+	// The same value as a cookie is a different credential, a different
+	// key: Kratos is asked, and refuses it.
 	r, _ := http.NewRequest(http.MethodGet, "/", nil)
-	r.Header.Set("Cookie", "ory_kratos_session="+token)
+	r.Header.Set("Cookie", "ory_kratos_session="+c.Token)
+	_, err = a.Authenticate(r)
+	require.ErrorIs(t, err, kratosauth.ErrInvalidSession)
+	assert.Equal(t, 2, kratos.Calls())
+
+	// The cookie is cached under a key of its own.
+	r.Header.Set("Cookie", "ory_kratos_session="+c.Cookie.Value)
 	_, err = a.Authenticate(r)
 	require.NoError(t, err)
-	assert.Len(t, store.entries, 2)
-	assert.Equal(t, 2, fake.Calls())
+	assert.Equal(t, 2, store.len())
+	assert.Equal(t, 3, kratos.Calls())
 }
 
 func TestCacheLifetimeIsTheEarliestDeadline(t *testing.T) {
@@ -93,7 +114,7 @@ func TestCacheLifetimeIsTheEarliestDeadline(t *testing.T) {
 		name      string
 		ttl       time.Duration
 		expiresIn time.Duration
-		cacheFor  string
+		cacheFor  string        // Ory-Session-Cache-For sent by Kratos
 		want      time.Duration // 0: not cached
 	}{
 		{"configured TTL", time.Minute, time.Hour, "", time.Minute},
@@ -106,16 +127,21 @@ func TestCacheLifetimeIsTheEarliestDeadline(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			store := newRecordingStore()
-			resp := kratosfake.Response{Status: 200, Body: kratosfake.Fresh(kratosfake.SessionAAL1, tc.expiresIn), Header: http.Header{}}
-			if tc.cacheFor != "" {
-				resp.Header.Set("Ory-Session-Cache-For", tc.cacheFor)
+			kratos := kratosauthtest.NewServer(t)
+			c := kratos.Login(kratosauthtest.WithExpiry(time.Now().Add(tc.expiresIn)))
+			switch secs, err := strconv.Atoi(tc.cacheFor); {
+			case tc.cacheFor == "":
+			case err == nil && secs > 0: // as Kratos sends it
+				kratos.SetCacheFor(time.Duration(secs) * time.Second)
+			default: // what Kratos never sends
+				kratos.Fail(kratosauthtest.Raw(http.StatusOK, http.Header{"Ory-Session-Cache-For": {tc.cacheFor}},
+					kratosauthtest.WhoamiBody(c.Session)))
 			}
-			fake := kratosfake.Always(t, resp)
-			a := newAuth(t, fake.URL, kratosauth.WithCache(store), kratosauth.WithCacheTTL(tc.ttl))
-			_, err := a.Authenticate(tokenRequest(token))
+			a := newAuth(t, kratos.URL, kratosauth.WithCache(store), kratosauth.WithCacheTTL(tc.ttl))
+			_, err := a.Authenticate(tokenRequest(c.Token))
 			require.NoError(t, err)
 			if tc.want == 0 {
-				assert.Empty(t, store.entries)
+				assert.Zero(t, store.len())
 				return
 			}
 			_, _, ttl := store.only(t)
@@ -126,9 +152,10 @@ func TestCacheLifetimeIsTheEarliestDeadline(t *testing.T) {
 
 func TestCorruptOrForeignEntriesAreMisses(t *testing.T) {
 	store := newRecordingStore()
-	fake := kratosfake.Always(t, kratosfake.OK())
-	a := newAuth(t, fake.URL, kratosauth.WithCache(store))
-	_, err := a.Authenticate(tokenRequest(token))
+	kratos := kratosauthtest.NewServer(t)
+	c := kratos.Login()
+	a := newAuth(t, kratos.URL, kratosauth.WithCache(store))
+	_, err := a.Authenticate(tokenRequest(c.Token))
 	require.NoError(t, err)
 	key, entry, _ := store.only(t)
 
@@ -139,11 +166,11 @@ func TestCorruptOrForeignEntriesAreMisses(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			require.NoError(t, store.Set(key, bad, time.Minute))
-			before := fake.Calls()
-			s, err := a.Authenticate(tokenRequest(token))
+			before := kratos.Calls()
+			s, err := a.Authenticate(tokenRequest(c.Token))
 			require.NoError(t, err)
 			assert.NotNil(t, s.Identity)
-			assert.Equal(t, before+1, fake.Calls(), "a bad entry is a miss, answered by Kratos")
+			assert.Equal(t, before+1, kratos.Calls(), "a bad entry is a miss, answered by Kratos")
 		})
 	}
 }

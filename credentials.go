@@ -7,8 +7,6 @@ import (
 	"net/http"
 	"net/textproto"
 	"strings"
-
-	"golang.org/x/net/http/httpguts"
 )
 
 // The library does not decide which credential of a request counts: Kratos
@@ -81,9 +79,18 @@ func (c credential) size() int { return len(c.token) + len(c.cookies) + len(c.au
 // sendable reports whether every part can go on the whoami request as it is.
 // Requests read by net/http's server always pass; hand-made ones may not.
 func (c credential) sendable() bool {
-	return httpguts.ValidHeaderFieldValue(c.token) &&
-		httpguts.ValidHeaderFieldValue(c.cookies) &&
-		httpguts.ValidHeaderFieldValue(c.authorization)
+	return validHeaderValue(c.token) && validHeaderValue(c.cookies) && validHeaderValue(c.authorization)
+}
+
+// validHeaderValue is net/http's rule for a header field value (RFC 9110
+// field-value: no control byte but tab), which its client enforces.
+func validHeaderValue(v string) bool {
+	for i := 0; i < len(v); i++ {
+		if b := v[i]; b < ' ' && b != '\t' || b == 0x7f {
+			return false
+		}
+	}
+	return true
 }
 
 // sessionCookiePairs returns the pairs named name from the Cookie header

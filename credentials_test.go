@@ -3,7 +3,6 @@ package kratosauth_test
 import (
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"strings"
 	"testing"
 
@@ -11,64 +10,79 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/kratosauth/kratosauth"
-	"github.com/kratosauth/kratosauth/internal/kratosfake"
+	"github.com/kratosauth/kratosauth/kratosauthtest"
 )
-
-func mustParse(t *testing.T, raw string) *url.URL {
-	t.Helper()
-	u, err := url.Parse(raw)
-	require.NoError(t, err)
-	return u
-}
 
 // TestCredentialForwarding checks exactly what reaches Kratos: the parts of
 // the request Kratos reads, verbatim and in order, and nothing else. Kratos
-// decides among them (the differential e2e test proves it agrees).
+// decides among them (the differential e2e test proves it agrees; here the
+// fake decides as Kratos does). TOKEN and COOKIE stand for the session's.
 func TestCredentialForwarding(t *testing.T) {
 	cases := []struct {
-		name     string
-		header   http.Header
-		opts     []kratosauth.Option
-		wantSent http.Header
+		name       string
+		header     http.Header
+		cookieName string // of Kratos and the app; default ory_kratos_session
+		wantSent   http.Header
+		refused    bool // Kratos refuses what was sent
 	}{
-		{name: "session token", header: http.Header{"X-Session-Token": {"tok1"}},
-			wantSent: http.Header{"X-Session-Token": {"tok1"}}},
-		{name: "a non-empty token alone", header: http.Header{"X-Session-Token": {"tok"}, "Cookie": {"ory_kratos_session=c"}, "Authorization": {"Bearer b"}},
-			wantSent: http.Header{"X-Session-Token": {"tok"}}},
-		{name: "an empty token is no token", header: http.Header{"X-Session-Token": {""}, "Cookie": {"ory_kratos_session=c"}},
-			wantSent: http.Header{"Cookie": {"ory_kratos_session=c"}}},
-		{name: "bearer", header: http.Header{"Authorization": {"Bearer tok2"}},
-			wantSent: http.Header{"Authorization": {"Bearer tok2"}}},
-		{name: "bearer verbatim, case and two spaces included", header: http.Header{"Authorization": {"bEaReR  tok"}},
-			wantSent: http.Header{"Authorization": {"bEaReR  tok"}}},
-		{name: "cookie among others", header: http.Header{"Cookie": {"_ga=GA1.1.123; ory_kratos_session=MTY0abc; theme=dark"}},
-			wantSent: http.Header{"Cookie": {"ory_kratos_session=MTY0abc"}}},
-		{name: "cookie in second header line", header: http.Header{"Cookie": {"_ga=1", "ory_kratos_session=MTY0abc"}},
-			wantSent: http.Header{"Cookie": {"ory_kratos_session=MTY0abc"}}},
-		{name: "every session cookie pair, verbatim, in order", header: http.Header{"Cookie": {"ory_kratos_session=; a=1", ` ory_kratos_session=bad%zz ;ory_kratos_session="good"`}},
-			wantSent: http.Header{"Cookie": {`ory_kratos_session=; ory_kratos_session=bad%zz; ory_kratos_session="good"`}}},
-		{name: "cookie and bearer both go: Kratos falls back on bearer", header: http.Header{"Cookie": {"ory_kratos_session=undecodable"}, "Authorization": {"Bearer tok"}},
-			wantSent: http.Header{"Cookie": {"ory_kratos_session=undecodable"}, "Authorization": {"Bearer tok"}}},
-		{name: "Ory Network cookie when configured", header: http.Header{"Cookie": {"ory_kratos_session=x; ory_session_mine=abc"}},
-			opts: []kratosauth.Option{kratosauth.WithCookieName("ory_session_mine")}, wantSent: http.Header{"Cookie": {"ory_session_mine=abc"}}},
+		{name: "session token", header: http.Header{"X-Session-Token": {"TOKEN"}},
+			wantSent: http.Header{"X-Session-Token": {"TOKEN"}}},
+		{name: "a non-empty token alone", header: http.Header{"X-Session-Token": {"TOKEN"}, "Cookie": {"ory_kratos_session=COOKIE"}, "Authorization": {"Bearer b"}},
+			wantSent: http.Header{"X-Session-Token": {"TOKEN"}}},
+		{name: "an empty token is no token", header: http.Header{"X-Session-Token": {""}, "Cookie": {"ory_kratos_session=COOKIE"}},
+			wantSent: http.Header{"Cookie": {"ory_kratos_session=COOKIE"}}},
+		{name: "bearer", header: http.Header{"Authorization": {"Bearer TOKEN"}},
+			wantSent: http.Header{"Authorization": {"Bearer TOKEN"}}},
+		{name: "bearer verbatim, in any case", header: http.Header{"Authorization": {"bEaReR TOKEN"}},
+			wantSent: http.Header{"Authorization": {"bEaReR TOKEN"}}},
+		{name: "bearer verbatim, case and two spaces included", header: http.Header{"Authorization": {"bEaReR  TOKEN"}},
+			wantSent: http.Header{"Authorization": {"bEaReR  TOKEN"}}, refused: true},
+		{name: "cookie among others", header: http.Header{"Cookie": {"_ga=GA1.1.123; ory_kratos_session=COOKIE; theme=dark"}},
+			wantSent: http.Header{"Cookie": {"ory_kratos_session=COOKIE"}}},
+		{name: "cookie in second header line", header: http.Header{"Cookie": {"_ga=1", "ory_kratos_session=COOKIE"}},
+			wantSent: http.Header{"Cookie": {"ory_kratos_session=COOKIE"}}},
+		{name: "every session cookie pair, verbatim, in order", header: http.Header{"Cookie": {"ory_kratos_session=; a=1", ` ory_kratos_session=bad%zz ;ory_kratos_session="COOKIE"`}},
+			wantSent: http.Header{"Cookie": {`ory_kratos_session=; ory_kratos_session=bad%zz; ory_kratos_session="COOKIE"`}}},
+		{name: "cookie and bearer both go: Kratos falls back on bearer", header: http.Header{"Cookie": {"ory_kratos_session=undecodable"}, "Authorization": {"Bearer TOKEN"}},
+			wantSent: http.Header{"Cookie": {"ory_kratos_session=undecodable"}, "Authorization": {"Bearer TOKEN"}}},
+		{name: "Ory Network cookie when configured", header: http.Header{"Cookie": {"ory_kratos_session=x; ory_session_mine=COOKIE"}},
+			cookieName: "ory_session_mine", wantSent: http.Header{"Cookie": {"ory_session_mine=COOKIE"}}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			fake := kratosfake.Always(t, kratosfake.OK())
-			a := newAuth(t, fake.URL, tc.opts...)
+			kratos := kratosauthtest.NewServer(t)
+			var opts []kratosauth.Option
+			if tc.cookieName != "" {
+				kratos.SetCookieName(tc.cookieName)
+				opts = append(opts, kratosauth.WithCookieName(tc.cookieName))
+			}
+			c := kratos.Login()
+			fill := strings.NewReplacer("TOKEN", c.Token, "COOKIE", c.Cookie.Value).Replace
+			a := newAuth(t, kratos.URL, opts...)
 			r := httptest.NewRequest(http.MethodGet, "/", nil)
 			for k, v := range tc.header {
-				r.Header[k] = v
+				for _, line := range v {
+					r.Header.Add(k, fill(line))
+				}
 			}
 			r.Header.Set("X-Forwarded-For", "10.0.0.1")
 			r.Header.Set("User-Agent", "secret-agent")
-			_, err := a.Authenticate(r)
-			require.NoError(t, err)
+			s, err := a.Authenticate(r)
+			if tc.refused {
+				require.ErrorIs(t, err, kratosauth.ErrInvalidSession)
+			} else {
+				require.NoError(t, err)
+				assert.Equal(t, c.Session.ID, s.ID)
+			}
 
-			got := fake.LastRequest()
+			got := kratos.LastRequest()
 			require.NotNil(t, got)
 			for _, k := range []string{"Cookie", "Authorization", "X-Session-Token"} {
-				assert.Equal(t, tc.wantSent.Values(k), got.Header.Values(k), k)
+				var want []string
+				for _, line := range tc.wantSent.Values(k) {
+					want = append(want, fill(line))
+				}
+				assert.Equal(t, want, got.Header.Values(k), k)
 			}
 			assert.Empty(t, got.Header.Get("X-Forwarded-For"))
 			assert.NotEqual(t, "secret-agent", got.Header.Get("User-Agent"))
@@ -98,8 +112,8 @@ func TestCredentialsKratosCanNeverAccept(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			fake := kratosfake.Always(t, kratosfake.OK())
-			a := newAuth(t, fake.URL)
+			kratos := kratosauthtest.NewServer(t)
+			a := newAuth(t, kratos.URL)
 			r := httptest.NewRequest(http.MethodGet, "/", nil)
 			for k, v := range tc.header {
 				r.Header[k] = v
@@ -107,7 +121,7 @@ func TestCredentialsKratosCanNeverAccept(t *testing.T) {
 			s, err := a.Authenticate(r)
 			assert.Nil(t, s)
 			assert.ErrorIs(t, err, tc.want)
-			assert.Zero(t, fake.Calls())
+			assert.Zero(t, kratos.Calls())
 		})
 	}
 }
@@ -115,30 +129,41 @@ func TestCredentialsKratosCanNeverAccept(t *testing.T) {
 // TestCacheKeyCoversEverythingSent: two requests share a cache entry only
 // when they send Kratos the same bytes.
 func TestCacheKeyCoversEverythingSent(t *testing.T) {
-	fake := kratosfake.Always(t, kratosfake.OK())
-	a := newAuth(t, fake.URL)
-	headers := []http.Header{
-		{"Cookie": {"ory_kratos_session=a"}},
-		{"Cookie": {"ory_kratos_session=a; ory_kratos_session=b"}},
-		{"Cookie": {"ory_kratos_session=b; ory_kratos_session=a"}},
-		{"Cookie": {"ory_kratos_session=a"}, "Authorization": {"Bearer a"}},
-		{"Authorization": {"Bearer a"}},
-		{"Authorization": {"Bearer  a"}},
-		{"X-Session-Token": {"a"}},
+	kratos := kratosauthtest.NewServer(t)
+	alice, bob := kratos.Login(), kratos.Login()
+	a := newAuth(t, kratos.URL)
+	ac, bc := "ory_kratos_session="+alice.Cookie.Value, "ory_kratos_session="+bob.Cookie.Value
+	cases := []struct {
+		h    http.Header
+		want *kratosauthtest.Credentials // nil: Kratos refuses it
+	}{
+		{http.Header{"Cookie": {ac}}, &alice},
+		{http.Header{"Cookie": {ac + "; " + bc}}, &alice},
+		{http.Header{"Cookie": {bc + "; " + ac}}, &bob},
+		{http.Header{"Cookie": {ac}, "Authorization": {"Bearer " + bob.Token}}, &alice},
+		{http.Header{"Authorization": {"Bearer " + bob.Token}}, &bob},
+		{http.Header{"Authorization": {"Bearer  " + bob.Token}}, nil},
+		{http.Header{"X-Session-Token": {bob.Token}}, &bob},
+		{http.Header{"Cookie": {"ory_kratos_session=" + bob.Token}}, nil},
 	}
-	for _, h := range headers {
+	for _, tc := range cases {
 		r := httptest.NewRequest(http.MethodGet, "/", nil)
-		for k, v := range h {
+		for k, v := range tc.h {
 			r.Header[k] = v
 		}
-		_, err := a.Authenticate(r)
+		s, err := a.Authenticate(r)
+		if tc.want == nil {
+			assert.ErrorIs(t, err, kratosauth.ErrInvalidSession, "%v was answered from another credential's entry", tc.h)
+			continue
+		}
 		require.NoError(t, err)
+		assert.Equal(t, tc.want.Session.ID, s.ID, "%v was answered from another credential's entry", tc.h)
 	}
-	assert.Equal(t, len(headers), fake.Calls(), "two different credentials shared a cache entry")
+	assert.Equal(t, len(cases), kratos.Calls(), "two different credentials shared a cache entry")
 
 	r := httptest.NewRequest(http.MethodGet, "/", nil)
-	r.Header.Set("Cookie", "theme=dark; ory_kratos_session=a; _ga=1") // sends the same bytes as the first
+	r.Header.Set("Cookie", "theme=dark; "+ac+"; _ga=1") // sends the same bytes as the first
 	_, err := a.Authenticate(r)
 	require.NoError(t, err)
-	assert.Equal(t, len(headers), fake.Calls(), "unrelated cookies must not defeat the cache")
+	assert.Equal(t, len(cases), kratos.Calls(), "unrelated cookies must not defeat the cache")
 }

@@ -23,6 +23,13 @@ var (
 	// it (RequireAAL). Responses: 403, or a redirect to the step-up login.
 	ErrAAL2Required = errors.New("kratosauth: second authentication factor required")
 
+	// ErrForbidden: the session is valid but the route's rules refuse it: a
+	// predicate (Require, Guard.Where) does not hold, or the permission
+	// service said no (RequirePermission). Unlike ErrAAL2Required, signing
+	// in again would not help, so browsers are never redirected. Responses:
+	// 403, a page for browsers (WithForbiddenHandler), JSON otherwise.
+	ErrForbidden = errors.New("kratosauth: forbidden")
+
 	// ErrCanceled: the request's own context ended (the client hung up, or
 	// the app's deadline for the request passed) before Kratos answered. It
 	// says nothing about the session or about Kratos: the handler does not
@@ -30,10 +37,12 @@ var (
 	// failure. Responses: 499 with no body (nobody is there to read it).
 	ErrCanceled = errors.New("kratosauth: request canceled before Kratos answered")
 
-	// ErrUnavailable: Kratos could not answer (connection error, timeout,
-	// 429, 5xx, an unexpected status or an unreadable body). It never means
-	// "logged out". Responses: 503 with Retry-After when Kratos gave one.
-	ErrUnavailable = errors.New("kratosauth: Kratos unavailable")
+	// ErrUnavailable: Kratos, or for RequirePermission the permission
+	// service, could not answer (connection error, timeout, 429, 5xx, an
+	// unexpected status or an unreadable body); Cause says which. It never
+	// means "logged out" or "not allowed". Responses: 503 with Retry-After
+	// when Kratos gave one.
+	ErrUnavailable = errors.New("kratosauth: service unavailable")
 )
 
 // Error is the error type Authenticate returns. Kind is one of the sentinel
@@ -41,14 +50,15 @@ var (
 // and errors.As to reach the fields.
 type Error struct {
 	// Kind is ErrNoCredentials, ErrInvalidSession, ErrAAL2Required,
-	// ErrCanceled or ErrUnavailable.
+	// ErrForbidden, ErrCanceled or ErrUnavailable.
 	Kind error
 	// Cause is the underlying error, if any. It may hold internal details
 	// (addresses, Kratos' own messages) and must not be shown to users.
 	Cause error
 	// RedirectTo is where a browser should go to fix the problem: the login
 	// flow (with return_to) for ErrNoCredentials and ErrInvalidSession, the
-	// step-up login for ErrAAL2Required, and empty for ErrUnavailable.
+	// step-up login for ErrAAL2Required, and empty for ErrForbidden and
+	// ErrUnavailable.
 	RedirectTo string
 	// RetryAfter is Kratos' Retry-After on a 429, zero otherwise.
 	RetryAfter time.Duration

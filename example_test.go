@@ -5,27 +5,18 @@ import (
 	"log"
 	"net/http"
 	"net/http/httptest"
+	"testing"
 
 	"github.com/kratosauth/kratosauth"
+	"github.com/kratosauth/kratosauth/kratosauthtest"
 )
 
-// A stand-in for Kratos' GET /sessions/whoami, answering like Kratos v1.3.1.
-func exampleKratos() *httptest.Server {
-	return httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Header.Get("X-Session-Token") != "ory_st_example" && r.Header.Get("Authorization") != "Bearer ory_st_example" {
-			w.WriteHeader(http.StatusUnauthorized)
-			fmt.Fprint(w, `{"error":{"code":401,"status":"Unauthorized","message":"The request could not be authorized"}}`)
-			return
-		}
-		fmt.Fprint(w, `{"id":"5f1c","active":true,"expires_at":"2099-01-01T00:00:00Z",
-			"authenticator_assurance_level":"aal1",
-			"identity":{"id":"9a2b","schema_id":"default","traits":{"email":"ada@example.com"}}}`)
-	}))
-}
-
 func ExampleAuthenticator_Authenticate() {
-	kratos := exampleKratos()
+	t := &testing.T{} // in a test: the test's *testing.T
+	// A fake Kratos answering as v1.3.1 does, with one user signed in.
+	kratos := kratosauthtest.NewServer(t)
 	defer kratos.Close()
+	ada := kratos.Login(kratosauthtest.WithIdentityID("9a2b5f1c-6c1e-4b7d-9a51-0f3e2d1c4b5a"))
 
 	auth, err := kratosauth.New(kratos.URL)
 	if err != nil {
@@ -34,7 +25,7 @@ func ExampleAuthenticator_Authenticate() {
 	defer auth.Close()
 
 	r := httptest.NewRequest(http.MethodGet, "/api/me", nil)
-	r.Header.Set("X-Session-Token", "ory_st_example")
+	r.Header.Set("X-Session-Token", ada.Token)
 	s, err := auth.Authenticate(r)
 	if err != nil {
 		log.Fatal(err)
@@ -45,28 +36,30 @@ func ExampleAuthenticator_Authenticate() {
 	_, err = auth.Authenticate(r)
 	fmt.Println(err)
 	// Output:
-	// 9a2b aal1
+	// 9a2b5f1c-6c1e-4b7d-9a51-0f3e2d1c4b5a aal1
 	// kratosauth: invalid or expired session: whoami: 401 no active session
 }
 
 func ExampleTraits() {
-	kratos := exampleKratos()
+	t := &testing.T{} // in a test: the test's *testing.T
+	kratos := kratosauthtest.NewServer(t)
 	defer kratos.Close()
+	ada := kratos.Login(kratosauthtest.WithTraits(map[string]string{"email": "ada@example.com"}))
 	auth, _ := kratosauth.New(kratos.URL)
 	defer auth.Close()
 
 	r := httptest.NewRequest(http.MethodGet, "/", nil)
-	r.Header.Set("Authorization", "Bearer ory_st_example")
+	r.Header.Set("Authorization", "Bearer "+ada.Token)
 	s, _ := auth.Authenticate(r)
 
 	type traits struct {
 		Email string `json:"email"`
 	}
-	t, err := kratosauth.Traits[traits](s)
+	tr, err := kratosauth.Traits[traits](s)
 	if err != nil {
 		log.Fatal(err)
 	}
-	fmt.Println(t.Email)
+	fmt.Println(tr.Email)
 	// Output: ada@example.com
 }
 

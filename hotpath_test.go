@@ -62,3 +62,82 @@ func TestHotTierFollowsTheStore(t *testing.T) {
 	require.Equal(t, bob.Session.Identity.ID, who(bob))
 	require.Equal(t, 3, kratos.Calls())
 }
+
+// Traits decodes a cached session's traits once per type: a handler that
+// reads them on every request pays no JSON decoding after the first.
+func TestTraitsOfACachedSessionDecodeOnce(t *testing.T) {
+	kratos := kratosauthtest.NewServer(t)
+	a := newAuth(t, kratos.URL)
+	user := kratos.Login(kratosauthtest.WithTraits(map[string]any{"email": "ada@example.com", "name": map[string]string{"first": "Ada"}, "tags": []string{"x"}}))
+	r := httptest.NewRequest(http.MethodGet, "/", nil)
+	r.AddCookie(user.Cookie)
+	_, err := a.Authenticate(r) // cached now
+	require.NoError(t, err)
+	s, err := a.Authenticate(r) // the shared, cached session
+	require.NoError(t, err)
+
+	type plain struct {
+		Email string `json:"email"`
+		Name  struct {
+			First string `json:"first"`
+		} `json:"name"`
+	}
+	first, err := kratosauth.Traits[plain](s)
+	require.NoError(t, err)
+	require.Equal(t, "Ada", first.Name.First)
+	allocs := testing.AllocsPerRun(50, func() {
+		got, _ := kratosauth.Traits[plain](s)
+		if got != first {
+			t.Fatal("memoized traits changed")
+		}
+	})
+	require.Zero(t, allocs, "Traits decoded again")
+
+	// A type a caller could change through (a slice) is decoded every time.
+	type withSlice struct {
+		Tags []string `json:"tags"`
+	}
+	mine, err := kratosauth.Traits[withSlice](s)
+	require.NoError(t, err)
+	mine.Tags[0] = "changed"
+	theirs, err := kratosauth.Traits[withSlice](s)
+	require.NoError(t, err)
+	require.Equal(t, []string{"x"}, theirs.Tags)
+
+	// A copy of the session with other traits gets its own.
+	cp, id := *s, *s.Identity
+	id.Traits = []byte(`{"email":"bob@example.com"}`)
+	cp.Identity = &id
+	other, err := kratosauth.Traits[plain](&cp)
+	require.NoError(t, err)
+	require.Equal(t, "bob@example.com", other.Email)
+}
+
+func BenchmarkTraits(b *testing.B) {
+	type traits struct {
+		Email string `json:"email"`
+	}
+	for _, cached := range []bool{false, true} {
+		name := map[bool]string{false: "decoded", true: "cached session"}[cached]
+		b.Run(name, func(b *testing.B) {
+			kratos := kratosauthtest.NewServer(b)
+			a, err := kratosauth.New(kratos.URL)
+			require.NoError(b, err)
+			defer a.Close()
+			user := kratos.Login()
+			s := user.Session
+			if cached {
+				r := httptest.NewRequest(http.MethodGet, "/", nil)
+				r.AddCookie(user.Cookie)
+				s, err = a.Authenticate(r)
+				require.NoError(b, err)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := kratosauth.Traits[traits](s); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

@@ -58,6 +58,11 @@ type config struct {
 
 	logger       *slog.Logger
 	errorHandler ErrorHandler
+	forbidden    http.Handler // nil: the ErrorHandler answers browsers too
+	observer     Observer
+
+	tokenizeAs  string // Kratos tokenizer template, "" for none
+	permissions PermissionChecker
 }
 
 // WithBrowserURL sets the URL browsers use to reach Kratos' public API,
@@ -242,6 +247,79 @@ func WithErrorHandler(h ErrorHandler) Option {
 			return errors.New("kratosauth: WithErrorHandler: nil handler")
 		}
 		c.errorHandler = h
+		return nil
+	}
+}
+
+// WithTokenizeAs asks whoami for the session as a JSON Web Token made with
+// Kratos' tokenizer template of that name (session.whoami.tokenizer.templates
+// in Kratos' config; whoami?tokenize_as=template). The token is in
+// Session.Tokenized, and TokenTransport sends it to downstream services,
+// which verify it without calling Kratos (package kratosjwt of the
+// jwtverify module).
+//
+// A cached session never outlives its token: the entry's deadline is also
+// bounded by the token's exp claim (less TokenExpiryMargin), and a session
+// whose token has no readable exp is not cached. Kratos sends no
+// Ory-Session-Cache-For when it tokenizes; the other bounds (WithCacheTTL,
+// expires_at) apply as always. A template Kratos does not know makes every
+// whoami fail, and so every request a 503.
+// Default: none (whoami answers without a token).
+func WithTokenizeAs(template string) Option {
+	return func(c *config) error {
+		if !isTemplateName(template) {
+			return fmt.Errorf("kratosauth: WithTokenizeAs: invalid template name %q (want letters, digits, '-', '_' or '.')", template)
+		}
+		c.tokenizeAs = template
+		return nil
+	}
+}
+
+// WithForbiddenHandler sets the page a browser navigation gets when a
+// signed-in user is refused by a route's rules (ErrForbidden: a predicate,
+// or the permission service said no). h runs with the session in the
+// request's context, so the page can say who is signed in; the status is
+// 403 whatever h writes, and Cache-Control is no-store. It should not
+// redirect to login: the user is signed in, and would come straight back.
+// API clients still get the ErrorHandler's answer (a JSON 403).
+// Default: none, the ErrorHandler answers (DefaultErrorHandler: a plain
+// 403 page).
+func WithForbiddenHandler(h http.Handler) Option {
+	return func(c *config) error {
+		if h == nil {
+			return errors.New("kratosauth: WithForbiddenHandler: nil handler")
+		}
+		c.forbidden = h
+		return nil
+	}
+}
+
+// isTemplateName accepts the names Kratos' config schema allows for
+// tokenizer templates: [a-zA-Z0-9-_.]+.
+func isTemplateName(s string) bool {
+	if s == "" || len(s) > 256 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		switch b := s[i]; {
+		case 'a' <= b && b <= 'z', 'A' <= b && b <= 'Z', '0' <= b && b <= '9', b == '-', b == '_', b == '.':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// WithPermissions sets the permission service of RequirePermission and
+// Guard.WherePermitted, for example a *keto.Client
+// (github.com/kratosauth/kratosauth/keto) for Ory Keto or Ory Network.
+// Default: none; RequirePermission panics without it.
+func WithPermissions(p PermissionChecker) Option {
+	return func(c *config) error {
+		if p == nil {
+			return errors.New("kratosauth: WithPermissions: nil PermissionChecker")
+		}
+		c.permissions = p
 		return nil
 	}
 }

@@ -9,33 +9,28 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/kratosauth/kratosauth"
-	"github.com/kratosauth/kratosauth/internal/kratosfake"
+	"github.com/kratosauth/kratosauth/kratosauthtest"
 )
-
-func down(*http.Request) kratosfake.Response { return kratosfake.Response{Status: 503} }
-
-func refused(*http.Request) kratosfake.Response {
-	return kratosfake.Response{Status: 401, Body: kratosfake.Unauthorized}
-}
 
 // After Invalidate, a request racing the logout (Kratos still accepts the
 // session) must not put the session back in the cache.
 func TestInvalidateBlocksRecaching(t *testing.T) {
-	fake := kratosfake.Always(t, kratosfake.OK())
-	a := newAuth(t, fake.URL)
-	_, err := a.Authenticate(tokenRequest(token))
+	kratos := kratosauthtest.NewServer(t)
+	c := kratos.Login()
+	a := newAuth(t, kratos.URL)
+	_, err := a.Authenticate(tokenRequest(c.Token))
 	require.NoError(t, err)
-	require.Equal(t, 1, fake.Calls())
+	require.Equal(t, 1, kratos.Calls())
 
-	a.Invalidate(tokenRequest(token))
+	a.Invalidate(tokenRequest(c.Token))
 	for range 3 {
-		_, err = a.Authenticate(tokenRequest(token))
+		_, err = a.Authenticate(tokenRequest(c.Token))
 		require.NoError(t, err, "Kratos still accepts it: the logout has not reached Kratos yet")
 	}
-	assert.Equal(t, 4, fake.Calls(), "every request asks Kratos: nothing was re-cached")
+	assert.Equal(t, 4, kratos.Calls(), "every request asks Kratos: nothing was re-cached")
 
-	fake.SetResponder(refused) // Kratos processed the logout
-	_, err = a.Authenticate(tokenRequest(token))
+	kratos.Revoke(c) // Kratos processed the logout
+	_, err = a.Authenticate(tokenRequest(c.Token))
 	assert.ErrorIs(t, err, kratosauth.ErrInvalidSession)
 }
 
@@ -52,87 +47,97 @@ func TestNegativeCacheUnderFlood(t *testing.T) {
 		{"on", []kratosauth.Option{kratosauth.WithNegativeCacheTTL(time.Minute)}, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			fake := kratosfake.New(t, refused)
-			a := newAuth(t, fake.URL, tc.opts...)
+			kratos := kratosauthtest.NewServer(t)
+			a := newAuth(t, kratos.URL, tc.opts...)
 			for range flood {
 				_, err := a.Authenticate(tokenRequest("ory_st_garbage"))
 				require.ErrorIs(t, err, kratosauth.ErrInvalidSession)
 			}
-			assert.Equal(t, tc.wantCalls, fake.Calls())
-			t.Logf("%d requests with one garbage token: %d whoami calls", flood, fake.Calls())
+			assert.Equal(t, tc.wantCalls, kratos.Calls())
+			t.Logf("%d requests with one garbage token: %d whoami calls", flood, kratos.Calls())
 		})
 	}
 }
 
 func TestNegativeCacheKeepsOtherCredentialsApart(t *testing.T) {
-	fake := kratosfake.New(t, refused)
-	a := newAuth(t, fake.URL, kratosauth.WithNegativeCacheTTL(time.Minute))
+	kratos := kratosauthtest.NewServer(t)
+	a := newAuth(t, kratos.URL, kratosauth.WithNegativeCacheTTL(time.Minute))
 	_, err := a.Authenticate(tokenRequest("ory_st_garbage"))
 	require.ErrorIs(t, err, kratosauth.ErrInvalidSession)
 
 	// A new login is a new credential: it is asked about, and accepted.
-	fake.SetResponder(func(*http.Request) kratosfake.Response { return kratosfake.OK() })
-	_, err = a.Authenticate(tokenRequest(token))
+	c := kratos.Login()
+	_, err = a.Authenticate(tokenRequest(c.Token))
 	require.NoError(t, err)
 	// The refused one stays refused, without asking Kratos.
 	_, err = a.Authenticate(tokenRequest("ory_st_garbage"))
 	require.ErrorIs(t, err, kratosauth.ErrInvalidSession)
-	assert.Equal(t, 2, fake.Calls())
+	assert.Equal(t, 2, kratos.Calls())
 
 	// Outages and aal2 answers are not remembered.
-	for _, resp := range []kratosfake.Response{{Status: 503}, {Status: 403, Body: kratosfake.AAL2Required}} {
-		fake.SetResponder(func(*http.Request) kratosfake.Response { return resp })
-		before := fake.Calls()
+	kratos.Fail(kratosauthtest.Status(http.StatusServiceUnavailable))
+	before := kratos.Calls()
+	for range 2 {
 		_, err = a.Authenticate(tokenRequest("ory_st_other"))
-		require.Error(t, err)
-		_, err = a.Authenticate(tokenRequest("ory_st_other"))
-		require.Error(t, err)
-		assert.Equal(t, before+2, fake.Calls(), "status %d", resp.Status)
+		require.ErrorIs(t, err, kratosauth.ErrUnavailable)
 	}
+	assert.Equal(t, before+2, kratos.Calls(), "status 503")
+	kratos.Recover()
+	pending := kratos.Login(kratosauthtest.WithSecondFactorPending())
+	before = kratos.Calls()
+	for range 2 {
+		_, err = a.Authenticate(tokenRequest(pending.Token))
+		require.ErrorIs(t, err, kratosauth.ErrAAL2Required)
+	}
+	assert.Equal(t, before+2, kratos.Calls(), "status 403")
 }
 
 func TestStaleIfError(t *testing.T) {
 	const ttl = 100 * time.Millisecond
-	setup := func(t *testing.T, expiresIn time.Duration, opts ...kratosauth.Option) (*kratosfake.Server, *kratosauth.Authenticator) {
-		fake := kratosfake.Always(t, kratosfake.Response{Status: 200, Body: kratosfake.Fresh(kratosfake.SessionAAL1, expiresIn)})
-		a := newAuth(t, fake.URL, append([]kratosauth.Option{kratosauth.WithCacheTTL(ttl)}, opts...)...)
-		_, err := a.Authenticate(tokenRequest(token))
+	// setup caches a session that expires in expiresIn and waits for the
+	// cache deadline.
+	setup := func(t *testing.T, expiresIn time.Duration, opts ...kratosauth.Option) (*kratosauthtest.Server, kratosauthtest.Credentials, *kratosauth.Authenticator) {
+		kratos := kratosauthtest.NewServer(t)
+		c := kratos.Login(kratosauthtest.WithExpiry(time.Now().Add(expiresIn)))
+		a := newAuth(t, kratos.URL, append([]kratosauth.Option{kratosauth.WithCacheTTL(ttl)}, opts...)...)
+		_, err := a.Authenticate(tokenRequest(c.Token))
 		require.NoError(t, err)
 		time.Sleep(2 * ttl) // past the cache deadline
-		return fake, a
+		return kratos, c, a
 	}
+	down := kratosauthtest.Status(http.StatusServiceUnavailable)
 
 	t.Run("off: an outage past the deadline is 503", func(t *testing.T) {
-		fake, a := setup(t, time.Hour)
-		fake.SetResponder(down)
-		_, err := a.Authenticate(tokenRequest(token))
+		kratos, c, a := setup(t, time.Hour)
+		kratos.Fail(down)
+		_, err := a.Authenticate(tokenRequest(c.Token))
 		assert.ErrorIs(t, err, kratosauth.ErrUnavailable)
 	})
 	t.Run("on: an outage serves the stale session", func(t *testing.T) {
-		fake, a := setup(t, time.Hour, kratosauth.WithStaleIfError(time.Minute))
-		fake.SetResponder(down)
-		s, err := a.Authenticate(tokenRequest(token))
+		kratos, c, a := setup(t, time.Hour, kratosauth.WithStaleIfError(time.Minute))
+		kratos.Fail(down)
+		s, err := a.Authenticate(tokenRequest(c.Token))
 		require.NoError(t, err)
-		assert.NotEmpty(t, s.Identity.ID)
-		assert.Equal(t, 2, fake.Calls(), "Kratos is asked first")
+		assert.Equal(t, c.Session.Identity.ID, s.Identity.ID)
+		assert.Equal(t, 2, kratos.Calls(), "Kratos is asked first")
 	})
 	t.Run("on: a refusal is never overridden", func(t *testing.T) {
-		fake, a := setup(t, time.Hour, kratosauth.WithStaleIfError(time.Minute))
-		fake.SetResponder(refused)
-		_, err := a.Authenticate(tokenRequest(token))
+		kratos, c, a := setup(t, time.Hour, kratosauth.WithStaleIfError(time.Minute))
+		kratos.Revoke(c)
+		_, err := a.Authenticate(tokenRequest(c.Token))
 		assert.ErrorIs(t, err, kratosauth.ErrInvalidSession)
 	})
 	t.Run("on: never past the grace period", func(t *testing.T) {
-		fake, a := setup(t, time.Hour, kratosauth.WithStaleIfError(ttl/2))
-		fake.SetResponder(down)
-		_, err := a.Authenticate(tokenRequest(token))
+		kratos, c, a := setup(t, time.Hour, kratosauth.WithStaleIfError(ttl/2))
+		kratos.Fail(down)
+		_, err := a.Authenticate(tokenRequest(c.Token))
 		assert.ErrorIs(t, err, kratosauth.ErrUnavailable)
 	})
 	t.Run("on: never past the session's expiry", func(t *testing.T) {
-		fake, a := setup(t, 3*ttl, kratosauth.WithStaleIfError(time.Minute))
+		kratos, c, a := setup(t, 3*ttl, kratosauth.WithStaleIfError(time.Minute))
 		time.Sleep(2 * ttl) // the session itself has expired now
-		fake.SetResponder(down)
-		_, err := a.Authenticate(tokenRequest(token))
+		kratos.Fail(down)
+		_, err := a.Authenticate(tokenRequest(c.Token))
 		assert.ErrorIs(t, err, kratosauth.ErrUnavailable)
 	})
 }

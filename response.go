@@ -3,6 +3,7 @@ package kratosauth
 import (
 	"encoding/json"
 	"errors"
+	"io"
 	"mime"
 	"net/http"
 	"strconv"
@@ -15,10 +16,15 @@ import (
 //   - a browser navigation (GET or HEAD preferring text/html) with no
 //     session, an invalid one, or too low an assurance level gets
 //     303 See Other to err's RedirectTo (login or step-up, with return_to);
+//   - a browser navigation refused by a route's rules (ErrForbidden) gets a
+//     plain 403 page, never a redirect: the user is signed in, and login
+//     would send them straight back;
 //   - every other request gets a JSON error in Kratos' own shape, with 401
-//     (no or invalid session), 403 (second factor required; the body's
-//     redirect_browser_to says where to get it) or 503 (Kratos unavailable,
-//     with Retry-After when Kratos sent one);
+//     (no or invalid session), 403 (second factor required, id
+//     session_aal2_required, the body's redirect_browser_to says where to
+//     get it; or refused by the route's rules, id forbidden) or 503 (Kratos
+//     or the permission service unavailable, with Retry-After when Kratos
+//     sent one);
 //   - Kratos being unavailable is never answered with a redirect or a 401,
 //     so an outage does not log anybody out;
 //   - a request canceled by its client (ErrCanceled) gets 499, nginx's
@@ -34,7 +40,11 @@ func DefaultErrorHandler(w http.ResponseWriter, r *http.Request, err error) {
 		w.WriteHeader(statusClientClosedRequest)
 		return
 	}
-	if e.Kind != ErrUnavailable && e.RedirectTo != "" && IsBrowserNavigation(r) {
+	if e.Kind == ErrForbidden && IsBrowserNavigation(r) {
+		writeForbiddenPage(w, r)
+		return
+	}
+	if e.Kind != ErrUnavailable && e.Kind != ErrForbidden && e.RedirectTo != "" && IsBrowserNavigation(r) {
 		// 303, not 301/308: auth redirects must never be cached.
 		w.Header().Set("Cache-Control", "no-store")
 		http.Redirect(w, r, e.RedirectTo, http.StatusSeeOther)
@@ -89,7 +99,17 @@ func WriteJSONError(w http.ResponseWriter, err error) {
 			Details: &apiErrorDetails{RedirectBrowserTo: e.RedirectTo},
 			Message: "Session does not fulfill the requested Authenticator Assurance Level"}
 		body.RedirectBrowserTo = e.RedirectTo
+	case ErrForbidden:
+		body.Error = apiErrorBody{ID: "forbidden", Code: http.StatusForbidden,
+			Reason:  "The session is valid but may not access this resource.",
+			Message: "The requested action was forbidden"}
 	default:
+		if errors.Is(e.Cause, errPermissionService) {
+			body.Error = apiErrorBody{ID: "permission_check_unavailable", Code: http.StatusServiceUnavailable,
+				Reason:  "The permission service could not be reached. Please try again later.",
+				Message: "permission service unavailable"}
+			break
+		}
 		body.Error = apiErrorBody{ID: "session_check_unavailable", Code: http.StatusServiceUnavailable,
 			Reason:  "The identity service could not be reached. Please try again later.",
 			Message: "identity service unavailable"}
@@ -101,6 +121,48 @@ func WriteJSONError(w http.ResponseWriter, err error) {
 	h.Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(body.Error.Code)
 	_ = json.NewEncoder(w).Encode(body)
+}
+
+// forbiddenPage is DefaultErrorHandler's answer to a browser refused by a
+// route's rules: no link to login, which would only bring the user back.
+const forbiddenPage = `<!doctype html>
+<html lang="en"><meta charset="utf-8"><title>403 Forbidden</title>
+<h1>Forbidden</h1>
+<p>You are signed in, but your account may not open this page.</p>
+</html>
+`
+
+func writeForbiddenPage(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Content-Security-Policy", "default-src 'none'")
+	w.WriteHeader(http.StatusForbidden)
+	if r.Method != http.MethodHead {
+		_, _ = io.WriteString(w, forbiddenPage)
+	}
+}
+
+// forbiddenWriter makes a WithForbiddenHandler page a 403 without Location
+// whatever the handler writes: no cache or client takes it for the page
+// asked for, and it cannot become a redirect (to login, and back: a loop).
+type forbiddenWriter struct {
+	http.ResponseWriter
+	wrote bool
+}
+
+func (f *forbiddenWriter) WriteHeader(int) {
+	if !f.wrote {
+		f.wrote = true
+		f.Header().Del("Location")
+		f.ResponseWriter.WriteHeader(http.StatusForbidden)
+	}
+}
+
+func (f *forbiddenWriter) Write(p []byte) (int, error) {
+	f.WriteHeader(http.StatusForbidden)
+	return f.ResponseWriter.Write(p)
 }
 
 // IsBrowserNavigation reports whether r looks like a page load by a browser:

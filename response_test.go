@@ -14,7 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/kratosauth/kratosauth"
-	"github.com/kratosauth/kratosauth/internal/kratosfake"
+	"github.com/kratosauth/kratosauth/kratosauthtest"
 )
 
 func TestIsBrowserNavigation(t *testing.T) {
@@ -115,28 +115,33 @@ func TestDefaultErrorHandler(t *testing.T) {
 func TestJSONErrorMatchesKratos(t *testing.T) {
 	rec := httptest.NewRecorder()
 	kratosauth.WriteJSONError(rec, &kratosauth.Error{Kind: kratosauth.ErrInvalidSession})
-	assert.JSONEq(t, string(kratosfake.Unauthorized), rec.Body.String())
+	assert.JSONEq(t, string(recorded(t, "whoami_401_garbage_token")), rec.Body.String())
 
 	rec = httptest.NewRecorder()
-	var recorded errorBody
-	require.NoError(t, json.Unmarshal(kratosfake.AAL2Required, &recorded))
-	kratosauth.WriteJSONError(rec, &kratosauth.Error{Kind: kratosauth.ErrAAL2Required, RedirectTo: recorded.RedirectBrowserTo})
-	assert.JSONEq(t, string(kratosfake.AAL2Required), rec.Body.String())
+	aal2Required := recorded(t, "whoami_403_aal2_required")
+	var kratosErr errorBody
+	require.NoError(t, json.Unmarshal(aal2Required, &kratosErr))
+	kratosauth.WriteJSONError(rec, &kratosauth.Error{Kind: kratosauth.ErrAAL2Required, RedirectTo: kratosErr.RedirectBrowserTo})
+	assert.JSONEq(t, string(aal2Required), rec.Body.String())
 }
 
 func TestLogsNeverContainCredentials(t *testing.T) {
 	var logs bytes.Buffer
 	logger := slog.New(slog.NewTextHandler(&logs, nil))
-	fake := kratosfake.Always(t, kratosfake.Response{Status: 500})
-	a := newAuth(t, fake.URL, kratosauth.WithLogger(logger))
-	for _, r := range []*http.Request{tokenRequest(token), cookieRequest(token)} {
+	kratos := kratosauthtest.NewServer(t)
+	c := kratos.Login()
+	kratos.Fail(kratosauthtest.Status(http.StatusInternalServerError))
+	a := newAuth(t, kratos.URL, kratosauth.WithLogger(logger))
+	for _, r := range []*http.Request{tokenRequest(c.Token), cookieRequest(c.Cookie.Value)} {
 		_, err := a.Authenticate(r)
 		require.ErrorIs(t, err, kratosauth.ErrUnavailable)
 		a.HandleError(httptest.NewRecorder(), r, err)
-		assert.NotContains(t, err.Error(), token)
+		assert.NotContains(t, err.Error(), c.Token)
+		assert.NotContains(t, err.Error(), c.Cookie.Value)
 	}
 	assert.Contains(t, logs.String(), "Kratos unavailable")
-	assert.NotContains(t, logs.String(), token)
+	assert.NotContains(t, logs.String(), c.Token)
+	assert.NotContains(t, logs.String(), c.Cookie.Value)
 }
 
 func cookieRequest(value string) *http.Request {

@@ -10,7 +10,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -21,30 +20,21 @@ import (
 
 	"github.com/kratosauth/kratosauth"
 	kratoshttp "github.com/kratosauth/kratosauth/adapters/nethttp"
-	"github.com/kratosauth/kratosauth/cache"
-	"github.com/kratosauth/kratosauth/internal/kratosfake"
+	"github.com/kratosauth/kratosauth/kratosauthtest"
 )
 
-const secretToken = "ory_st_SECRETsecretSECRETsecret0123"
-
-func secAuth(t *testing.T, kratosURL string, opts ...kratosauth.Option) *kratosauth.Authenticator {
-	t.Helper()
-	opts = append([]kratosauth.Option{kratosauth.WithAppURL("https://app.example.com")}, opts...)
-	a, err := kratosauth.New(kratosURL, opts...)
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = a.Close() })
-	return a
-}
-
-func secRequest(kind, value string, browser bool) *http.Request {
+// secRequest is a request for /private?x=1 carrying c as kind says:
+// "token" (X-Session-Token), "bearer" (Authorization), "cookie" (among
+// other cookies) or "" (no credential); from a browser or an API client.
+func secRequest(kind string, c kratosauthtest.Credentials, browser bool) *http.Request {
 	r := httptest.NewRequest(http.MethodGet, "/private?x=1", nil)
 	switch kind {
 	case "token":
-		r.Header.Set("X-Session-Token", value)
+		r.Header.Set("X-Session-Token", c.Token)
 	case "bearer":
-		r.Header.Set("Authorization", "Bearer "+value)
+		r.Header.Set("Authorization", "Bearer "+c.Token)
 	case "cookie":
-		r.Header.Set("Cookie", "theme=dark; ory_kratos_session="+value)
+		r.Header.Set("Cookie", "theme=dark; "+c.Cookie.Name+"="+c.Cookie.Value)
 	}
 	if browser {
 		r.Header.Set("Accept", "text/html")
@@ -54,96 +44,44 @@ func secRequest(kind, value string, browser bool) *http.Request {
 	return r
 }
 
-// secStore is a cache.Store that records every key and entry it is given.
-type secStore struct {
-	mu      sync.Mutex
-	entries map[string][]byte
-	keys    []string
-}
-
-func (s *secStore) Get(key string) ([]byte, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	e, ok := s.entries[key]
-	if !ok {
-		return nil, cache.ErrNotFound
-	}
-	return bytes.Clone(e), nil
-}
-
-func (s *secStore) Set(key string, e []byte, _ time.Duration) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.entries == nil {
-		s.entries = map[string][]byte{}
-	}
-	s.entries[key] = bytes.Clone(e)
-	s.keys = append(s.keys, key)
-	return nil
-}
-
-func (s *secStore) Delete(key string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	delete(s.entries, key)
-	return nil
-}
-
-func (s *secStore) Close() error { return nil }
-
-// recorder is a listener that counts requests and remembers whether any
-// carried a credential. Whoami must never reach it.
-type recorder struct {
-	*httptest.Server
-	requests, withCredential atomic.Int64
-}
-
-func newRecorder(t *testing.T) *recorder {
-	rec := &recorder{}
-	rec.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		rec.requests.Add(1)
-		if r.Header.Get("Cookie") != "" || r.Header.Get("X-Session-Token") != "" || r.Header.Get("Authorization") != "" {
-			rec.withCredential.Add(1)
-		}
-		w.Write(kratosfake.Fresh(kratosfake.SessionAAL1, time.Hour))
-	}))
-	t.Cleanup(rec.Close)
-	return rec
-}
-
 // Threat: the credential is sent to another host, through a redirect from
 // Kratos (or anything pretending to be it) or through the request's Host.
 // Mitigation: whoamiClient's CheckRedirect and a whoami URL fixed by New.
 func TestSecurityWhoamiRedirectNeverCarriesCredential(t *testing.T) {
-	rec := newRecorder(t)
+	// The other host: a Kratos of its own that also counts requests for any
+	// other path. Nothing may reach it.
+	thief := kratosauthtest.NewServer(t)
+	var stray atomic.Int64
+	thief.Handle("/", http.HandlerFunc(func(http.ResponseWriter, *http.Request) { stray.Add(1) }))
+	kratos := kratosauthtest.NewServer(t)
+	c := kratos.Login()
 	for _, status := range []int{301, 302, 303, 307, 308} {
-		fake := kratosfake.Always(t, kratosfake.Response{Status: status,
-			Header: http.Header{"Location": {rec.URL + "/sessions/whoami"}}})
+		kratos.Fail(kratosauthtest.Raw(status, http.Header{"Location": {thief.URL + "/sessions/whoami"}}, nil))
 		clients := map[string]kratosauth.Option{
 			"default client":              kratosauth.WithTimeout(kratosauth.DefaultTimeout),
 			"client that would follow it": kratosauth.WithHTTPClient(&http.Client{}),
 		}
 		for name, opt := range clients {
-			a := secAuth(t, fake.URL, opt, kratosauth.WithCacheTTL(0))
+			a := newAuth(t, kratos.URL, opt, kratosauth.WithCacheTTL(0))
 			for _, kind := range []string{"token", "cookie", "bearer"} {
-				r := secRequest(kind, secretToken, false)
-				// The request also names the recorder as its host.
-				r.Host = strings.TrimPrefix(rec.URL, "http://")
-				r.URL, _ = url.Parse(rec.URL + "/private")
+				r := secRequest(kind, c, false)
+				// The request also names the thief as its host.
+				r.Host = strings.TrimPrefix(thief.URL, "http://")
+				r.URL, _ = url.Parse(thief.URL + "/private")
 				r.Header.Set("X-Forwarded-Host", r.Host)
 				_, err := a.Authenticate(r)
 				assert.ErrorIs(t, err, kratosauth.ErrUnavailable, "%d %s %s", status, name, kind)
 			}
 		}
 	}
-	assert.Zero(t, rec.requests.Load(), "whoami followed a redirect or used the request's host")
-	assert.Zero(t, rec.withCredential.Load())
+	assert.Zero(t, thief.Calls()+int(stray.Load()), "whoami followed a redirect or used the request's host")
+	assert.Nil(t, thief.LastRequest())
 }
 
 // Threat: a huge (or endless) whoami body exhausts memory.
 // Mitigation: httpbody.ReadCapped with WithMaxResponseBytes (default 1 MiB).
 func TestSecurityOversizedResponseIsCapped(t *testing.T) {
-	session := kratosfake.Fresh(kratosfake.SessionAAL1, time.Hour)
+	session := kratosauthtest.WhoamiBody(kratosauthtest.NewSession())
 	padded := func(n int) []byte { // valid JSON of exactly n bytes
 		return append(bytes.Clone(session), bytes.Repeat([]byte(" "), n-len(session))...)
 	}
@@ -159,9 +97,10 @@ func TestSecurityOversizedResponseIsCapped(t *testing.T) {
 		{"10 MB with the default cap", padded(10 << 20), kratosauth.WithTimeout(kratosauth.DefaultTimeout), false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			fake := kratosfake.Always(t, kratosfake.Response{Status: 200, Body: tc.body})
-			a := secAuth(t, fake.URL, tc.opt)
-			s, err := a.Authenticate(secRequest("token", secretToken, false))
+			kratos := kratosauthtest.NewServer(t)
+			kratos.Fail(kratosauthtest.Raw(http.StatusOK, nil, tc.body))
+			a := newAuth(t, kratos.URL, tc.opt)
+			s, err := a.Authenticate(secRequest("token", kratos.Login(), false))
 			if tc.ok {
 				require.NoError(t, err)
 				assert.NotNil(t, s)
@@ -177,46 +116,61 @@ func TestSecurityOversizedResponseIsCapped(t *testing.T) {
 // Mitigation: errors and logs carry causes only, fixed response texts, and
 // cache keys that are SHA-256 digests.
 func TestSecurityCredentialNeverLeaks(t *testing.T) {
-	responses := map[string]kratosfake.Response{
-		"200":       kratosfake.OK(),
-		"401":       {Status: 401, Body: kratosfake.Unauthorized},
-		"403 aal2":  {Status: 403, Body: kratosfake.AAL2Required},
-		"429":       {Status: 429, Header: http.Header{"Retry-After": {"3"}}},
-		"500":       {Status: 500, Body: []byte("oops")},
-		"302":       {Status: 302, Header: http.Header{"Location": {"http://127.0.0.1:1/"}}},
-		"truncated": {Status: 200, Body: kratosfake.SessionAAL1[:100]},
-		"timeout":   {Status: 200, Delay: time.Second},
+	cases := map[string]struct {
+		login  []kratosauthtest.SessionOption
+		kratos kratosAnswer // nil: Kratos answers for the session
+	}{
+		"200":       {},
+		"401":       {kratos: func(k *kratosauthtest.Server, c kratosauthtest.Credentials) { k.Revoke(c) }},
+		"403 aal2":  {login: []kratosauthtest.SessionOption{kratosauthtest.WithSecondFactorPending()}},
+		"429":       {kratos: failing(kratosauthtest.RateLimited(3 * time.Second))},
+		"500":       {kratos: failing(kratosauthtest.Raw(500, nil, []byte("oops")))},
+		"302":       {kratos: failing(kratosauthtest.Raw(302, http.Header{"Location": {"http://127.0.0.1:1/"}}, nil))},
+		"truncated": {kratos: failing(kratosauthtest.Raw(200, nil, kratosauthtest.WhoamiBody(kratosauthtest.NewSession())[:100]))},
+		"timeout":   {kratos: failing(kratosauthtest.Slow(time.Second))},
 	}
-	for name, resp := range responses {
+	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
 			var logs bytes.Buffer
-			store := &secStore{}
-			fake := kratosfake.Always(t, resp)
-			a := secAuth(t, fake.URL, kratosauth.WithCache(store), kratosauth.WithTimeout(200*time.Millisecond),
+			store := newRecordingStore()
+			kratos := kratosauthtest.NewServer(t)
+			c := kratos.Login(tc.login...)
+			if tc.kratos != nil {
+				tc.kratos(kratos, c)
+			}
+			a := newAuth(t, kratos.URL, kratosauth.WithCache(store), kratosauth.WithTimeout(200*time.Millisecond),
 				kratosauth.WithLogger(slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))))
+			secrets := []string{c.Token, c.Cookie.Value}
 			for _, kind := range []string{"token", "cookie", "bearer"} {
 				for _, browser := range []bool{false, true} {
-					r := secRequest(kind, secretToken, browser)
+					r := secRequest(kind, c, browser)
 					w := httptest.NewRecorder()
 					kratoshttp.RequireSession(a)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 						w.WriteHeader(http.StatusNoContent)
 					})).ServeHTTP(w, r)
 					_, err := a.Authenticate(r)
-					if err != nil {
-						assert.NotContains(t, err.Error(), secretToken)
-					}
 					var hdr bytes.Buffer
 					_ = w.Header().Write(&hdr)
-					assert.NotContains(t, hdr.String()+w.Body.String(), secretToken, "response")
+					for _, secret := range secrets {
+						if err != nil {
+							assert.NotContains(t, err.Error(), secret)
+						}
+						assert.NotContains(t, hdr.String()+w.Body.String(), secret, "response")
+					}
 				}
 			}
-			assert.NotContains(t, logs.String(), secretToken, "logs")
 			store.mu.Lock()
 			defer store.mu.Unlock()
-			for _, k := range store.keys {
-				assert.Len(t, k, 64)
-				assert.NotContains(t, k, secretToken)
-				assert.NotContains(t, string(store.entries[k]), secretToken)
+			if name == "200" {
+				assert.Len(t, store.entries, 3, "a session cached per credential")
+			}
+			for _, secret := range secrets {
+				assert.NotContains(t, logs.String(), secret, "logs")
+				for _, k := range store.keys {
+					assert.Len(t, k, 64)
+					assert.NotContains(t, k, secret)
+					assert.NotContains(t, string(store.entries[k]), secret)
+				}
 			}
 		})
 	}
@@ -227,50 +181,61 @@ func TestSecurityCredentialNeverLeaks(t *testing.T) {
 // the namespace and every part sent to Kratos, each length-prefixed, so that
 // no two different requests to Kratos share it.
 func TestSecurityCacheEntriesBoundToCredential(t *testing.T) {
-	// The fake names the identity after exactly what it received.
-	fake := kratosfake.New(t, func(r *http.Request) kratosfake.Response {
-		who := "token:" + r.Header.Get("X-Session-Token") + "|cookie:" + r.Header.Get("Cookie") + "|auth:" + r.Header.Get("Authorization")
-		return kratosfake.Response{Status: 200, Body: kratosfake.Modify(kratosfake.Fresh(kratosfake.SessionAAL1, time.Hour),
-			func(m map[string]any) { m["identity"].(map[string]any)["id"] = who })}
-	})
-	store := &secStore{}
-	a := secAuth(t, fake.URL, kratosauth.WithCache(store))
-	reqs := map[string]*http.Request{}
-	add := func(name string, h http.Header) {
-		r := httptest.NewRequest(http.MethodGet, "/", nil)
-		r.Header = h
-		reqs[name] = r
+	kratos := kratosauthtest.NewServer(t)
+	alice, bob := kratos.Login(), kratos.Login()
+	store := newRecordingStore()
+	a := newAuth(t, kratos.URL, kratosauth.WithCache(store))
+	cookies := func(values ...string) http.Header {
+		var pairs []string
+		for _, v := range values {
+			pairs = append(pairs, kratosauth.DefaultCookieName+"="+v)
+		}
+		return http.Header{"Cookie": {strings.Join(pairs, "; ")}}
 	}
-	add("token abc", http.Header{"X-Session-Token": {"abc"}})
-	add("token abd", http.Header{"X-Session-Token": {"abd"}})
-	add("token Bearer abc", http.Header{"X-Session-Token": {"Bearer abc"}}) // the same bytes as "bearer abc", in another part
-	add("bearer abc", http.Header{"Authorization": {"Bearer abc"}})
-	add("cookie abc", http.Header{"Cookie": {"ory_kratos_session=abc"}})
-	add("cookie abc, bearer abc", http.Header{"Cookie": {"ory_kratos_session=abc"}, "Authorization": {"Bearer abc"}})
-	add("cookies a, bc", http.Header{"Cookie": {"ory_kratos_session=a; ory_kratos_session=bc"}})
-	add("cookies ab, c", http.Header{"Cookie": {"ory_kratos_session=ab; ory_kratos_session=c"}})
-	add("cookies bc, a", http.Header{"Cookie": {"ory_kratos_session=bc; ory_kratos_session=a"}})
-	want := map[string]string{}
-	for round := range 3 { // the first round fills the cache, the others read it
-		for name, r := range reqs {
+	ac, bc := alice.Cookie.Value, bob.Cookie.Value
+	lastChanged := alice.Token[:len(alice.Token)-1] + string(alice.Token[len(alice.Token)-1]^1)
+	aliceOrBob := cookies(ac)
+	aliceOrBob.Set("Authorization", "Bearer "+bob.Token)
+	cases := []struct {
+		name string
+		h    http.Header
+		want *kratosauthtest.Credentials // nil: Kratos refuses the request
+	}{
+		{"token alice", http.Header{"X-Session-Token": {alice.Token}}, &alice},
+		{"token bob", http.Header{"X-Session-Token": {bob.Token}}, &bob},
+		{"token alice, last character changed", http.Header{"X-Session-Token": {lastChanged}}, nil},
+		{"bearer alice", http.Header{"Authorization": {"Bearer " + alice.Token}}, &alice},
+		{"token \"Bearer alice\"", http.Header{"X-Session-Token": {"Bearer " + alice.Token}}, nil}, // the same bytes as "bearer alice", in another part
+		{"alice's token as a cookie", cookies(alice.Token), nil},
+		{"cookie alice", cookies(ac), &alice},
+		{"cookie alice, bearer bob", aliceOrBob, &alice},
+		{"cookies alice, bob", cookies(ac, bc), &alice},
+		{"cookies bob, alice", cookies(bc, ac), &bob},
+		{"cookies alice, bob cut elsewhere", cookies(ac+bc[:1], bc[1:]), nil},
+	}
+	accepted, refused := 0, 0
+	for _, tc := range cases {
+		if tc.want == nil {
+			refused++
+		} else {
+			accepted++
+		}
+	}
+	for range 3 { // the first round fills the cache, the others read it
+		for _, tc := range cases {
+			r := httptest.NewRequest(http.MethodGet, "/", nil)
+			r.Header = tc.h.Clone()
 			s, err := a.Authenticate(r)
-			require.NoError(t, err, name)
-			if round == 0 {
-				want[name] = s.Identity.ID
+			if tc.want == nil {
+				assert.ErrorIs(t, err, kratosauth.ErrInvalidSession, "%s was answered with another credential's session", tc.name)
 				continue
 			}
-			assert.Equal(t, want[name], s.Identity.ID, "%s answered with another credential's session", name)
+			require.NoError(t, err, tc.name)
+			assert.Equal(t, tc.want.Session.ID, s.ID, "%s answered with another credential's session", tc.name)
 		}
 	}
-	seen := map[string]string{}
-	for name, id := range want {
-		if other, dup := seen[id]; dup {
-			t.Errorf("%s and %s share a session", name, other)
-		}
-		seen[id] = name
-	}
-	assert.Len(t, store.entries, len(reqs), "one entry per distinct credential")
-	assert.Equal(t, len(reqs), fake.Calls())
+	assert.Len(t, store.entries, accepted, "one entry per distinct credential")
+	assert.Equal(t, accepted+3*refused, kratos.Calls(), "each accepted credential asked once, each refused one every time")
 }
 
 // Threat: session fixation. The library never writes a session cookie of its
@@ -279,18 +244,20 @@ func TestSecurityCacheEntriesBoundToCredential(t *testing.T) {
 // never on a refusal or an outage, and never to a token client.
 func TestSecurityNeverSetsCookies(t *testing.T) {
 	fixate := http.Header{"Set-Cookie": {"ory_kratos_session=attacker; Path=/"}}
-	for name, resp := range map[string]kratosfake.Response{
-		"200": {Status: 200, Header: fixate, Body: kratosfake.Fresh(kratosfake.SessionAAL1, time.Hour)},
-		"401": {Status: 401, Header: fixate, Body: kratosfake.Unauthorized},
-		"403": {Status: 403, Header: fixate, Body: kratosfake.AAL2Required},
-		"503": {Status: 503, Header: fixate},
+	kratos := kratosauthtest.NewServer(t)
+	c := kratos.Login()
+	for name, f := range map[string]kratosauthtest.Fault{
+		"200": kratosauthtest.Raw(200, fixate, kratosauthtest.WhoamiBody(c.Session)),
+		"401": kratosauthtest.Raw(401, fixate, recorded(t, "whoami_401_revoked")),
+		"403": kratosauthtest.Raw(403, fixate, recorded(t, "whoami_403_aal2_required")),
+		"503": kratosauthtest.Raw(503, fixate, nil),
 	} {
-		fake := kratosfake.Always(t, resp)
-		a := secAuth(t, fake.URL, kratosauth.WithCacheTTL(0))
+		kratos.Fail(f)
+		a := newAuth(t, kratos.URL, kratosauth.WithCacheTTL(0))
 		h := kratoshttp.RequireSession(a)(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
-		requests := []*http.Request{secRequest("", "", true), secRequest("token", secretToken, true), secRequest("bearer", secretToken, false)}
+		requests := []*http.Request{secRequest("", c, true), secRequest("token", c, true), secRequest("bearer", c, false)}
 		if name != "200" {
-			requests = append(requests, secRequest("cookie", "abc", true), secRequest("cookie", "abc", false))
+			requests = append(requests, secRequest("cookie", c, true), secRequest("cookie", c, false))
 		}
 		for _, r := range requests {
 			w := httptest.NewRecorder()
@@ -304,8 +271,8 @@ func TestSecurityNeverSetsCookies(t *testing.T) {
 // session cookie. Mitigation: only pairs named exactly as the session cookie
 // are sent. The cookie-name cases were found by FuzzExtractCredential.
 func TestSecurityMalformedCookieNamesNeverReachKratos(t *testing.T) {
-	fake := kratosfake.Always(t, kratosfake.OK())
-	a := secAuth(t, fake.URL)
+	kratos := kratosauthtest.NewServer(t)
+	a := newAuth(t, kratos.URL)
 	for _, c := range []string{
 		"ory_session_a b=abc", "ory_session_x,y=abc", "ory_session_\x01=abc", "ory_session_é=abc",
 		`ory_session_"x"=abc`, "ory_session_x\t=abc\t\x7f",
@@ -315,27 +282,22 @@ func TestSecurityMalformedCookieNamesNeverReachKratos(t *testing.T) {
 		_, err := a.Authenticate(r)
 		assert.Error(t, err, "%q", c)
 	}
-	assert.Zero(t, fake.Calls())
+	assert.Zero(t, kratos.Calls())
 }
 
 // Threat: a revoked session keeps working. Documented bound: the cache TTL
 // (1 minute by default), or nothing once Invalidate is called.
 func TestSecurityRevocationLagIsBoundedByTTL(t *testing.T) {
 	const ttl = 300 * time.Millisecond
-	var revoked atomic.Bool
-	fake := kratosfake.New(t, func(*http.Request) kratosfake.Response {
-		if revoked.Load() {
-			return kratosfake.Response{Status: 401, Body: kratosfake.Unauthorized}
-		}
-		return kratosfake.OK()
-	})
-	a := secAuth(t, fake.URL, kratosauth.WithCacheTTL(ttl))
-	_, err := a.Authenticate(secRequest("token", secretToken, false))
+	kratos := kratosauthtest.NewServer(t)
+	c := kratos.Login()
+	a := newAuth(t, kratos.URL, kratosauth.WithCacheTTL(ttl))
+	_, err := a.Authenticate(secRequest("token", c, false))
 	require.NoError(t, err)
-	revoked.Store(true)
+	kratos.Revoke(c)
 	revokedAt := time.Now()
 	for {
-		_, err := a.Authenticate(secRequest("token", secretToken, false))
+		_, err := a.Authenticate(secRequest("token", c, false))
 		if err != nil {
 			assert.ErrorIs(t, err, kratosauth.ErrInvalidSession)
 			break
@@ -345,12 +307,12 @@ func TestSecurityRevocationLagIsBoundedByTTL(t *testing.T) {
 	}
 
 	// Invalidate ends the lag at once.
-	revoked.Store(false)
-	_, err = a.Authenticate(secRequest("cookie", "c1", false))
+	d := kratos.Login()
+	_, err = a.Authenticate(secRequest("cookie", d, false))
 	require.NoError(t, err)
-	revoked.Store(true)
-	a.Invalidate(secRequest("cookie", "c1", false))
-	_, err = a.Authenticate(secRequest("cookie", "c1", false))
+	kratos.Revoke(d)
+	a.Invalidate(secRequest("cookie", d, false))
+	_, err = a.Authenticate(secRequest("cookie", d, false))
 	assert.ErrorIs(t, err, kratosauth.ErrInvalidSession)
 }
 
@@ -358,44 +320,48 @@ func TestSecurityRevocationLagIsBoundedByTTL(t *testing.T) {
 // explicit 401 (or an inactive/expired session) is ErrInvalidSession;
 // everything else is a 503 without a redirect to login.
 func TestSecurityOutageIsNotALogout(t *testing.T) {
-	responses := map[string]kratosfake.Response{
-		"500": {Status: 500}, "502": {Status: 502}, "503": {Status: 503},
-		"429":          {Status: 429, Header: http.Header{"Retry-After": {"5"}}},
-		"404":          {Status: 404},
-		"403 no id":    {Status: 403, Body: []byte(`{"error":{"code":403}}`)},
-		"200 garbage":  {Status: 200, Body: []byte("<html>maintenance</html>")},
-		"200 no ident": {Status: 200, Body: []byte(`{"id":"x","active":true,"expires_at":"2100-01-01T00:00:00Z"}`)},
-		"timeout":      {Status: 200, Delay: time.Second},
+	faults := map[string]kratosauthtest.Fault{
+		"500": kratosauthtest.Status(500), "502": kratosauthtest.Status(502), "503": kratosauthtest.Status(503),
+		"429":          kratosauthtest.RateLimited(5 * time.Second),
+		"404":          kratosauthtest.Raw(404, nil, nil),
+		"403 no id":    kratosauthtest.Raw(403, nil, []byte(`{"error":{"code":403}}`)),
+		"200 garbage":  kratosauthtest.Raw(200, nil, []byte("<html>maintenance</html>")),
+		"200 no ident": kratosauthtest.Raw(200, nil, []byte(`{"id":"x","active":true,"expires_at":"2100-01-01T00:00:00Z"}`)),
+		"timeout":      kratosauthtest.Slow(time.Second),
+		"hang-up":      kratosauthtest.Unreachable(),
 	}
-	for name, resp := range responses {
-		fake := kratosfake.Always(t, resp)
-		a := secAuth(t, fake.URL, kratosauth.WithTimeout(200*time.Millisecond), kratosauth.WithLogger(slog.New(slog.DiscardHandler)))
+	kratos := kratosauthtest.NewServer(t)
+	c := kratos.Login() // a valid session all along
+	for name, f := range faults {
+		kratos.Fail(f)
+		a := newAuth(t, kratos.URL, kratosauth.WithTimeout(200*time.Millisecond), kratosauth.WithLogger(slog.New(slog.DiscardHandler)))
 		h := kratoshttp.RequireSession(a)(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
 		for _, browser := range []bool{false, true} {
 			w := httptest.NewRecorder()
-			h.ServeHTTP(w, secRequest("token", secretToken, browser))
+			h.ServeHTTP(w, secRequest("token", c, browser))
 			assert.Equal(t, http.StatusServiceUnavailable, w.Code, "%s browser=%v", name, browser)
 			assert.Empty(t, w.Header().Get("Location"), name)
 		}
 	}
 	// Kratos not listening at all.
-	a := secAuth(t, "http://127.0.0.1:1", kratosauth.WithLogger(slog.New(slog.DiscardHandler)))
+	a := newAuth(t, "http://127.0.0.1:1", kratosauth.WithLogger(slog.New(slog.DiscardHandler)))
 	w := httptest.NewRecorder()
-	kratoshttp.RequireSession(a)(http.NotFoundHandler()).ServeHTTP(w, secRequest("cookie", "abc", true))
+	kratoshttp.RequireSession(a)(http.NotFoundHandler()).ServeHTTP(w, secRequest("cookie", c, true))
 	assert.Equal(t, http.StatusServiceUnavailable, w.Code)
 }
 
 // Lifecycle: after Close nothing of the Authenticator keeps running: not
 // bigcache's cleanup goroutine, not the whoami client's idle connections.
 func TestCloseStopsAllGoroutines(t *testing.T) {
-	fake := kratosfake.Always(t, kratosfake.OK())
+	kratos := kratosauthtest.NewServer(t)
+	c := kratos.Login()
 	leaks := goleak.IgnoreCurrent()
-	a, err := kratosauth.New(fake.URL, kratosauth.WithCacheTTL(time.Minute))
+	a, err := kratosauth.New(kratos.URL, kratosauth.WithCacheTTL(time.Minute))
 	require.NoError(t, err)
 	for range 3 {
-		_, err = a.Authenticate(secRequest("token", secretToken, false))
+		_, err = a.Authenticate(secRequest("token", c, false))
 		require.NoError(t, err)
-		_, err = a.Authenticate(secRequest("cookie", "abc", false))
+		_, err = a.Authenticate(secRequest("cookie", c, false))
 		require.NoError(t, err)
 	}
 	require.NoError(t, a.Close())

@@ -3,7 +3,6 @@ package kratosauth
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"time"
 )
 
@@ -15,6 +14,10 @@ const (
 
 // Session is a Kratos v1.x session as returned by GET /sessions/whoami.
 // Fields keep Kratos' JSON names; fields this library does not know are ignored.
+//
+// A session handed to a handler may be shared with every other request
+// that presents the same credential (a cache hit does not copy it): treat
+// it as read-only.
 type Session struct {
 	ID                          string                 `json:"id"`
 	Active                      bool                   `json:"active"`
@@ -25,6 +28,14 @@ type Session struct {
 	AuthenticationMethods       []AuthenticationMethod `json:"authentication_methods,omitempty"`
 	Identity                    *Identity              `json:"identity"`
 	Devices                     []Device               `json:"devices,omitempty"`
+	// Tokenized is the session as a JSON Web Token signed by Kratos, for
+	// downstream services to verify without calling Kratos: set only when
+	// the Authenticator asks for it (WithTokenizeAs), empty otherwise. It
+	// is a credential: send it only to your own services (TokenTransport
+	// does), never log it.
+	Tokenized string `json:"tokenized,omitempty"`
+
+	traits *traitsMemo // decoded traits, for sessions a cache hit shares
 }
 
 // AuthenticationMethod is one way the session's holder proved who they are.
@@ -90,17 +101,6 @@ func aalRank(aal string) int {
 		return 2
 	}
 	return 0
-}
-
-// Traits decodes the traits of the session's identity into T, typically a
-// struct matching the identity schema.
-func Traits[T any](s *Session) (T, error) {
-	var t T
-	if s == nil || s.Identity == nil || len(s.Identity.Traits) == 0 {
-		return t, errors.New("kratosauth: session has no identity traits")
-	}
-	err := json.Unmarshal(s.Identity.Traits, &t)
-	return t, err
 }
 
 // contextKey is unexported so only this package can set or read the session.

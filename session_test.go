@@ -10,12 +10,11 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/kratosauth/kratosauth"
-	"github.com/kratosauth/kratosauth/internal/kratosfake"
 )
 
 func TestSessionDecodesKratosJSON(t *testing.T) {
 	var s kratosauth.Session
-	require.NoError(t, json.Unmarshal(kratosfake.SessionAAL1, &s))
+	require.NoError(t, json.Unmarshal(recorded(t, "whoami_200_token"), &s))
 	assert.True(t, s.Active)
 	assert.NotEmpty(t, s.ID)
 	assert.False(t, s.ExpiresAt.IsZero())
@@ -33,7 +32,7 @@ func TestSessionDecodesKratosJSON(t *testing.T) {
 	require.NotEmpty(t, s.Devices)
 
 	var aal2 kratosauth.Session
-	require.NoError(t, json.Unmarshal(kratosfake.SessionAAL2, &aal2))
+	require.NoError(t, json.Unmarshal(recorded(t, "whoami_200_aal2"), &aal2))
 	assert.Equal(t, kratosauth.AAL2, aal2.AuthenticatorAssuranceLevel)
 	assert.True(t, aal2.SatisfiesAAL(kratosauth.AAL1))
 	assert.True(t, aal2.SatisfiesAAL(kratosauth.AAL2))
@@ -43,7 +42,7 @@ func TestSessionDecodesKratosJSON(t *testing.T) {
 
 func TestTraits(t *testing.T) {
 	var s kratosauth.Session
-	require.NoError(t, json.Unmarshal(kratosfake.SessionAAL1, &s))
+	require.NoError(t, json.Unmarshal(recorded(t, "whoami_200_token"), &s))
 	type traits struct {
 		Email string `json:"email"`
 	}

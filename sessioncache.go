@@ -34,7 +34,7 @@ import (
 // corrupt or foreign entry (including an old JSON entry) is a miss.
 const (
 	entryHeaderLen = 8
-	entryVersion   = 1
+	entryVersion   = 2 // 2: Session.Tokenized after Devices
 )
 
 // cacheState is what the cache knows about a credential.
@@ -97,8 +97,9 @@ func (a *Authenticator) lookupStore(key *digest, now time.Time) (s *Session, sta
 	}
 	if a.cfg.staleGrace > 0 {
 		// Past the deadline: usable only while Kratos is down, for at most
-		// the grace period and never past the session's own expiry.
-		if s, ok := decodeEntry(e, now.Add(-a.cfg.staleGrace)); ok && now.Before(s.ExpiresAt) {
+		// the grace period and never past the session's own expiry, nor its
+		// token's (WithTokenizeAs).
+		if s, ok := decodeEntry(e, now.Add(-a.cfg.staleGrace)); ok && now.Before(s.ExpiresAt) && tokenUsable(s.Tokenized, now) {
 			return s, cacheStale, deadline
 		}
 	}
@@ -122,6 +123,7 @@ func (l *writeLocks) lock(key *digest) func() {
 func (a *Authenticator) promote(key *digest) {
 	defer a.writeLocks.lock(key)()
 	if s, state, deadline := a.lookupStore(key, time.Now()); state == cacheHit {
+		s.traits = new(traitsMemo) // freshly decoded: not shared yet
 		a.hot.put(key, s, deadline)
 	}
 }
@@ -163,6 +165,7 @@ func (a *Authenticator) store(key *digest, s *Session, cacheFor time.Duration) {
 		return
 	}
 	if a.hot != nil {
+		s.traits = new(traitsMemo) // s is not shared yet: the flight has not returned it
 		a.hot.put(key, s, now.Add(ttl))
 	}
 }
@@ -350,6 +353,7 @@ func (w *entryWriter) session(s *Session) {
 		w.str(d.UserAgent)
 		w.str(d.Location)
 	}
+	w.str(s.Tokenized)
 	id := s.Identity
 	w.bool(id != nil)
 	if id == nil {
@@ -513,6 +517,7 @@ func (r *entryReader) session() *Session {
 		d.UserAgent = r.str()
 		d.Location = r.str()
 	}
+	s.Tokenized = r.str()
 	if !r.bool() {
 		return s
 	}

@@ -285,7 +285,9 @@ func TestEntryKeepsEveryField(t *testing.T) {
 				return
 			}
 			for i := range want.NumField() {
-				diff(want.Field(i), got.Field(i), path+"."+want.Type().Field(i).Name)
+				if want.Type().Field(i).IsExported() { // unexported fields are caches, not data
+					diff(want.Field(i), got.Field(i), path+"."+want.Type().Field(i).Name)
+				}
 			}
 		case reflect.Slice:
 			if want.Type() == reflect.TypeFor[json.RawMessage]() {

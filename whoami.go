@@ -17,27 +17,44 @@ import (
 // allows it to be cached (-1: Kratos said nothing), or an *Error. The request
 // is built from scratch: only the credential is sent, no other header of the
 // user's request.
-func (a *Authenticator) whoami(ctx context.Context, cred credential) (authResult, time.Duration, error) {
+func (a *Authenticator) whoami(ctx context.Context, cred credential) (_ authResult, _ time.Duration, err error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, a.whoamiURL, nil)
 	if err != nil {
 		return authResult{}, 0, &Error{Kind: ErrUnavailable, Cause: err}
 	}
 	req.Header["Accept"] = []string{"application/json"}
 	cred.apply(req.Header)
+	status := 0
+	if o := a.cfg.observer; o != nil {
+		var done func(int, error)
+		ctx, done = o.WhoamiStarted(ctx, req)
+		req = req.WithContext(ctx)
+		defer func() { done(status, err) }()
+	}
 
 	resp, err := a.cfg.client.Do(req)
 	if err != nil {
 		return authResult{}, 0, &Error{Kind: ErrUnavailable, Cause: fmt.Errorf("whoami: %w", err)}
 	}
 	defer resp.Body.Close()
+	status = resp.StatusCode
 
 	body, err := httpbody.ReadCapped(resp.Body, a.cfg.maxResponseBytes)
 	if err != nil {
 		return authResult{}, 0, &Error{Kind: ErrUnavailable, Cause: fmt.Errorf("whoami: reading %d response: %w", resp.StatusCode, err)}
 	}
-	s, cacheFor, err := parseWhoami(resp.StatusCode, resp.Header, body, time.Now())
+	now := time.Now()
+	s, cacheFor, err := parseWhoami(resp.StatusCode, resp.Header, body, now)
 	if err != nil {
 		return authResult{}, 0, err
+	}
+	if a.cfg.tokenizeAs == "" {
+		s.Tokenized = "" // only a token the Authenticator asked for is sent on
+	} else {
+		if s.Tokenized == "" {
+			return authResult{}, 0, &Error{Kind: ErrUnavailable, Cause: errors.New("whoami: no tokenized session in the answer to tokenize_as")}
+		}
+		cacheFor = tokenCacheFor(s.Tokenized, cacheFor, now)
 	}
 	res := authResult{session: s}
 	if cred.cookies != "" { // Kratos refreshes cookies, never tokens

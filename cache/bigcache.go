@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/allegro/bigcache/v3"
@@ -13,13 +14,15 @@ import (
 // entries live in a few large byte slices that the garbage collector does
 // not scan, so a cache of 100,000 sessions does not lengthen GC pauses.
 type BigCache struct {
-	c *bigcache.BigCache
+	c         *bigcache.BigCache
+	evictions atomic.Int64
 	*memIndex
 }
 
 var (
 	_ Store         = (*BigCache)(nil)
 	_ IdentityIndex = (*BigCache)(nil)
+	_ StatsReporter = (*BigCache)(nil)
 )
 
 // indexKeysPerMB bounds the identity index of a BigCache: one key per KB of
@@ -52,10 +55,19 @@ func NewBigCache(lifeWindow time.Duration, maxMB int) (*BigCache, error) {
 	return NewBigCacheWithConfig(cfg)
 }
 
-// NewBigCacheWithConfig returns a store with a bigcache configuration of your
-// own. Its identity index holds at most HardMaxCacheSize × 1024 keys (128k
-// when HardMaxCacheSize is 0, unbounded).
+// NewBigCacheWithConfig returns a store with a bigcache configuration of
+// your own. Stats counts evictions only when cfg has no OnRemove callbacks
+// of its own. Its identity index holds at most HardMaxCacheSize × 1024 keys
+// (128k when HardMaxCacheSize is 0, unbounded).
 func NewBigCacheWithConfig(cfg bigcache.Config) (*BigCache, error) {
+	b := &BigCache{}
+	if cfg.OnRemove == nil && cfg.OnRemoveWithMetadata == nil && cfg.OnRemoveWithReason == nil {
+		cfg.OnRemoveWithReason = func(_ string, _ []byte, reason bigcache.RemoveReason) {
+			if reason == bigcache.NoSpace {
+				b.evictions.Add(1)
+			}
+		}
+	}
 	c, err := bigcache.New(context.Background(), cfg)
 	if err != nil {
 		return nil, fmt.Errorf("cache: %w", err)
@@ -64,7 +76,9 @@ func NewBigCacheWithConfig(cfg bigcache.Config) (*BigCache, error) {
 	if mb <= 0 {
 		mb = 128
 	}
-	return &BigCache{c: c, memIndex: newMemIndex(mb * indexKeysPerMB)}, nil
+	b.c = c
+	b.memIndex = newMemIndex(mb * indexKeysPerMB)
+	return b, nil
 }
 
 // Get implements Store. bigcache returns a fresh copy of the entry.
@@ -91,8 +105,11 @@ func (b *BigCache) Delete(key string) error {
 	return err
 }
 
-// Len returns the number of entries, expired ones included until cleanup.
-func (b *BigCache) Len() int { return b.c.Len() }
+// Stats implements StatsReporter: the number of entries (expired ones
+// included until cleanup) and how many were evicted to make room.
+func (b *BigCache) Stats() Stats {
+	return Stats{Entries: int64(b.c.Len()), Evictions: b.evictions.Load()}
+}
 
 // Close implements Store: it stops the cleanup goroutine.
 func (b *BigCache) Close() error { return b.c.Close() }

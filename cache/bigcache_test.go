@@ -1,6 +1,7 @@
 package cache_test
 
 import (
+	"strconv"
 	"testing"
 	"time"
 
@@ -32,4 +33,20 @@ func TestBigCacheStore(t *testing.T) {
 	assert.Error(t, err)
 	_, err = cache.NewBigCache(time.Minute, 0)
 	assert.Error(t, err)
+}
+
+func TestBigCacheStats(t *testing.T) {
+	s, err := cache.NewBigCache(time.Minute, 1) // 1 MB
+	require.NoError(t, err)
+	defer s.Close()
+	entry := make([]byte, 400)
+	const n = 20000 // 8 MB into 1 MB: the oldest go
+	for i := range n {
+		require.NoError(t, s.Set(strconv.Itoa(i), entry, time.Minute))
+	}
+	st := s.Stats()
+	assert.Positive(t, st.Entries)
+	assert.Less(t, st.Entries, int64(n))
+	assert.Positive(t, st.Evictions, "entries dropped for room are counted")
+	assert.Equal(t, int64(n), st.Entries+st.Evictions)
 }

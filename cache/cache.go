@@ -8,6 +8,11 @@
 // SHA-256 digests of credentials, never the credentials themselves, and each
 // entry carries its own deadline, which kratosauth checks on every read: a
 // Store may keep an entry longer than asked, never serve it as fresh.
+//
+// One Store may serve many Authenticators, even of different Kratos
+// instances or cookie names: each Authenticator hashes its namespace (the
+// whoami URL and the cookie name) into its keys, so none reads another's
+// entries.
 package cache
 
 import (
@@ -20,7 +25,8 @@ import (
 var ErrNotFound = errors.New("cache: entry not found")
 
 // Store keeps encoded session entries. Implementations must be safe for
-// concurrent use.
+// concurrent use. Keys are namespaced by the caller: a Store must not add
+// or drop anything that would make two keys equal.
 type Store interface {
 	// Get returns the entry stored under key. The caller may keep and modify
 	// the returned slice. It returns ErrNotFound when there is no entry; any
@@ -34,4 +40,18 @@ type Store interface {
 	Delete(key string) error
 	// Close releases the store's resources, including background goroutines.
 	Close() error
+}
+
+// StatsReporter is implemented by stores that can tell their size, for
+// metrics (Authenticator.CacheStats).
+type StatsReporter interface {
+	// Stats returns the store's current figures; it must be cheap enough to
+	// call every few seconds.
+	Stats() Stats
+}
+
+// Stats are a store's figures.
+type Stats struct {
+	Entries   int64 // entries held now
+	Evictions int64 // entries dropped for room since the store was made
 }

@@ -3,9 +3,13 @@
 // (internal/kratostest), through a recording reverse proxy that shows what
 // the library sends to Kratos.
 //
-// The tests are skipped when the Kratos binary is missing, unless
+// TestPermissionsThroughExamples runs the example apps' binaries against
+// Kratos and a real Ory Keto v0.13 (internal/ketotest), writing relation
+// tuples through Keto's write API.
+//
+// The tests are skipped when the Kratos or Keto binary is missing, unless
 // KRATOSAUTH_E2E=1 (scripts/test.sh), which makes them fail instead:
 //
-//	scripts/kratos.sh build
+//	scripts/kratos.sh build && scripts/keto.sh build
 //	cd e2e && go test -race ./...
 package e2e

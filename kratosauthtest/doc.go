@@ -15,4 +15,7 @@
 //
 // To test a handler alone, NewRequest puts a session built by NewSession in
 // a request's context, as the middlewares would.
+//
+// NewKeto starts a fake Ory Keto read API for routes protected with
+// RequirePermission and a keto.Client: Grant and Revoke tuples, Fail it.
 package kratosauthtest

@@ -2,6 +2,7 @@ package kratosauthtest
 
 import (
 	"embed"
+	"encoding/base64"
 	"encoding/json"
 	"net"
 	"net/http"
@@ -40,8 +41,10 @@ var (
 // use kratosauth. Its GET /sessions/whoami reads credentials as Kratos does
 // (a non-empty X-Session-Token, else the first ory_kratos_session cookie it
 // issued, else Authorization: Bearer) and answers with Kratos v1.3.1's
-// status codes, headers and bodies. Build it with NewServer; it is safe for
-// concurrent use.
+// status codes, headers and bodies; with ?tokenize_as= the session also
+// has "tokenized", a JWT with Kratos' claims that is not signed (enough for
+// an edge's tests: kratosauth.WithTokenizeAs, TokenTransport). Build it
+// with NewServer; it is safe for concurrent use.
 type Server struct {
 	// URL is the base URL of the fake public API, for kratosauth.New.
 	URL string
@@ -50,19 +53,21 @@ type Server struct {
 	calls atomic.Int64
 	mux   *http.ServeMux
 
-	mu       sync.Mutex
-	sessions map[string]*sessionSpec // by token
-	cookies  map[string]issuedCookie // by value
-	revoked  map[string]bool         // session IDs
-	disabled map[string]bool         // identity IDs
-	fault    *Fault
-	cacheFor time.Duration
-	lastReq  *http.Request
+	mu         sync.Mutex
+	sessions   map[string]*sessionSpec // by token
+	cookies    map[string]issuedCookie // by value
+	revoked    map[string]bool         // session IDs
+	disabled   map[string]bool         // identity IDs
+	fault      *Fault
+	cacheFor   time.Duration
+	cookieName string
+	lastReq    *http.Request
 }
 
 // Credentials are what a signed-in client presents: the session token (for
 // X-Session-Token or Authorization: Bearer) or the session cookie (for
-// browsers), both for Session.
+// browsers), both for Session. Session is what whoami describes: read it,
+// and change it only through the Server (Extend, Revoke, DisableIdentity).
 type Credentials struct {
 	Token   string
 	Cookie  *http.Cookie
@@ -72,11 +77,12 @@ type Credentials struct {
 // NewServer starts a fake Kratos that is closed when the test ends.
 func NewServer(t testing.TB) *Server {
 	s := &Server{
-		mux:      http.NewServeMux(),
-		sessions: map[string]*sessionSpec{},
-		cookies:  map[string]issuedCookie{},
-		revoked:  map[string]bool{},
-		disabled: map[string]bool{},
+		mux:        http.NewServeMux(),
+		sessions:   map[string]*sessionSpec{},
+		cookies:    map[string]issuedCookie{},
+		revoked:    map[string]bool{},
+		disabled:   map[string]bool{},
+		cookieName: kratosauth.DefaultCookieName,
 	}
 	s.mux.HandleFunc("GET /sessions/whoami", s.whoami)
 	s.srv = httptest.NewServer(s.mux)
@@ -110,7 +116,7 @@ func (s *Server) issueCookie(token string, expires time.Time) *http.Cookie {
 	// Kratos' cookies are ~430 characters of base64url (securecookie).
 	value := "MT" + randomText("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_", 426)
 	s.cookies[value] = issuedCookie{token: token, expires: expires}
-	return &http.Cookie{Name: kratosauth.DefaultCookieName, Value: value, Path: "/", Expires: expires,
+	return &http.Cookie{Name: s.cookieName, Value: value, Path: "/", Expires: expires,
 		MaxAge: int(time.Until(expires).Seconds()), HttpOnly: true, SameSite: http.SameSiteLaxMode}
 }
 
@@ -135,7 +141,9 @@ func (s *Server) DisableIdentity(identityID string) {
 func (s *Server) Extend(c Credentials, d time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.sessions[c.Token].s.ExpiresAt = time.Now().Add(d).UTC()
+	sp := s.sessions[c.Token]
+	sp.s.ExpiresAt = time.Now().Add(d).UTC()
+	sp.body = nil
 }
 
 // SetCacheFor makes whoami send Ory-Session-Cache-For: d (in seconds), as
@@ -144,6 +152,17 @@ func (s *Server) SetCacheFor(d time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.cacheFor = d
+}
+
+// SetCookieName sets the name of the session cookies the server issues and
+// reads, as Kratos' session.cookie.name does (Ory Network names them
+// ory_session_<project slug>); configure the app alike with
+// kratosauth.WithCookieName. Call it before Login: whoami reads only cookies
+// of the current name. Default: kratosauth.DefaultCookieName.
+func (s *Server) SetCookieName(name string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.cookieName = name
 }
 
 // Fail makes every whoami answer with f until Recover.
@@ -238,6 +257,12 @@ func (s *Server) whoami(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 
+	status, h, body := s.answer(r)
+	write(w, status, h, body)
+}
+
+// answer is whoami's answer for r when no fault is set.
+func (s *Server) answer(r *http.Request) (int, http.Header, []byte) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	token, viaCookie := s.credential(r)
@@ -245,19 +270,44 @@ func (s *Server) whoami(w http.ResponseWriter, r *http.Request) {
 	now := time.Now()
 	switch {
 	case sp == nil, s.revoked[sp.s.ID], s.disabled[sp.s.Identity.ID], sp.s.Identity.State == "inactive", !now.Before(sp.s.ExpiresAt):
-		write(w, http.StatusUnauthorized, nil, body401)
+		return http.StatusUnauthorized, nil, body401
 	case sp.needsAAL2 && sp.s.AuthenticatorAssuranceLevel != kratosauth.AAL2:
-		write(w, http.StatusForbidden, nil, s.aal2Required())
-	default:
-		h := http.Header{"X-Kratos-Authenticated-Identity-Id": {sp.s.Identity.ID}}
-		if s.cacheFor > 0 {
-			h.Set("Ory-Session-Cache-For", strconv.Itoa(int(min(s.cacheFor, sp.s.ExpiresAt.Sub(now)).Seconds())))
-		}
-		if viaCookie != nil && viaCookie.expires.Before(sp.s.ExpiresAt) { // Kratos' RefreshCookie
-			h.Add("Set-Cookie", s.issueCookie(token, sp.s.ExpiresAt).String())
-		}
-		write(w, http.StatusOK, h, sessionJSON(sp.s))
+		return http.StatusForbidden, nil, s.aal2Required()
 	}
+	h := http.Header{"X-Kratos-Authenticated-Identity-Id": {sp.s.Identity.ID}}
+	if s.cacheFor > 0 {
+		h.Set("Ory-Session-Cache-For", strconv.Itoa(int(min(s.cacheFor, sp.s.ExpiresAt.Sub(now)).Seconds())))
+	}
+	if viaCookie != nil && viaCookie.expires.Before(sp.s.ExpiresAt) { // Kratos' RefreshCookie
+		h.Add("Set-Cookie", s.issueCookie(token, sp.s.ExpiresAt).String())
+	}
+	if sp.body == nil {
+		sp.body = WhoamiBody(sp.s)
+	}
+	if r.URL.Query().Get("tokenize_as") != "" {
+		h.Del("Ory-Session-Cache-For") // Kratos sends none when it tokenizes
+		return http.StatusOK, h, withToken(sp.body, s.URL+"/", sp.s, now)
+	}
+	return http.StatusOK, h, sp.body
+}
+
+// withToken adds "tokenized" to a whoami body, as Kratos does for
+// whoami?tokenize_as=: a JWT with the claims Kratos' tokenizer sets (iss,
+// sub, sid, jti, exp one minute ahead, nbf, iat) but no valid signature.
+// It serves tests of the edge (kratosauth.WithTokenizeAs,
+// kratosauth.TokenTransport); a downstream service's tests sign tokens
+// with keys of their own.
+func withToken(body []byte, iss string, s *kratosauth.Session, now time.Time) []byte {
+	var m map[string]any
+	_ = json.Unmarshal(body, &m)
+	enc := base64.RawURLEncoding.EncodeToString
+	claims, _ := json.Marshal(map[string]any{
+		"jti": newUUID(), "iss": iss, "sub": s.Identity.ID, "sid": s.ID,
+		"exp": now.Add(time.Minute).Unix(), "nbf": now.Unix(), "iat": now.Unix(),
+	})
+	m["tokenized"] = enc([]byte(`{"alg":"ES256","kid":"kratosauthtest","typ":"JWT"}`)) + "." + enc(claims) + "." + enc([]byte("kratosauthtest: not signed"))
+	out, _ := json.Marshal(m)
+	return out
 }
 
 // credential picks the session token the way Kratos' extractToken does
@@ -269,7 +319,7 @@ func (s *Server) credential(r *http.Request) (token string, viaCookie *issuedCoo
 	if tok := r.Header.Get("X-Session-Token"); tok != "" {
 		return tok, nil
 	}
-	for _, c := range r.CookiesNamed(kratosauth.DefaultCookieName) {
+	for _, c := range r.CookiesNamed(s.cookieName) {
 		if ic, ok := s.cookies[c.Value]; ok {
 			return ic.token, &ic
 		}
@@ -291,9 +341,12 @@ func (s *Server) aal2Required() []byte {
 	return b
 }
 
-// sessionJSON is the recorded 200 body with the session's own values: the
-// fields Kratos sends that kratosauth.Session does not model stay as recorded.
-func sessionJSON(s *kratosauth.Session) []byte {
+// WhoamiBody is the body of whoami's 200 answer for s, as the Server sends
+// it: Kratos v1.3.1's recorded answer with s's values (the fields Kratos
+// sends that kratosauth.Session does not model stay as recorded). Use it to
+// build Raw answers: a session with odd values, a cut-off body, or extra
+// headers such as Set-Cookie.
+func WhoamiBody(s *kratosauth.Session) []byte {
 	var out, identity map[string]any
 	_ = json.Unmarshal(template200, &out)
 	identity, _ = out["identity"].(map[string]any)

@@ -1,6 +1,8 @@
 package kratosauthtest_test
 
 import (
+	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -132,6 +134,9 @@ func TestServerExtendReissuesTheCookie(t *testing.T) {
 	fresh := resp.Cookies()[0]
 	assert.Equal(t, kratosauth.DefaultCookieName, fresh.Name)
 	assert.True(t, fresh.Expires.After(c.Cookie.Expires.Add(24*time.Hour)))
+	var s kratosauth.Session
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&s))
+	assert.True(t, s.ExpiresAt.After(time.Now().Add(24*time.Hour)), "the session shows the new expiry")
 	assert.Equal(t, 200, whoami(t, k, http.Header{"Cookie": {fresh.Name + "=" + fresh.Value}}).StatusCode)
 	assert.Empty(t, whoami(t, k, http.Header{"X-Session-Token": {c.Token}}).Header.Values("Set-Cookie"), "tokens get no cookie")
 }
@@ -163,4 +168,58 @@ func TestServerFaults(t *testing.T) {
 	r.Header.Set("X-Session-Token", c.Token)
 	_, err = auth.Authenticate(r)
 	assert.NoError(t, err, "Recover ends the fault")
+}
+
+func TestServerCookieName(t *testing.T) {
+	k := kratosauthtest.NewServer(t)
+	k.SetCookieName("ory_session_mine")
+	c := k.Login()
+	assert.Equal(t, "ory_session_mine", c.Cookie.Name)
+	assert.Equal(t, 200, whoami(t, k, http.Header{"Cookie": {"ory_session_mine=" + c.Cookie.Value}}).StatusCode)
+	assert.Equal(t, 401, whoami(t, k, http.Header{"Cookie": {kratosauth.DefaultCookieName + "=" + c.Cookie.Value}}).StatusCode,
+		"only the configured name is read")
+
+	auth, err := kratosauth.New(k.URL, kratosauth.WithCookieName("ory_session_mine"))
+	require.NoError(t, err)
+	defer auth.Close()
+	r := httptest.NewRequest(http.MethodGet, "/", nil)
+	r.AddCookie(c.Cookie)
+	s, err := auth.Authenticate(r)
+	require.NoError(t, err)
+	assert.Equal(t, c.Session.ID, s.ID)
+
+	k.Extend(c, 48*time.Hour)
+	resp := whoami(t, k, http.Header{"Cookie": {"ory_session_mine=" + c.Cookie.Value}})
+	require.Len(t, resp.Cookies(), 1)
+	assert.Equal(t, "ory_session_mine", resp.Cookies()[0].Name, "re-issued under the same name")
+}
+
+func TestWhoamiBody(t *testing.T) {
+	k := kratosauthtest.NewServer(t)
+	c := k.Login(kratosauthtest.WithTraits(map[string]string{"email": "ada@example.com"}), kratosauthtest.WithAAL2())
+	resp := whoami(t, k, http.Header{"X-Session-Token": {c.Token}})
+	require.Equal(t, 200, resp.StatusCode)
+	sent, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	assert.Equal(t, string(sent), string(kratosauthtest.WhoamiBody(c.Session)), "what the server sends")
+
+	var decoded kratosauth.Session
+	require.NoError(t, json.Unmarshal(kratosauthtest.WhoamiBody(c.Session), &decoded))
+	assert.Equal(t, c.Session.ID, decoded.ID)
+	assert.Equal(t, c.Session.Identity.ID, decoded.Identity.ID)
+	assert.True(t, c.Session.ExpiresAt.Equal(decoded.ExpiresAt))
+	assert.Equal(t, kratosauth.AAL2, decoded.AuthenticatorAssuranceLevel)
+	assert.JSONEq(t, `{"email":"ada@example.com"}`, string(decoded.Identity.Traits))
+
+	// In a Raw answer: Kratos' shape with a session it would never send.
+	auth, err := kratosauth.New(k.URL, kratosauth.WithCacheTTL(0))
+	require.NoError(t, err)
+	defer auth.Close()
+	inactive := kratosauthtest.NewSession()
+	inactive.Active = false
+	k.Fail(kratosauthtest.Raw(http.StatusOK, nil, kratosauthtest.WhoamiBody(inactive)))
+	r := httptest.NewRequest(http.MethodGet, "/", nil)
+	r.Header.Set("X-Session-Token", c.Token)
+	_, err = auth.Authenticate(r)
+	assert.ErrorIs(t, err, kratosauth.ErrInvalidSession)
 }

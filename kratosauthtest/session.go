@@ -19,6 +19,7 @@ type SessionOption func(*sessionSpec)
 type sessionSpec struct {
 	s         *kratosauth.Session
 	needsAAL2 bool
+	body      []byte // whoami's answer for s, once built; nil after a change
 }
 
 // WithTraits sets the identity's traits to v encoded as JSON (a struct or a

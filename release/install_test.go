@@ -20,20 +20,28 @@ import (
 const (
 	rootPath  = "github.com/kratosauth/kratosauth"
 	ginPath   = rootPath + "/adapters/gin"
+	jwtPath   = rootPath + "/jwtverify"
+	otelPath  = rootPath + "/otelkratosauth"
 	redisPath = rootPath + "/cache/redis"
 )
 
 // TestInstall installs kratosauth as a user would, before the release is
-// tagged: the root module and adapters/gin are zipped from this work tree
-// at the versions they are about to be tagged with and served by a local
-// module proxy; a fresh module outside the repository (no go.work, an empty
-// module cache, so no copy of an earlier build of these versions is reused)
-// runs `go get` on both and builds and runs testdata/consumer, which sends
-// a request through each adapter to a fake whoami.
+// tagged: the root module, jwtverify, adapters/gin and otelkratosauth are
+// zipped from this work tree at the versions they are about to be tagged
+// with and served by a local module proxy; a fresh module outside the
+// repository (no go.work, an empty module cache, so no copy of an earlier
+// build of these versions is reused) runs `go get` on each and builds and
+// runs testdata/consumer, which sends a request through each adapter to a
+// fake whoami, verifies a token with kratosjwt and kratosginjwt, and reads
+// the metrics of otelkratosauth.
 //
 // The versions: the root module at the version adapters/gin requires (what
-// RELEASING.md tags first), adapters/gin at the version examples/gin
-// requires. KRATOSAUTH_ROOT_VERSION and KRATOSAUTH_GIN_VERSION override them.
+// RELEASING.md tags first), jwtverify at the version adapters/gin requires
+// (tagged second), adapters/gin at the version examples/gin requires,
+// otelkratosauth at the version examples/chi requires.
+// KRATOSAUTH_ROOT_VERSION, KRATOSAUTH_JWT_VERSION, KRATOSAUTH_GIN_VERSION
+// and KRATOSAUTH_OTEL_VERSION
+// override them.
 //
 // The failing cases check that the test can fail: adapters/gin's go.mod
 // rewritten to require a root version that was never released, or in its
@@ -52,14 +60,19 @@ func TestInstall(t *testing.T) {
 	}
 	rootVersion := envOr("KRATOSAUTH_ROOT_VERSION", requiredVersion(t, filepath.Join(repo, "adapters/gin/go.mod"), rootPath))
 	ginVersion := envOr("KRATOSAUTH_GIN_VERSION", requiredVersion(t, filepath.Join(repo, "examples/gin/go.mod"), ginPath))
+	jwtVersion := envOr("KRATOSAUTH_JWT_VERSION", requiredVersion(t, filepath.Join(repo, "adapters/gin/go.mod"), jwtPath))
+	otelVersion := envOr("KRATOSAUTH_OTEL_VERSION", requiredVersion(t, filepath.Join(repo, "examples/chi/go.mod"), otelPath))
+	if v := requiredVersion(t, filepath.Join(repo, "jwtverify/go.mod"), rootPath); v != rootVersion && os.Getenv("KRATOSAUTH_ROOT_VERSION") == "" {
+		t.Fatalf("jwtverify requires %s %s, adapters/gin %s: release them against one root version", rootPath, v, rootVersion)
+	}
 	redisVersion := envOr("KRATOSAUTH_REDIS_VERSION", requiredVersion(t, filepath.Join(repo, "examples/gin/go.mod"), redisPath))
-	for _, v := range []string{rootVersion, ginVersion, redisVersion} {
+	for _, v := range []string{rootVersion, ginVersion, jwtVersion, otelVersion, redisVersion} {
 		if !semver.IsValid(v) || semver.Canonical(v) != v || module.IsPseudoVersion(v) || v == "v0.0.0" {
 			t.Fatalf("version %q is not a release version", v)
 		}
 	}
-	t.Logf("root module %s, adapters/gin %s, cache/redis %s", rootVersion, ginVersion, redisVersion)
-	versions := map[string]string{rootPath: rootVersion, ginPath: ginVersion, redisPath: redisVersion}
+	t.Logf("root module %s, jwtverify %s, adapters/gin %s, otelkratosauth %s, cache/redis %s", rootVersion, jwtVersion, ginVersion, otelVersion, redisVersion)
+	versions := moduleVersions{root: rootVersion, jwt: jwtVersion, gin: ginVersion, otel: otelVersion, redis: redisVersion}
 	ginMod := filepath.Join(repo, "adapters/gin/go.mod")
 
 	t.Run("released versions", func(t *testing.T) {
@@ -72,9 +85,14 @@ func TestInstall(t *testing.T) {
 			"net/http: 200 with a session, 401 without",
 			"chi: 200 with a session, 401 without",
 			"gin: 200 with a session, 401 without",
+			"kratosjwt: 200 with a token, 401 with a bad one",
+			"kratosginjwt: 200 with a token, 401 with a bad one",
+			"otelkratosauth: 6 session checks counted, 3 whoami calls timed",
 			"redis store, Redis down: 200 with a session, 401 without",
 			"dep " + rootPath + " " + rootVersion + "\n",
 			"dep " + ginPath + " " + ginVersion + "\n",
+			"dep " + jwtPath + " " + jwtVersion + "\n",
+			"dep " + otelPath + " " + otelVersion + "\n",
 			"dep " + redisPath + " " + redisVersion + "\n",
 		} {
 			if !strings.Contains(out, want) {
@@ -123,22 +141,30 @@ func TestInstall(t *testing.T) {
 	}
 }
 
-// install serves the root module, adapters/gin (with ginGoMod as its
-// go.mod when not nil) and cache/redis at the given versions from a local
-// proxy, and gets, builds and runs the consumer in a fresh module. It
-// returns the go commands' and the consumer's output.
-func install(t *testing.T, repo string, versions map[string]string, ginGoMod []byte) (string, error) {
-	rootVersion, ginVersion, redisVersion := versions[rootPath], versions[ginPath], versions[redisPath]
+// moduleVersions are the versions of the published modules to install.
+type moduleVersions struct{ root, jwt, gin, otel, redis string }
+
+// install serves the root module, jwtverify, adapters/gin,
+// otelkratosauth and cache/redis at v (with ginGoMod as adapters/gin's go.mod when not nil)
+// from a local proxy, and gets, builds and runs the consumer in a fresh
+// module. It returns the go commands' and the consumer's output.
+func install(t *testing.T, repo string, v moduleVersions, ginGoMod []byte) (string, error) {
 	tmp := t.TempDir()
 	start := time.Now()
 	proxy := moduleProxy{dir: filepath.Join(tmp, "proxy")}
-	if err := proxy.add(module.Version{Path: rootPath, Version: rootVersion}, repo, nil); err != nil {
+	if err := proxy.add(module.Version{Path: rootPath, Version: v.root}, repo, nil); err != nil {
 		t.Fatal(err)
 	}
-	if err := proxy.add(module.Version{Path: ginPath, Version: ginVersion}, filepath.Join(repo, "adapters/gin"), ginGoMod); err != nil {
+	if err := proxy.add(module.Version{Path: jwtPath, Version: v.jwt}, filepath.Join(repo, "jwtverify"), nil); err != nil {
 		t.Fatal(err)
 	}
-	if err := proxy.add(module.Version{Path: redisPath, Version: redisVersion}, filepath.Join(repo, "cache/redis"), nil); err != nil {
+	if err := proxy.add(module.Version{Path: ginPath, Version: v.gin}, filepath.Join(repo, "adapters/gin"), ginGoMod); err != nil {
+		t.Fatal(err)
+	}
+	if err := proxy.add(module.Version{Path: otelPath, Version: v.otel}, filepath.Join(repo, "otelkratosauth"), nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := proxy.add(module.Version{Path: redisPath, Version: v.redis}, filepath.Join(repo, "cache/redis"), nil); err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("proxy built in %v", time.Since(start).Round(time.Millisecond))
@@ -147,26 +173,28 @@ func install(t *testing.T, repo string, versions map[string]string, ginGoMod []b
 	if err := os.MkdirAll(consumer, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	src, err := os.ReadFile(filepath.Join("testdata", "consumer", "main.go"))
-	if err != nil {
-		t.Fatal(err)
+	files := map[string][]byte{}
+	for _, name := range []string{"main.go", "jwt.go"} {
+		src, err := os.ReadFile(filepath.Join("testdata", "consumer", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		files[name] = src
 	}
 	// go.sum starts with the checksums our modules were tidied with, so
 	// that third-party modules are verified without asking the checksum
 	// database; anything missing is still checked against it.
 	var sums bytes.Buffer
-	for _, f := range []string{"go.sum", "adapters/gin/go.sum", "cache/redis/go.sum"} {
+	for _, f := range []string{"go.sum", "jwtverify/go.sum", "adapters/gin/go.sum", "otelkratosauth/go.sum", "cache/redis/go.sum"} {
 		b, err := os.ReadFile(filepath.Join(repo, f))
 		if err != nil {
 			t.Fatal(err)
 		}
 		sums.Write(b)
 	}
-	for name, data := range map[string][]byte{
-		"go.mod":  []byte("module example.com/consumer\n\ngo 1.26.0\n"),
-		"go.sum":  sums.Bytes(),
-		"main.go": src,
-	} {
+	files["go.mod"] = []byte("module example.com/consumer\n\ngo 1.26.0\n")
+	files["go.sum"] = sums.Bytes()
+	for name, data := range files {
 		if err := os.WriteFile(filepath.Join(consumer, name), data, 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -198,13 +226,21 @@ func install(t *testing.T, repo string, versions map[string]string, ginGoMod []b
 	// The gin adapter first, as a gin user would get it alone: the core
 	// module comes at the version adapters/gin requires, which must exist.
 	// Then the core at the release version, as README's Install says.
-	if err := run("go", "get", ginPath+"@"+ginVersion); err != nil {
+	if err := run("go", "get", ginPath+"@"+v.gin); err != nil {
 		return out.String(), err
 	}
-	if err := run("go", "get", rootPath+"@"+rootVersion); err != nil {
+	if err := run("go", "get", rootPath+"@"+v.root); err != nil {
 		return out.String(), err
 	}
-	if err := run("go", "get", redisPath+"@"+redisVersion); err != nil {
+	if err := run("go", "get", jwtPath+"@"+v.jwt); err != nil {
+		return out.String(), err
+	}
+	// OpenTelemetry users add otelkratosauth; its SDK is the app's choice,
+	// the consumer's comes from the proxy like any module.
+	if err := run("go", "get", otelPath+"@"+v.otel, "go.opentelemetry.io/otel/sdk/metric"); err != nil {
+		return out.String(), err
+	}
+	if err := run("go", "get", redisPath+"@"+v.redis); err != nil {
 		return out.String(), err
 	}
 	// -trimpath keeps compiled packages independent of the temporary module
@@ -212,7 +248,7 @@ func install(t *testing.T, repo string, versions map[string]string, ginGoMod []b
 	if err := run("go", "build", "-trimpath", "-o", "consumer", "."); err != nil {
 		return out.String(), err
 	}
-	err = run(filepath.Join(consumer, "consumer"))
+	err := run(filepath.Join(consumer, "consumer"))
 	return out.String(), err
 }
 

@@ -20,13 +20,13 @@ func TestModuleZips(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Module zips hold only files under the module's directory: the gin
-	// adapter carries its own copy of the license.
+	// adapter and otelkratosauth carry their own copy of the license.
 	license, err := os.ReadFile(filepath.Join(repo, "LICENSE"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, dir := range []string{"adapters/gin", "cache/redis"} {
-		if l, err := os.ReadFile(filepath.Join(repo, dir, "LICENSE")); err != nil || !bytes.Equal(l, license) {
+	for _, dir := range []string{"adapters/gin", "jwtverify", "otelkratosauth", "cache/redis"} {
+		if own, err := os.ReadFile(filepath.Join(repo, dir, "LICENSE")); err != nil || !bytes.Equal(own, license) {
 			t.Errorf("%s/LICENSE must be a copy of LICENSE (err: %v)", dir, err)
 		}
 	}
@@ -40,16 +40,24 @@ func TestModuleZips(t *testing.T) {
 	}{{
 		mod:     module.Version{Path: rootPath, Version: "v0.1.0"},
 		dir:     repo,
-		want:    []string{"go.mod", "go.sum", "LICENSE", "README.md", "authenticator.go", "adapters/nethttp/middleware.go", "adapters/chi/chi.go", "cache/bigcache.go", "selfservice/"},
-		notWant: []string{"adapters/gin/", "cache/redis/", "examples/", "bench/redis/", "e2e/", "release/", "tools/", ".bin", ".git", ".git/", ".run/"},
+		want:    []string{"go.mod", "go.sum", "LICENSE", "README.md", "authenticator.go", "adapters/nethttp/middleware.go", "adapters/chi/chi.go", "cache/bigcache.go", "selfservice/", "keto/keto.go", "predicate.go"},
+		notWant: []string{"adapters/gin/", "otelkratosauth/", "jwtverify/", "cache/redis/", "examples/", "bench/redis/", "e2e/", "release/", "tools/", ".bin", ".git", ".git/", ".run/"},
 	}, {
-		mod:  module.Version{Path: rootPath + "/cache/redis", Version: "v0.1.0"},
-		dir:  filepath.Join(repo, "cache", "redis"),
-		want: []string{"go.mod", "go.sum", "LICENSE", "store.go", "options.go", "breaker.go"},
+		mod:  module.Version{Path: jwtPath, Version: "v0.1.0"},
+		dir:  filepath.Join(repo, "jwtverify"),
+		want: []string{"go.mod", "go.sum", "LICENSE", "verifier.go", "keys.go"},
 	}, {
 		mod:  module.Version{Path: ginPath, Version: "v0.1.0"},
 		dir:  filepath.Join(repo, "adapters", "gin"),
-		want: []string{"go.mod", "go.sum", "LICENSE", "gin.go", "selfservice.go"},
+		want: []string{"go.mod", "go.sum", "LICENSE", "gin.go", "selfservice.go", "jwt/jwt.go"},
+	}, {
+		mod:  module.Version{Path: otelPath, Version: "v0.1.0"},
+		dir:  filepath.Join(repo, "otelkratosauth"),
+		want: []string{"go.mod", "go.sum", "LICENSE", "doc.go", "observer.go"},
+	}, {
+		mod:  module.Version{Path: redisPath, Version: "v0.1.0"},
+		dir:  filepath.Join(repo, "cache", "redis"),
+		want: []string{"go.mod", "go.sum", "LICENSE", "store.go", "options.go", "breaker.go"},
 	}} {
 		t.Run(tc.mod.Path, func(t *testing.T) {
 			if err := proxy.add(tc.mod, tc.dir, nil); err != nil {

@@ -1,21 +1,27 @@
 #!/usr/bin/env bash
-# The demo (`make demo`, `make demo-stop`): Ory Kratos v1.3.1 and the chi
-# example app (examples/chi) on 127.0.0.1.
+# The demo (`make demo`, `make demo-stop`): Ory Kratos v1.3.1, Ory Keto
+# v0.13 and the chi example app (examples/chi) on 127.0.0.1.
 #
 # Usage: scripts/demo.sh start|stop|status
 #
-#   start   install what is missing (scripts/deps.sh), build Kratos if needed,
-#           start it on 127.0.0.1:4433 (public) and :4434 (admin), build the
-#           chi example and start it in the background on 127.0.0.1:4455,
-#           wait for /healthz and print how to try it. Idempotent.
-#   stop    stop the app and Kratos.
-#   status  say what is running (exit 0 when both run).
+#   start   install what is missing (scripts/deps.sh), build Kratos and Keto
+#           if needed, start Kratos on 127.0.0.1:4433 (public) and :4434
+#           (admin) and Keto on :4466 (read) and :4467 (write), build the chi
+#           example and start it in the background on 127.0.0.1:4455 (its
+#           /admin needs Group:admins#members in Keto), wait for /healthz and
+#           print how to try it. Idempotent.
+#   stop    stop the app, Kratos and Keto.
+#   status  say what is running (exit 0 when all run).
 #
-# Everything lives in .run/demo: app.pid, app.log, the app binary, and
-# Kratos' config, SQLite database, pid and log in .run/demo/kratos. Each
-# start with Kratos stopped begins with an empty database, so the curl lines
-# it prints can be run again. DEMO_APP_PORT, DEMO_KRATOS_PUBLIC_PORT and
-# DEMO_KRATOS_ADMIN_PORT change the ports (defaults 4455, 4433, 4434).
+# Everything lives in .run/demo: app.pid, app.log, the app binary, Kratos'
+# config, SQLite database, pid and log in .run/demo/kratos, and Keto's in
+# .run/demo/keto. Each start with Kratos (Keto) stopped begins with an empty
+# database, so the curl lines it prints can be run again. DEMO_APP_PORT,
+# DEMO_KRATOS_PUBLIC_PORT, DEMO_KRATOS_ADMIN_PORT, DEMO_KETO_READ_PORT and
+# DEMO_KETO_WRITE_PORT change the ports (defaults 4455, 4433, 4434, 4466,
+# 4467; Keto also takes the two after its write port).
+# METRICS=1 and TRACES=stdout are passed on to the app: /metrics, and
+# spans in app.log (see examples/chi).
 set -euo pipefail
 
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -24,11 +30,16 @@ cd "$ROOT"
 APP_PORT="${DEMO_APP_PORT:-4455}"
 KRATOS_PUBLIC_PORT="${DEMO_KRATOS_PUBLIC_PORT:-4433}"
 KRATOS_ADMIN_PORT="${DEMO_KRATOS_ADMIN_PORT:-4434}"
+KETO_READ_PORT="${DEMO_KETO_READ_PORT:-4466}"
+KETO_WRITE_PORT="${DEMO_KETO_WRITE_PORT:-4467}"
 APP_ADDR="127.0.0.1:$APP_PORT"
 APP_URL="http://$APP_ADDR"
 KRATOS_URL="http://127.0.0.1:$KRATOS_PUBLIC_PORT"
 RUN_DIR=.run/demo
 KRATOS_RUN_DIR="$RUN_DIR/kratos"
+KETO_RUN_DIR="$RUN_DIR/keto"
+KETO_READ_URL="http://127.0.0.1:$KETO_READ_PORT"
+KETO_WRITE_URL="http://127.0.0.1:$KETO_WRITE_PORT"
 PID_FILE="$RUN_DIR/app.pid"
 LOG_FILE="$RUN_DIR/app.log"
 BIN="$RUN_DIR/app"
@@ -39,6 +50,12 @@ kratos() {
 		KRATOS_LOG="$KRATOS_RUN_DIR/kratos.log" scripts/kratos.sh "$@"
 }
 
+keto() {
+	KETO_READ_PORT="$KETO_READ_PORT" KETO_WRITE_PORT="$KETO_WRITE_PORT" \
+		KETO_METRICS_PORT="$((KETO_WRITE_PORT + 1))" KETO_OPL_PORT="$((KETO_WRITE_PORT + 2))" \
+		KETO_RUN_DIR="$KETO_RUN_DIR" KETO_LOG="$KETO_RUN_DIR/keto.log" scripts/keto.sh "$@"
+}
+
 # Guard against pid reuse: it must be our binary.
 is_app() { [[ "$(readlink "/proc/$1/exe" 2>/dev/null)" == "$ROOT/$BIN"* ]]; }
 app_running() { pid_running "$PID_FILE" is_app; }
@@ -46,8 +63,9 @@ app_running() { pid_running "$PID_FILE" is_app; }
 print_usage() {
 	cat <<EOF
 
-The demo runs: app $APP_URL (examples/chi), Kratos $KRATOS_URL (admin http://127.0.0.1:$KRATOS_ADMIN_PORT).
-Open $APP_URL in a browser: sign up, then visit the dashboard.
+The demo runs: app $APP_URL (examples/chi), Kratos $KRATOS_URL (admin http://127.0.0.1:$KRATOS_ADMIN_PORT),
+Keto $KETO_READ_URL (write $KETO_WRITE_URL).
+Open $APP_URL in a browser: sign up, then visit the dashboard, and $APP_URL/admin (403 until granted, below).
 
 Or from a shell:
 
@@ -56,19 +74,32 @@ flow=\$(curl -s $KRATOS_URL/self-service/registration/api | jq -r .id)
 token=\$(curl -s -X POST "$KRATOS_URL/self-service/registration?flow=\$flow" -H 'Content-Type: application/json' \\
   -d '{"method":"password","traits":{"email":"ada@example.com"},"password":"a-long-demo-password-1"}' | jq -r .session_token)
 curl -s $APP_URL/api/me -H "X-Session-Token: \$token"
+curl -s $APP_URL/admin -H "X-Session-Token: \$token"     # 403: not in Group:admins yet
 
-Logs: $LOG_FILE and $KRATOS_RUN_DIR/kratos.log. Stop with: make demo-stop
+# grant the permission of /admin (Group:admins#members) to the demo user, then /admin answers 200
+id=\$(curl -s $APP_URL/api/me -H "X-Session-Token: \$token" | jq -r .identity_id)
+curl -s -X PUT $KETO_WRITE_URL/admin/relation-tuples -d "{\"namespace\":\"Group\",\"object\":\"admins\",\"relation\":\"members\",\"subject_id\":\"\$id\"}"
+curl -s $APP_URL/admin -H "X-Session-Token: \$token"
+
+(A user signed up in the browser: take their identity ID from $APP_URL/api/me in that browser.)
+
+Logs: $LOG_FILE, $KRATOS_RUN_DIR/kratos.log and $KETO_RUN_DIR/keto.log. Stop with: make demo-stop
 EOF
 }
 
 cmd_start() {
 	scripts/deps.sh demo
 	kratos build
+	keto build
 	if ! kratos status >/dev/null; then
 		rm -f "$KRATOS_RUN_DIR/db.sqlite" # a fresh Kratos for each demo
 	fi
+	if ! keto status >/dev/null; then
+		rm -f "$KETO_RUN_DIR/keto.sqlite" # and a fresh Keto
+	fi
 	if app_running; then
 		kratos start # says "already running" when it is
+		keto start
 		log "already running (app pid $(cat "$PID_FILE"))"
 		print_usage
 		return 0
@@ -77,11 +108,12 @@ cmd_start() {
 		die "$APP_ADDR is already in use by another process"
 	fi
 	kratos start
+	keto start
 
 	mkdir -p "$RUN_DIR"
 	log "building examples/chi"
-	go build -o "$BIN" ./examples/chi
-	KRATOS_PUBLIC_URL="$KRATOS_URL" APP_URL="$APP_URL" ADDR="$APP_ADDR" \
+	go build -C examples/chi -o "$ROOT/$BIN" . # a module of its own
+	KRATOS_PUBLIC_URL="$KRATOS_URL" APP_URL="$APP_URL" ADDR="$APP_ADDR" KETO_READ_URL="$KETO_READ_URL" \
 		nohup "$ROOT/$BIN" >>"$LOG_FILE" 2>&1 </dev/null &
 	local pid=$!
 	echo "$pid" >"$PID_FILE"
@@ -102,6 +134,7 @@ cmd_stop() {
 	fi
 	rm -f "$PID_FILE"
 	kratos stop
+	keto stop
 }
 
 cmd_status() {
@@ -113,6 +146,7 @@ cmd_status() {
 		rc=3
 	fi
 	kratos status || rc=3
+	keto status || rc=3
 	return "$rc"
 }
 
@@ -121,7 +155,7 @@ start) cmd_start ;;
 stop) cmd_stop ;;
 status) cmd_status ;;
 *)
-	sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//' >&2
+	sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//' >&2
 	exit 2
 	;;
 esac

@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# What scripts/kratos.sh and scripts/demo.sh share: messages, whether a
+# What scripts/kratos.sh, scripts/keto.sh and scripts/demo.sh share: messages, whether a
 # background server of theirs runs, waiting until it is ready, stopping it.
 # Source it (`source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"`), don't run it.
 #

@@ -1,17 +1,18 @@
 #!/usr/bin/env bash
 # The project's test command (`make test`, and what .ci/run calls): installs
-# what the tests need, builds Kratos v1.3.1 if needed, checks formatting and
-# vet, and runs every module's tests with the race detector, end-to-end tests
-# against the real Kratos included (KRATOSAUTH_E2E=1 makes them fail, not
-# skip, when Kratos is missing).
+# what the tests need, builds Kratos v1.3.1 and Keto v0.13 if needed, checks
+# formatting and vet, and runs every module's tests with the race detector,
+# end-to-end tests against the real Kratos and Keto included
+# (KRATOSAUTH_E2E=1 makes them fail, not skip, when a binary is missing).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
 scripts/deps.sh
 scripts/kratos.sh build
+scripts/keto.sh build
 
-# Every module but the Kratos tool module (built above, not ours to test).
+# Every module but the tool modules of Kratos and Keto (built above, not ours to test).
 mapfile -t MODULES < <(find . -name go.mod -not -path './tools/*' -not -path './.*' -printf '%h\n' | sort)
 
 echo "== gofmt"
@@ -25,9 +26,15 @@ if grep -n '^replace' "${MODULES[@]/%//go.mod}"; then
 	echo "users' go get ignores replace directives; put them in go.work"; exit 1
 fi
 
-echo "== net/http and chi users never get gin, a Redis client, or the test-only browser driver"
-if GOWORK=off go mod graph | grep -E 'gin-gonic|chromedp|redis/rueidis|redis/go-redis|valkey-io|redigo'; then
+echo "== net/http and chi users never get gin, OpenTelemetry, Prometheus, the JOSE library of jwtverify, a Redis client, or the test-only browser driver"
+if GOWORK=off go mod graph | grep -E 'gin-gonic|chromedp|go\.opentelemetry\.io|prometheus|go-jose|redis/rueidis|redis/go-redis|valkey-io|redigo'; then
 	echo "the root module's graph must not contain these"; exit 1
+fi
+echo "== jwtverify users never get gin"
+# Its go.sum holds every module of its pruned graph (go mod graph cannot run
+# outside the workspace before the root version it requires is published).
+if grep -E 'gin-gonic|chromedp' jwtverify/go.mod jwtverify/go.sum; then
+	echo "the jwtverify module's graph must not contain these"; exit 1
 fi
 
 # Every go test's output also goes to LOG, for the summary line at the end.

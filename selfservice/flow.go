@@ -19,10 +19,7 @@ const (
 	Recovery     Kind = "recovery"
 )
 
-// Kinds lists every flow kind, in the order pages are usually linked.
-// Changing it changes nothing in this package.
-var Kinds = []Kind{Login, Registration, Settings, Verification, Recovery}
-
+// allKinds lists every flow kind, in the order pages are linked.
 var allKinds = [...]Kind{Login, Registration, Settings, Verification, Recovery}
 
 func (k Kind) valid() bool {
@@ -75,10 +72,10 @@ func (f *Flow) CSRFToken() string {
 // Container is a flow's "ui": where and how the form is submitted, its
 // fields (nodes) and the messages about the whole form.
 type Container struct {
-	Action   string    `json:"action"`
-	Method   string    `json:"method"`
-	Nodes    []Node    `json:"nodes"`
-	Messages []Message `json:"messages,omitempty"`
+	Action   string `json:"action"`
+	Method   string `json:"method"`
+	Nodes    []Node `json:"nodes"`
+	Messages []Text `json:"messages,omitempty"`
 }
 
 // Node is one element of a flow's form: an input (including hidden inputs
@@ -91,7 +88,7 @@ type Node struct {
 	// "lookup_secret", "code", "profile", "oidc", ...
 	Group      string     `json:"group"`
 	Attributes Attributes `json:"attributes"`
-	Messages   []Message  `json:"messages,omitempty"`
+	Messages   []Text     `json:"messages,omitempty"`
 	Meta       Meta       `json:"meta"`
 }
 
@@ -182,9 +179,6 @@ type Text struct {
 	Type    string          `json:"type"` // "info", "error" or "success"
 	Context json.RawMessage `json:"context,omitempty"`
 }
-
-// Message is a message about a node or the whole form.
-type Message = Text
 
 // KratosError is the error object Kratos returns in error bodies and in
 // GET /self-service/errors.

@@ -17,6 +17,7 @@ import (
 	"golang.org/x/net/html"
 
 	"github.com/kratosauth/kratosauth"
+	"github.com/kratosauth/kratosauth/kratosauthtest"
 	"github.com/kratosauth/kratosauth/selfservice"
 )
 
@@ -179,9 +180,11 @@ func decodeFlow(t testing.TB, b []byte) *selfservice.Flow {
 	return &f
 }
 
-// fakeKratos is an httptest Kratos whose answers the test sets per path.
+// fakeKratos is the test kit's fake Kratos (kratosauthtest), whose
+// whoami answers for the sessions it issues, with the self-service
+// endpoints answering what the test sets per path (recorded flows).
 type fakeKratos struct {
-	*httptest.Server
+	*kratosauthtest.Server
 	mu     sync.Mutex
 	routes map[string]fakeResponse // by path
 	reqs   []*http.Request
@@ -193,8 +196,8 @@ type fakeResponse struct {
 }
 
 func newFakeKratos(t testing.TB) *fakeKratos {
-	f := &fakeKratos{routes: map[string]fakeResponse{}}
-	f.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	f := &fakeKratos{Server: kratosauthtest.NewServer(t), routes: map[string]fakeResponse{}}
+	f.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		f.mu.Lock()
 		f.reqs = append(f.reqs, r.Clone(r.Context()))
 		resp, ok := f.routes[r.URL.Path]
@@ -207,7 +210,6 @@ func newFakeKratos(t testing.TB) *fakeKratos {
 		w.WriteHeader(resp.status)
 		_, _ = w.Write(resp.body)
 	}))
-	t.Cleanup(f.Close)
 	return f
 }
 

@@ -2,6 +2,7 @@ package selfservice_test
 
 import (
 	"encoding/json"
+	"html/template"
 	"net/http"
 	"strings"
 	"testing"
@@ -84,6 +85,25 @@ func TestButtonClassesAndReadOnlyValues(t *testing.T) {
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("registration page lacks %q:\n%s", want, body)
+		}
+	}
+}
+
+// Templates written from scratch get the default templates' functions from
+// Funcs: imgsrc keeps a data: image (a TOTP QR code) and drops anything else.
+func TestFuncsForTemplatesFromScratch(t *testing.T) {
+	tmpl := template.Must(template.New("page").Funcs(selfservice.Funcs()).Parse(`<img src="{{imgsrc .}}">`))
+	for src, want := range map[string]string{
+		"data:image/png;base64,iVBORw0KGgo=": `<img src="data:image/png;base64,iVBORw0KGgo=">`,
+		"javascript:alert(1)":                `<img src="">`,
+		"https://evil.example/x.png":         `<img src="">`,
+	} {
+		var b strings.Builder
+		if err := tmpl.Execute(&b, src); err != nil {
+			t.Fatal(err)
+		}
+		if b.String() != want {
+			t.Errorf("imgsrc %q: %s, want %s", src, b.String(), want)
 		}
 	}
 }

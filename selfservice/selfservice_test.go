@@ -475,11 +475,10 @@ func TestErrorPage(t *testing.T) {
 
 func TestLogout(t *testing.T) {
 	k := newFakeKratos(t)
-	var whoami int
-	k.Config.Handler = wrapWhoami(k.Config.Handler, &whoami)
 	k.set("/self-service/logout/browser", http.StatusOK, readTestdata(t, "logout_flow"))
 	ui, auth := newTestUI(t, k.URL)
-	cookie := map[string]string{"Cookie": "ory_kratos_session=abc"}
+	user := k.Login()
+	cookie := map[string]string{"Cookie": user.Cookie.Name + "=" + user.Cookie.Value}
 
 	authenticate := func() {
 		t.Helper()
@@ -491,8 +490,8 @@ func TestLogout(t *testing.T) {
 	}
 	authenticate()
 	authenticate()
-	if whoami != 1 {
-		t.Fatalf("whoami called %d times, want 1 (cached)", whoami)
+	if k.Calls() != 1 {
+		t.Fatalf("whoami called %d times, want 1 (cached)", k.Calls())
 	}
 	rec := serve(ui, http.MethodGet, "/logout?return_to=/bye", cookie)
 	// logout_url is on the recorded Kratos (127.0.0.1:4433), not the
@@ -506,8 +505,8 @@ func TestLogout(t *testing.T) {
 		t.Errorf("return_to sent to Kratos %q", got)
 	}
 	authenticate()
-	if whoami != 2 {
-		t.Errorf("whoami called %d times after logout, want 2 (cache evicted)", whoami)
+	if k.Calls() != 2 {
+		t.Errorf("whoami called %d times after logout, want 2 (cache evicted)", k.Calls())
 	}
 
 	k.set("/self-service/logout/browser", http.StatusUnauthorized, readTestdata(t, "error_no_session"))
@@ -518,19 +517,6 @@ func TestLogout(t *testing.T) {
 	if rec := serve(ui, http.MethodPut, "/logout", nil); rec.Code != http.StatusMethodNotAllowed {
 		t.Errorf("PUT /logout: %d", rec.Code)
 	}
-}
-
-func wrapWhoami(next http.Handler, n *int) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/sessions/whoami" {
-			*n++
-			w.Header().Set("Content-Type", "application/json")
-			_, _ = w.Write([]byte(`{"id":"s1","active":true,"expires_at":"` + time.Now().Add(time.Hour).UTC().Format(time.RFC3339) +
-				`","authenticator_assurance_level":"aal1","identity":{"id":"i1","traits":{"email":"a@example.com"}}}`))
-			return
-		}
-		next.ServeHTTP(w, r)
-	})
 }
 
 func TestClient(t *testing.T) {

@@ -2,6 +2,7 @@ package kratoschi
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 
 	"github.com/go-chi/chi/v5"
@@ -20,6 +21,42 @@ func RequireSession(a *kratosauth.Authenticator) func(http.Handler) http.Handler
 // kratosauth.Authenticator.RequireAAL).
 func RequireAAL(a *kratosauth.Authenticator, aal string) func(http.Handler) http.Handler {
 	return a.RequireAAL(aal).Middleware
+}
+
+// Require is chi middleware for routes whose signed-in users must satisfy
+// every one of preds; a session that fails one gets 403, never a redirect
+// to login. It panics without predicates (see
+// kratosauth.Authenticator.Require).
+//
+//	r.With(kratoschi.Require(auth, kratosauth.HasRole("roles", "admin"))).Get("/admin", admin)
+func Require(a *kratosauth.Authenticator, preds ...kratosauth.Predicate) func(http.Handler) http.Handler {
+	return a.Require(preds...).Middleware
+}
+
+// RequirePermission is chi middleware for routes whose signed-in users the
+// permission service (kratosauth.WithPermissions, e.g. Ory Keto) allows
+// relation on namespace:object(r):
+//
+//	r.With(kratoschi.RequirePermission(auth, "Doc", "view", kratoschi.URLParam("id"))).Get("/docs/{id}", doc)
+//
+// Not allowed: 403; the permission service unavailable: 503. It panics
+// without WithPermissions (see kratosauth.Authenticator.RequirePermission).
+func RequirePermission(a *kratosauth.Authenticator, namespace, relation string, object kratosauth.ObjectFunc) func(http.Handler) http.Handler {
+	return a.RequirePermission(namespace, relation, object).Middleware
+}
+
+// URLParam names a permission's object by the chi URL parameter of the
+// route ("/docs/{id}"). A request without it is refused.
+func URLParam(name string) kratosauth.ObjectFunc {
+	if name == "" {
+		panic("kratoschi: URLParam: empty name")
+	}
+	return func(r *http.Request) (string, error) {
+		if v := chi.URLParam(r, name); v != "" {
+			return v, nil
+		}
+		return "", fmt.Errorf("kratoschi: no URL parameter %q", name)
+	}
 }
 
 // LoadSession is chi middleware that attaches the session when there is one

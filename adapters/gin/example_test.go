@@ -4,11 +4,13 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"testing"
 
 	"github.com/gin-gonic/gin"
 
 	"github.com/kratosauth/kratosauth"
-	"github.com/kratosauth/kratosauth/adapters/gin"
+	kratosgin "github.com/kratosauth/kratosauth/adapters/gin"
+	"github.com/kratosauth/kratosauth/kratosauthtest"
 )
 
 func ExampleRequireSession() {
@@ -52,4 +54,31 @@ func ExampleRedirectToLogin() {
 	// Output:
 	// 303 true
 	// http://127.0.0.1:4433/self-service/login/browser?return_to=https%3A%2F%2Fshop.example.com%2Fbuy%3Fitem%3D42
+}
+
+// Testing a gin route with the test kit's fake Kratos.
+func Example_testingARoute() {
+	gin.SetMode(gin.ReleaseMode)
+	t := &testing.T{} // in a test: the test's *testing.T
+	kratos := kratosauthtest.NewServer(t)
+	defer kratos.Close()
+	auth, _ := kratosauth.New(kratos.URL)
+	defer auth.Close()
+	r := gin.New()
+	r.GET("/api/me", kratosgin.RequireSession(auth), func(c *gin.Context) {
+		id, _ := kratosgin.Identity(c)
+		c.String(http.StatusOK, "%t", id.ID != "")
+	})
+
+	alice := kratos.Login()
+	for _, token := range []string{alice.Token, ""} {
+		req := httptest.NewRequest(http.MethodGet, "/api/me", nil)
+		req.Header.Set("X-Session-Token", token)
+		w := httptest.NewRecorder()
+		r.ServeHTTP(w, req)
+		fmt.Println(w.Code)
+	}
+	// Output:
+	// 200
+	// 401
 }

@@ -1,6 +1,9 @@
 package kratosgin
 
 import (
+	"fmt"
+	"net/http"
+
 	"github.com/gin-gonic/gin"
 
 	"github.com/kratosauth/kratosauth"
@@ -19,6 +22,52 @@ func RequireSession(a *kratosauth.Authenticator) gin.HandlerFunc {
 // kratosauth.AAL1 or kratosauth.AAL2; it panics for any other level.
 func RequireAAL(a *kratosauth.Authenticator, aal string) gin.HandlerFunc {
 	return handler(a.RequireAAL(aal))
+}
+
+// Require returns gin middleware for routes whose signed-in users must
+// satisfy every one of preds; a session that fails one gets 403 (a page
+// for browsers, JSON otherwise), never a redirect to login. It panics
+// without predicates (see kratosauth.Authenticator.Require).
+//
+//	admin := r.Group("/admin", kratosgin.Require(auth, kratosauth.HasRole("roles", "admin")))
+func Require(a *kratosauth.Authenticator, preds ...kratosauth.Predicate) gin.HandlerFunc {
+	return handler(a.Require(preds...))
+}
+
+// RequirePermission returns gin middleware for routes whose signed-in
+// users the permission service (kratosauth.WithPermissions, e.g. Ory Keto)
+// allows relation on namespace:object:
+//
+//	r.GET("/docs/:id", kratosgin.RequirePermission(auth, "Doc", "view", kratosgin.Param("id")), doc)
+//
+// Not allowed: 403; the permission service unavailable: 503. It panics
+// without WithPermissions (see kratosauth.Authenticator.RequirePermission).
+// The route's parameters are also set as the request's path values
+// (c.Request.PathValue), which is where Param and other
+// kratosauth.ObjectFuncs read them.
+func RequirePermission(a *kratosauth.Authenticator, namespace, relation string, object kratosauth.ObjectFunc) gin.HandlerFunc {
+	check := handler(a.RequirePermission(namespace, relation, object))
+	return func(c *gin.Context) {
+		for _, p := range c.Params {
+			c.Request.SetPathValue(p.Key, p.Value)
+		}
+		check(c)
+	}
+}
+
+// Param names a permission's object by the gin route parameter name
+// ("/docs/:id" or "/files/*path"), for RequirePermission. A request
+// without it is refused.
+func Param(name string) kratosauth.ObjectFunc {
+	if name == "" {
+		panic("kratosgin: Param: empty name")
+	}
+	return func(r *http.Request) (string, error) {
+		if v := r.PathValue(name); v != "" {
+			return v, nil
+		}
+		return "", fmt.Errorf("kratosgin: no route parameter %q", name)
+	}
 }
 
 // LoadSession returns gin middleware that attaches the session when there

@@ -2,6 +2,7 @@ package kratoshttp
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 
 	"github.com/kratosauth/kratosauth"
@@ -22,6 +23,42 @@ func RequireSession(a *kratosauth.Authenticator) func(http.Handler) http.Handler
 // a level other than kratosauth.AAL1 or kratosauth.AAL2.
 func RequireAAL(a *kratosauth.Authenticator, aal string) func(http.Handler) http.Handler {
 	return a.RequireAAL(aal).Middleware
+}
+
+// Require returns middleware for routes whose signed-in users must satisfy
+// every one of preds, for example kratosauth.VerifiedEmail() or
+// kratosauth.HasRole("roles", "admin"). Requests without a session are
+// refused as by RequireSession; a session that fails a predicate gets 403
+// (a page for browsers, JSON otherwise), never a redirect to login. It
+// panics without predicates. See kratosauth.Authenticator.Require.
+func Require(a *kratosauth.Authenticator, preds ...kratosauth.Predicate) func(http.Handler) http.Handler {
+	return a.Require(preds...).Middleware
+}
+
+// RequirePermission returns middleware for routes whose signed-in users
+// the permission service (kratosauth.WithPermissions, e.g. Ory Keto)
+// allows relation on namespace:object(r), for example
+//
+//	kratoshttp.RequirePermission(auth, "Doc", "view", kratoshttp.PathValue("id"))
+//
+// Not allowed: 403; the permission service unavailable: 503. It panics
+// without WithPermissions. See kratosauth.Authenticator.RequirePermission.
+func RequirePermission(a *kratosauth.Authenticator, namespace, relation string, object kratosauth.ObjectFunc) func(http.Handler) http.Handler {
+	return a.RequirePermission(namespace, relation, object).Middleware
+}
+
+// PathValue names a permission's object by the http.ServeMux wildcard name
+// of the route ("GET /docs/{id}"). A request without it is refused.
+func PathValue(name string) kratosauth.ObjectFunc {
+	if name == "" {
+		panic("kratoshttp: PathValue: empty name")
+	}
+	return func(r *http.Request) (string, error) {
+		if v := r.PathValue(name); v != "" {
+			return v, nil
+		}
+		return "", fmt.Errorf("kratoshttp: no path value %q", name)
+	}
 }
 
 // LoadSession returns middleware that attaches the session when the request

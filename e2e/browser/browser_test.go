@@ -327,10 +327,12 @@ func startApp(t *testing.T, root, kratosURL, appURL string) {
 	bin := filepath.Join(dir, "app")
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./examples/chi")
-	build.Dir = root
+	// examples/chi is a module of its own (it brings OpenTelemetry): build
+	// it from its directory.
+	build := exec.CommandContext(ctx, "go", "build", "-o", bin, ".")
+	build.Dir = filepath.Join(root, "examples", "chi")
 	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build ./examples/chi: %v\n%s", err, out)
+		t.Fatalf("go build examples/chi: %v\n%s", err, out)
 	}
 
 	logPath := filepath.Join(dir, "app.log")

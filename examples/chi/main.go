@@ -5,24 +5,29 @@
 //	GET /           public page; shows the signed-in email when there is one
 //	GET /dashboard  needs a session: browsers without one go to Kratos' login
 //	GET /api/me     needs a session: JSON, or a JSON 401/503 error
+//	GET /admin      with KETO_READ_URL only: needs the Ory Keto permission
+//	                Group:admins#members (admin.go); others signed in get a
+//	                403 page (browsers) or a JSON 403, and 503 if Keto is down
 //	/login, /registration, /settings, /verification, /recovery, /error,
 //	/logout         Kratos' self-service pages (package selfservice)
-//
-//	POST /hooks/kratos  Kratos' web_hook after a password change or a
-//	                    recovery (with KRATOS_WEBHOOK_KEY): evicts the
-//	                    identity's cached sessions
+//	POST /hooks/kratos  with KRATOS_WEBHOOK_KEY only: Kratos' web_hook after
+//	                a password change or a recovery, which evicts the
+//	                identity's cached sessions (shared.go)
 //
 // Configuration (environment): KRATOS_PUBLIC_URL (http://127.0.0.1:4433),
 // KRATOS_BROWSER_URL (the public URL), APP_URL (http://127.0.0.1:4455),
-// ADDR (127.0.0.1:4455), SESSION_CACHE_TTL (1m), REDIS_URL (none),
-// KRATOS_WEBHOOK_KEY (none).
+// ADDR (127.0.0.1:4455), SESSION_CACHE_TTL (1m), KETO_READ_URL (Keto's
+// read API, e.g. http://127.0.0.1:4466; none: no /admin), KETO_ALLOW_TTL
+// (5s), METRICS (1: serve OpenTelemetry metrics in Prometheus' format at
+// GET /metrics), TRACES (stdout: print spans as JSON, a whoami call's under
+// its request's; telemetry.go).
 //
 // With REDIS_URL (e.g. redis://127.0.0.1:6379/0) sessions are cached in
 // Redis (package rediscache), shared by every replica of the app: one
 // whoami per session for the fleet, and a logout (/logout) on one replica
 // is seen by all. Without it, each process has its own in-memory cache.
-// With KRATOS_WEBHOOK_KEY, /hooks/kratos accepts Kratos' web_hook with
-// that value in the X-Kratos-Webhook-Key header (README: "Many replicas").
+// KRATOS_WEBHOOK_KEY is the value Kratos sends in the X-Kratos-Webhook-Key
+// header (README: "Many replicas, one truth").
 package main
 
 import (
@@ -31,6 +36,7 @@ import (
 	"errors"
 	"fmt"
 	"html/template"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -44,7 +50,6 @@ import (
 
 	"github.com/kratosauth/kratosauth"
 	"github.com/kratosauth/kratosauth/adapters/chi"
-	"github.com/kratosauth/kratosauth/cache/redis"
 	"github.com/kratosauth/kratosauth/selfservice"
 )
 
@@ -54,8 +59,14 @@ type config struct {
 	AppURL           string
 	Addr             string
 	SessionCacheTTL  time.Duration
+	KetoReadURL      string
+	KetoAllowTTL     time.Duration
 	RedisURL         string // "": the default in-process cache
 	WebhookKey       string // "": no /hooks/kratos
+	Metrics          bool
+	Traces           string
+
+	traceOut io.Writer // where TRACES=stdout writes; os.Stdout when nil
 }
 
 // loadConfig reads the configuration from the environment; the URLs are
@@ -71,8 +82,8 @@ func loadConfig(getenv func(string) string) (config, error) {
 		KratosPublicURL: get("KRATOS_PUBLIC_URL", "http://127.0.0.1:4433"),
 		AppURL:          get("APP_URL", "http://127.0.0.1:4455"),
 		Addr:            get("ADDR", "127.0.0.1:4455"),
-		RedisURL:        getenv("REDIS_URL"),
-		WebhookKey:      getenv("KRATOS_WEBHOOK_KEY"),
+		Metrics:         getenv("METRICS") == "1",
+		Traces:          getenv("TRACES"),
 	}
 	cfg.KratosBrowserURL = get("KRATOS_BROWSER_URL", cfg.KratosPublicURL)
 	ttl, err := time.ParseDuration(get("SESSION_CACHE_TTL", "1m"))
@@ -80,6 +91,10 @@ func loadConfig(getenv func(string) string) (config, error) {
 		return cfg, fmt.Errorf("SESSION_CACHE_TTL: %w", err)
 	}
 	cfg.SessionCacheTTL = ttl
+	loadSharedConfig(&cfg, get)
+	if err := loadKetoConfig(&cfg, get); err != nil {
+		return cfg, err
+	}
 	if _, _, err := net.SplitHostPort(cfg.Addr); err != nil {
 		return cfg, fmt.Errorf("ADDR: %w", err)
 	}
@@ -88,29 +103,40 @@ func loadConfig(getenv func(string) string) (config, error) {
 
 // newApp returns the app's handler and a function releasing its resources.
 func newApp(cfg config, logger *slog.Logger) (http.Handler, func(), error) {
-	opts := []kratosauth.Option{
+	tel, err := newTelemetry(cfg, cfg.traceOut)
+	if err != nil {
+		return nil, nil, err
+	}
+	permOpts, closePerms, err := sharedCache{cfg, logger}.with(permissionOptions(cfg))
+	if err != nil {
+		_ = tel.shutdown(context.Background())
+		return nil, nil, err
+	}
+	auth, err := kratosauth.New(cfg.KratosPublicURL, append([]kratosauth.Option{
 		kratosauth.WithBrowserURL(cfg.KratosBrowserURL),
 		kratosauth.WithAppURL(cfg.AppURL),
 		kratosauth.WithCacheTTL(cfg.SessionCacheTTL),
 		kratosauth.WithLogger(logger),
-	}
-	release := func() {}
-	if cfg.RedisURL != "" {
-		store, err := rediscache.New(cfg.RedisURL, rediscache.WithLogger(logger))
-		if err != nil {
-			return nil, nil, err
-		}
-		opts = append(opts, kratosauth.WithCache(store))
-		release = func() { store.Close() }
-	}
-	auth, err := kratosauth.New(cfg.KratosPublicURL, opts...)
+		kratosauth.WithObserver(tel.observer)}, permOpts...)...)
 	if err != nil {
-		release()
+		closePerms()
+		_ = tel.shutdown(context.Background())
+		return nil, nil, err
+	}
+	cacheMetrics, err := tel.observer.ObserveCache(auth)
+	if err != nil {
+		auth.Close()
+		closePerms()
+		_ = tel.shutdown(context.Background())
 		return nil, nil, err
 	}
 	cleanup := func() {
+		_ = cacheMetrics.Unregister()
 		auth.Close()
-		release() // after the Authenticator: it does not close a store it was given
+		closePerms()
+		if err := tel.shutdown(context.Background()); err != nil {
+			logger.Warn("flushing telemetry", "error", err)
+		}
 	}
 	ui, err := selfservice.New(auth, selfservice.WithSiteName("kratosauth example"))
 	if err != nil {
@@ -121,6 +147,9 @@ func newApp(cfg config, logger *slog.Logger) (http.Handler, func(), error) {
 	r := chi.NewRouter()
 	r.Use(middleware.Recoverer)
 	r.Get("/healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
+	if tel.metrics != nil {
+		r.Method(http.MethodGet, "/metrics", tel.metrics)
+	}
 	kratoschi.Public(r, auth, func(r chi.Router) {
 		r.Get("/", home)
 	})
@@ -128,20 +157,22 @@ func newApp(cfg config, logger *slog.Logger) (http.Handler, func(), error) {
 		r.Get("/dashboard", dashboard)
 		r.Get("/api/me", me)
 	})
+	if cfg.KetoReadURL != "" {
+		r.With(kratoschi.RequirePermission(auth, "Group", "members", adminObject)).Get("/admin", admin)
+	}
 	// Self-service pages, /logout included: it drops the session from the
 	// cache (auth.Invalidate) and sends the browser to Kratos' logout URL.
 	ui.Register(r)
-
-	if cfg.WebhookKey != "" {
-		hook, err := kratosauth.NewWebhookHandler(auth, kratosauth.WebhookAPIKey("X-Kratos-Webhook-Key", cfg.WebhookKey))
-		if err != nil {
-			cleanup()
-			return nil, nil, err
-		}
+	hook, err := webhook(cfg, auth)
+	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
+	if hook != nil {
 		r.Method(http.MethodPost, "/hooks/kratos", hook)
 	}
 
-	return r, cleanup, nil
+	return tel.wrap(r), cleanup, nil
 }
 
 type traits struct {

@@ -23,6 +23,19 @@ func TestApp(t *testing.T) {
 	})
 }
 
+// The same app against the test kit's fake Kratos: fast, no Kratos to run.
+func TestAppWithFakeKratos(t *testing.T) {
+	exampletest.RunFake(t, func(kratosPublicURL, appURL string) (http.Handler, func(), error) {
+		return newApp(config{
+			KratosPublicURL:  kratosPublicURL,
+			KratosBrowserURL: kratosPublicURL,
+			AppURL:           appURL,
+			SessionCacheTTL:  time.Minute,
+		}, slog.New(slog.DiscardHandler))
+	})
+}
+
+// Three instances on one Redis (REDIS_URL), as replicas.
 func TestAppWithRedis(t *testing.T) {
 	exampletest.RunShared(t, "gin", func(kratosPublicURL, appURL, redisURL string) (http.Handler, func(), error) {
 		return newApp(config{
@@ -45,12 +58,15 @@ func TestLoadConfig(t *testing.T) {
 		AppURL:           "http://127.0.0.1:4455",
 		Addr:             "127.0.0.1:4455",
 		SessionCacheTTL:  time.Minute,
+		KetoAllowTTL:     5 * time.Second,
 	}, cfg)
 
 	_, err = loadConfig(env(map[string]string{"SESSION_CACHE_TTL": "soon"}))
 	assert.ErrorContains(t, err, "SESSION_CACHE_TTL")
 	_, err = loadConfig(env(map[string]string{"ADDR": "4455"}))
 	assert.ErrorContains(t, err, "ADDR")
+	_, err = loadConfig(env(map[string]string{"KETO_ALLOW_TTL": "briefly"}))
+	assert.ErrorContains(t, err, "KETO_ALLOW_TTL")
 	_, _, err = newApp(config{KratosPublicURL: "127.0.0.1:4433", AppURL: "http://127.0.0.1:4455"}, slog.New(slog.DiscardHandler))
 	assert.ErrorContains(t, err, "Kratos public URL")
 }

@@ -5,24 +5,26 @@
 //	GET /           public page; shows the signed-in email when there is one
 //	GET /dashboard  needs a session: browsers without one go to Kratos' login
 //	GET /api/me     needs a session: JSON, or a JSON 401/503 error
+//	GET /admin      with KETO_READ_URL only: needs the Ory Keto permission
+//	                Group:admins#members (admin.go); others signed in get a
+//	                403 page (browsers) or a JSON 403, and 503 if Keto is down
 //	/login, /registration, /settings, /verification, /recovery, /error,
 //	/logout         Kratos' self-service pages (package selfservice)
-//
-//	POST /hooks/kratos  Kratos' web_hook after a password change or a
-//	                    recovery (with KRATOS_WEBHOOK_KEY): evicts the
-//	                    identity's cached sessions
+//	POST /hooks/kratos  with KRATOS_WEBHOOK_KEY only: Kratos' web_hook after
+//	                a password change or a recovery, which evicts the
+//	                identity's cached sessions (shared.go)
 //
 // Configuration (environment): KRATOS_PUBLIC_URL (http://127.0.0.1:4433),
 // KRATOS_BROWSER_URL (the public URL), APP_URL (http://127.0.0.1:4455),
-// ADDR (127.0.0.1:4455), SESSION_CACHE_TTL (1m), REDIS_URL (none),
-// KRATOS_WEBHOOK_KEY (none).
+// ADDR (127.0.0.1:4455), SESSION_CACHE_TTL (1m), KETO_READ_URL (Keto's
+// read API, e.g. http://127.0.0.1:4466; none: no /admin), KETO_ALLOW_TTL (5s).
 //
 // With REDIS_URL (e.g. redis://127.0.0.1:6379/0) sessions are cached in
 // Redis (package rediscache), shared by every replica of the app: one
 // whoami per session for the fleet, and a logout (/logout) on one replica
 // is seen by all. Without it, each process has its own in-memory cache.
-// With KRATOS_WEBHOOK_KEY, /hooks/kratos accepts Kratos' web_hook with
-// that value in the X-Kratos-Webhook-Key header (README: "Many replicas").
+// KRATOS_WEBHOOK_KEY is the value Kratos sends in the X-Kratos-Webhook-Key
+// header (README: "Many replicas, one truth").
 package main
 
 import (
@@ -41,7 +43,6 @@ import (
 
 	"github.com/kratosauth/kratosauth"
 	"github.com/kratosauth/kratosauth/adapters/nethttp"
-	"github.com/kratosauth/kratosauth/cache/redis"
 	"github.com/kratosauth/kratosauth/selfservice"
 )
 
@@ -51,6 +52,8 @@ type config struct {
 	AppURL           string
 	Addr             string
 	SessionCacheTTL  time.Duration
+	KetoReadURL      string
+	KetoAllowTTL     time.Duration
 	RedisURL         string // "": the default in-process cache
 	WebhookKey       string // "": no /hooks/kratos
 }
@@ -68,8 +71,6 @@ func loadConfig(getenv func(string) string) (config, error) {
 		KratosPublicURL: get("KRATOS_PUBLIC_URL", "http://127.0.0.1:4433"),
 		AppURL:          get("APP_URL", "http://127.0.0.1:4455"),
 		Addr:            get("ADDR", "127.0.0.1:4455"),
-		RedisURL:        getenv("REDIS_URL"),
-		WebhookKey:      getenv("KRATOS_WEBHOOK_KEY"),
 	}
 	cfg.KratosBrowserURL = get("KRATOS_BROWSER_URL", cfg.KratosPublicURL)
 	ttl, err := time.ParseDuration(get("SESSION_CACHE_TTL", "1m"))
@@ -77,6 +78,10 @@ func loadConfig(getenv func(string) string) (config, error) {
 		return cfg, fmt.Errorf("SESSION_CACHE_TTL: %w", err)
 	}
 	cfg.SessionCacheTTL = ttl
+	loadSharedConfig(&cfg, get)
+	if err := loadKetoConfig(&cfg, get); err != nil {
+		return cfg, err
+	}
 	if _, _, err := net.SplitHostPort(cfg.Addr); err != nil {
 		return cfg, fmt.Errorf("ADDR: %w", err)
 	}
@@ -85,33 +90,23 @@ func loadConfig(getenv func(string) string) (config, error) {
 
 // newApp returns the app's handler and a function releasing its resources.
 func newApp(cfg config, logger *slog.Logger) (http.Handler, func(), error) {
-	opts := []kratosauth.Option{
+	permOpts, closePerms, err := sharedCache{cfg, logger}.with(permissionOptions(cfg))
+	if err != nil {
+		return nil, nil, err
+	}
+	auth, err := kratosauth.New(cfg.KratosPublicURL, append([]kratosauth.Option{
 		kratosauth.WithBrowserURL(cfg.KratosBrowserURL),
 		kratosauth.WithAppURL(cfg.AppURL),
 		kratosauth.WithCacheTTL(cfg.SessionCacheTTL),
-		kratosauth.WithLogger(logger),
-	}
-	release := func() {}
-	if cfg.RedisURL != "" {
-		store, err := rediscache.New(cfg.RedisURL, rediscache.WithLogger(logger))
-		if err != nil {
-			return nil, nil, err
-		}
-		opts = append(opts, kratosauth.WithCache(store))
-		release = func() { store.Close() }
-	}
-	auth, err := kratosauth.New(cfg.KratosPublicURL, opts...)
+		kratosauth.WithLogger(logger)}, permOpts...)...)
 	if err != nil {
-		release()
+		closePerms()
 		return nil, nil, err
-	}
-	cleanup := func() {
-		auth.Close()
-		release() // after the Authenticator: it does not close a store it was given
 	}
 	ui, err := selfservice.New(auth, selfservice.WithSiteName("kratosauth example"))
 	if err != nil {
-		cleanup()
+		auth.Close()
+		closePerms()
 		return nil, nil, err
 	}
 
@@ -120,20 +115,23 @@ func newApp(cfg config, logger *slog.Logger) (http.Handler, func(), error) {
 	mux.Handle("GET /{$}", kratoshttp.LoadSession(auth)(http.HandlerFunc(home)))
 	mux.Handle("GET /dashboard", kratoshttp.RequireSession(auth)(http.HandlerFunc(dashboard)))
 	mux.Handle("GET /api/me", kratoshttp.RequireSession(auth)(http.HandlerFunc(me)))
+	if cfg.KetoReadURL != "" {
+		mux.Handle("GET /admin", kratoshttp.RequirePermission(auth, "Group", "members", adminObject)(http.HandlerFunc(admin)))
+	}
 	// Self-service pages, /logout included: it drops the session from the
 	// cache (auth.Invalidate) and sends the browser to Kratos' logout URL.
 	ui.Register(mux)
-
-	if cfg.WebhookKey != "" {
-		hook, err := kratosauth.NewWebhookHandler(auth, kratosauth.WebhookAPIKey("X-Kratos-Webhook-Key", cfg.WebhookKey))
-		if err != nil {
-			cleanup()
-			return nil, nil, err
-		}
+	hook, err := webhook(cfg, auth)
+	if err != nil {
+		auth.Close()
+		closePerms()
+		return nil, nil, err
+	}
+	if hook != nil {
 		mux.Handle("POST /hooks/kratos", hook)
 	}
 
-	return mux, cleanup, nil
+	return mux, func() { auth.Close(); closePerms() }, nil
 }
 
 type traits struct {

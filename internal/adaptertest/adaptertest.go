@@ -1,6 +1,6 @@
 // Package adaptertest is the conformance suite every framework adapter runs:
-// the same table of requests against a fake Kratos, so net/http, chi and gin
-// behave alike.
+// the same table of requests against kratosauthtest's fake Kratos, so
+// net/http, chi and gin behave alike.
 package adaptertest
 
 import (
@@ -18,7 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/kratosauth/kratosauth"
-	"github.com/kratosauth/kratosauth/internal/kratosfake"
+	"github.com/kratosauth/kratosauth/kratosauthtest"
 )
 
 // AppURL is the app URL the suite configures.
@@ -43,69 +43,79 @@ const (
 	token         = "ory_st_conformance0123456789abcdef"
 )
 
+// identity stands for the signed-in session's identity ID in wantBody.
+const identity = "<identity>"
+
 // Run runs the suite.
 func Run(t *testing.T, routes Routes) {
 	t.Run("canceled", func(t *testing.T) { runCanceled(t, routes) })
-	session := kratosfake.Fresh(kratosfake.SessionAAL1, time.Hour)
-	sessionAAL2 := kratosfake.Fresh(kratosfake.SessionAAL2, time.Hour)
-	var id, id2 struct {
-		Identity struct{ ID string } `json:"identity"`
+	revoke := func(k *kratosauthtest.Server, c kratosauthtest.Credentials) { k.Revoke(c) }
+	fail := func(f kratosauthtest.Fault) func(*kratosauthtest.Server, kratosauthtest.Credentials) {
+		return func(k *kratosauthtest.Server, _ kratosauthtest.Credentials) { k.Fail(f) }
 	}
-	require.NoError(t, json.Unmarshal(session, &id))
-	require.NoError(t, json.Unmarshal(sessionAAL2, &id2))
-	// Kratos builds redirect_browser_to from its own base URL; point it at the
-	// browser URL configured below, as a correctly configured Kratos would.
+	// Kratos re-issues the session cookie (and sets one more, not to relay).
+	refreshed := func(k *kratosauthtest.Server, c kratosauthtest.Credentials) {
+		k.Fail(kratosauthtest.Raw(http.StatusOK, http.Header{"Set-Cookie": {"ory_kratos_session=NEW; Path=/; HttpOnly", "csrf_token_x=y; Path=/"}},
+			kratosauthtest.WhoamiBody(c.Session)))
+	}
+	aal2 := []kratosauthtest.SessionOption{kratosauthtest.WithAAL2()}
+	// Kratos answers 403 session_aal2_required; its redirect_browser_to is
+	// on the fake's address, not the browser URL configured below, so the
+	// library sends browsers to the browser URL's step-up login instead.
+	pending := []kratosauthtest.SessionOption{kratosauthtest.WithSecondFactorPending()}
 	const stepUp = "http://kratos/self-service/login/browser?aal=aal2"
-	aal2Required := kratosfake.Modify(kratosfake.AAL2Required, func(m map[string]any) { m["redirect_browser_to"] = stepUp })
-
-	refreshed := ok(session)
-	refreshed.Header = http.Header{"Set-Cookie": {"ory_kratos_session=NEW; Path=/; HttpOnly", "csrf_token_x=y; Path=/"}}
 
 	cases := []struct {
 		name       string
 		path       string
 		browser    bool
 		noCred     bool
-		cookie     bool // send the session as a cookie instead of a token
-		kratos     kratosfake.Response
+		cookie     bool // send the session cookie instead of the token
+		login      []kratosauthtest.SessionOption
+		kratos     func(k *kratosauthtest.Server, c kratosauthtest.Credentials) // nil: Kratos answers for the session
 		wantCode   int
 		wantBody   string // exact body, for 200s
 		wantLoc    string // exact Location, for redirects
 		wantJSON   int    // error.code in a JSON error body
 		wantCookie string // the one Set-Cookie relayed from Kratos
 	}{
-		{name: "private/valid", path: "/private", kratos: ok(session), wantCode: 200, wantBody: id.Identity.ID},
-		{name: "private/valid browser", path: "/private", browser: true, kratos: ok(session), wantCode: 200, wantBody: id.Identity.ID},
+		{name: "private/valid", path: "/private", wantCode: 200, wantBody: identity},
+		{name: "private/valid browser", path: "/private", browser: true, wantCode: 200, wantBody: identity},
+		{name: "private/valid cookie", path: "/private", browser: true, cookie: true, wantCode: 200, wantBody: identity},
 		{name: "private/no credentials browser", path: "/private?tab=1", browser: true, noCred: true, wantCode: 303,
 			wantLoc: "http://kratos/self-service/login/browser?return_to=" + url.QueryEscape(AppURL+"/private?tab=1")},
 		{name: "private/no credentials API", path: "/private", noCred: true, wantCode: 401, wantJSON: 401},
-		{name: "private/invalid API", path: "/private", kratos: status(401, kratosfake.Unauthorized), wantCode: 401, wantJSON: 401},
-		{name: "private/invalid browser", path: "/private", browser: true, kratos: status(401, kratosfake.Unauthorized), wantCode: 303,
+		{name: "private/invalid API", path: "/private", kratos: revoke, wantCode: 401, wantJSON: 401},
+		{name: "private/invalid browser", path: "/private", browser: true, kratos: revoke, wantCode: 303,
 			wantLoc: "http://kratos/self-service/login/browser?return_to=" + url.QueryEscape(AppURL+"/private")},
-		{name: "private/aal2 required API", path: "/private", kratos: status(403, aal2Required), wantCode: 403, wantJSON: 403},
-		{name: "private/aal2 required browser", path: "/private", browser: true, kratos: status(403, aal2Required), wantCode: 303,
+		{name: "private/aal2 required API", path: "/private", login: pending, wantCode: 403, wantJSON: 403},
+		{name: "private/aal2 required browser", path: "/private", browser: true, login: pending, wantCode: 303,
 			wantLoc: withReturnTo(stepUp, AppURL+"/private")},
-		{name: "private/kratos 500 API", path: "/private", kratos: status(500, []byte(`{}`)), wantCode: 503, wantJSON: 503},
-		{name: "private/kratos 500 browser gets no redirect", path: "/private", browser: true, kratos: status(500, []byte(`{}`)), wantCode: 503, wantJSON: 503},
-		{name: "aal2/aal1 session browser steps up", path: "/aal2", browser: true, kratos: ok(session), wantCode: 303,
+		{name: "private/kratos 500 API", path: "/private", kratos: fail(kratosauthtest.Status(500)), wantCode: 503, wantJSON: 503},
+		{name: "private/kratos 500 browser gets no redirect", path: "/private", browser: true, kratos: fail(kratosauthtest.Status(500)), wantCode: 503, wantJSON: 503},
+		{name: "aal2/aal1 session browser steps up", path: "/aal2", browser: true, wantCode: 303,
 			wantLoc: "http://kratos/self-service/login/browser?aal=aal2&return_to=" + url.QueryEscape(AppURL+"/aal2")},
-		{name: "aal2/aal1 session API", path: "/aal2", kratos: ok(session), wantCode: 403, wantJSON: 403},
-		{name: "aal2/aal2 session", path: "/aal2", kratos: ok(sessionAAL2), wantCode: 200, wantBody: id2.Identity.ID},
+		{name: "aal2/aal1 session API", path: "/aal2", wantCode: 403, wantJSON: 403},
+		{name: "aal2/aal2 session", path: "/aal2", login: aal2, wantCode: 200, wantBody: identity},
 		{name: "public/no credentials", path: "/public", noCred: true, wantCode: 200, wantBody: "anonymous"},
-		{name: "public/valid", path: "/public", kratos: ok(session), wantCode: 200, wantBody: id.Identity.ID},
-		{name: "public/invalid", path: "/public", kratos: status(401, kratosfake.Unauthorized), wantCode: 200, wantBody: "anonymous"},
-		{name: "public/aal2 required", path: "/public", kratos: status(403, aal2Required), wantCode: 200, wantBody: "anonymous"},
-		{name: "public/kratos unavailable", path: "/public", kratos: status(503, nil), wantCode: 503, wantJSON: 503},
-		{name: "private/refreshed cookie relayed", path: "/private", cookie: true, kratos: refreshed, wantCode: 200, wantBody: id.Identity.ID,
+		{name: "public/valid", path: "/public", wantCode: 200, wantBody: identity},
+		{name: "public/invalid", path: "/public", kratos: revoke, wantCode: 200, wantBody: "anonymous"},
+		{name: "public/aal2 required", path: "/public", login: pending, wantCode: 200, wantBody: "anonymous"},
+		{name: "public/kratos unavailable", path: "/public", kratos: fail(kratosauthtest.Status(503)), wantCode: 503, wantJSON: 503},
+		{name: "private/refreshed cookie relayed", path: "/private", cookie: true, kratos: refreshed, wantCode: 200, wantBody: identity,
 			wantCookie: "ory_kratos_session=NEW; Path=/; HttpOnly"},
-		{name: "public/refreshed cookie relayed", path: "/public", cookie: true, kratos: refreshed, wantCode: 200, wantBody: id.Identity.ID,
+		{name: "public/refreshed cookie relayed", path: "/public", cookie: true, kratos: refreshed, wantCode: 200, wantBody: identity,
 			wantCookie: "ory_kratos_session=NEW; Path=/; HttpOnly"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			fake := kratosfake.Always(t, tc.kratos)
-			// Kratos is called on fake's address; browsers are sent to http://kratos.
-			a, err := kratosauth.New(fake.URL,
+			kratos := kratosauthtest.NewServer(t)
+			c := kratos.Login(tc.login...)
+			if tc.kratos != nil {
+				tc.kratos(kratos, c)
+			}
+			// Kratos is called on the fake's address; browsers are sent to http://kratos.
+			a, err := kratosauth.New(kratos.URL,
 				kratosauth.WithBrowserURL("http://kratos"),
 				kratosauth.WithAppURL(AppURL),
 				kratosauth.WithCacheTTL(0))
@@ -120,10 +130,11 @@ func Run(t *testing.T, routes Routes) {
 				req.Header.Set("Accept", "application/json")
 			}
 			switch {
+			case tc.noCred:
 			case tc.cookie:
-				req.Header.Set("Cookie", "ory_kratos_session=OLD")
-			case !tc.noCred:
-				req.Header.Set("X-Session-Token", token)
+				req.AddCookie(c.Cookie)
+			default:
+				req.Header.Set("X-Session-Token", c.Token)
 			}
 			rec := httptest.NewRecorder()
 			routes(a).ServeHTTP(rec, req)
@@ -132,11 +143,15 @@ func Run(t *testing.T, routes Routes) {
 
 			require.Equal(t, tc.wantCode, res.StatusCode, "body: %s", body)
 			if tc.noCred {
-				assert.Zero(t, fake.Calls(), "no credential must not reach Kratos")
+				assert.Zero(t, kratos.Calls(), "no credential must not reach Kratos")
 			}
 			if tc.wantBody != "" {
-				assert.Equal(t, tc.wantBody, string(body), "the adapter's getter")
-				wantContext := tc.wantBody
+				wantBody := tc.wantBody
+				if wantBody == identity {
+					wantBody = c.Session.Identity.ID
+				}
+				assert.Equal(t, wantBody, string(body), "the adapter's getter")
+				wantContext := wantBody
 				if wantContext == "anonymous" {
 					wantContext = ""
 				}
@@ -169,27 +184,23 @@ func Run(t *testing.T, routes Routes) {
 // runCanceled checks that a request whose client hangs up while Kratos is
 // asked never reaches the handler.
 func runCanceled(t *testing.T, routes Routes) {
-	fake := kratosfake.Always(t, kratosfake.Response{Status: 200, Body: kratosfake.Fresh(kratosfake.SessionAAL1, time.Hour), Delay: time.Second})
-	a, err := kratosauth.New(fake.URL, kratosauth.WithAppURL(AppURL))
+	kratos := kratosauthtest.NewServer(t)
+	c := kratos.Login()
+	kratos.Fail(kratosauthtest.Slow(time.Second))
+	a, err := kratosauth.New(kratos.URL, kratosauth.WithAppURL(AppURL))
 	require.NoError(t, err)
 	t.Cleanup(func() { a.Close() })
 	h := routes(a)
 	for _, path := range []string{"/private", "/aal2", "/public"} {
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 		req := httptest.NewRequest(http.MethodGet, path, nil).WithContext(ctx)
-		req.Header.Set("X-Session-Token", token)
+		req.Header.Set("X-Session-Token", c.Token)
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, req)
 		cancel()
 		assert.Equal(t, 499, rec.Code, "%s: a hung-up client's request reached the handler", path)
 		assert.Empty(t, rec.Header().Get("X-Context-Identity"), path)
 	}
-}
-
-func ok(body []byte) kratosfake.Response { return kratosfake.Response{Status: 200, Body: body} }
-
-func status(code int, body []byte) kratosfake.Response {
-	return kratosfake.Response{Status: code, Body: body}
 }
 
 func withReturnTo(target, returnTo string) string {

@@ -15,6 +15,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"text/template"
 )
@@ -54,6 +55,50 @@ type Options struct {
 	// the app's kratosauth webhook (kratosauth.NewWebhookHandler) with
 	// the identity's ID, as README's "Many replicas" configures it.
 	Webhook *Webhook
+	// Tokenizer holds session.whoami.tokenizer.templates by name, for
+	// whoami?tokenize_as=NAME; nil (the default) configures none.
+	Tokenizer map[string]TokenizerTemplate
+}
+
+// TokenizerTemplate is one of Kratos' tokenizer templates
+// (session.whoami.tokenizer.templates.NAME). Kratos signs with the first key
+// of the JWKS file and caches the file for an hour, the claims mapper too:
+// to rotate keys, rewrite the file and Restart.
+type TokenizerTemplate struct {
+	// TTL is the tokens' lifetime in Kratos' duration syntax ("10m", "1s").
+	TTL string
+	// JWKSFile is the absolute path of a JWKS with private keys (jwks_url
+	// file://...).
+	JWKSFile string
+	// ClaimsMapperFile is the absolute path of a Jsonnet claims mapper
+	// (claims_mapper_url file://...), or "" for none.
+	ClaimsMapperFile string
+}
+
+var (
+	templateName = regexp.MustCompile(`^[a-zA-Z0-9-_.]+$`)
+	kratosTTL    = regexp.MustCompile(`^([0-9]+(ns|us|ms|s|m|h))+$`)
+)
+
+func (o Options) checkTokenizer() error {
+	for name, t := range o.Tokenizer {
+		if !templateName.MatchString(name) {
+			return fmt.Errorf("kratostest: invalid tokenizer template name %q", name)
+		}
+		if !kratosTTL.MatchString(t.TTL) {
+			return fmt.Errorf("kratostest: tokenizer template %s: invalid TTL %q", name, t.TTL)
+		}
+		files := []string{t.JWKSFile}
+		if t.ClaimsMapperFile != "" {
+			files = append(files, t.ClaimsMapperFile)
+		}
+		for _, f := range files {
+			if !filepath.IsAbs(f) || strings.ContainsAny(f, "?#% \"'\n") {
+				return fmt.Errorf("kratostest: tokenizer template %s: %q must be an absolute path without URL-unsafe characters", name, f)
+			}
+		}
+	}
+	return nil
 }
 
 // Webhook is where Kratos' web_hook action calls the app, and the API key
@@ -103,6 +148,9 @@ func WriteConfig(dir string, o Options) (cfgPath string, err error) {
 	if o.RequiredAAL != "aal1" && o.RequiredAAL != "highest_available" {
 		return "", fmt.Errorf("kratostest: RequiredAAL must be aal1 or highest_available, got %q", o.RequiredAAL)
 	}
+	if err := o.checkTokenizer(); err != nil {
+		return "", err
+	}
 	if strings.ContainsAny(dir, "?#% \"'\n") {
 		return "", fmt.Errorf("kratostest: dir %q contains characters unsafe for a DSN/file URL", dir)
 	}
@@ -125,7 +173,8 @@ func WriteConfig(dir string, o Options) (cfgPath string, err error) {
 		AppURL, RequiredAAL   string
 		Webhook               *Webhook
 		WebhookBody           string
-	}{filepath.ToSlash(dir), o.PublicPort, o.AdminPort, o.AppURL, o.RequiredAAL, o.Webhook, WebhookBody})
+		Tokenizer             map[string]TokenizerTemplate
+	}{filepath.ToSlash(dir), o.PublicPort, o.AdminPort, o.AppURL, o.RequiredAAL, o.Webhook, WebhookBody, o.Tokenizer})
 	if err != nil {
 		return "", err
 	}

@@ -184,30 +184,7 @@ func (s *Server) LoginAPI(t testing.TB, email, password string) (sessionToken st
 // ory_kratos_session cookie exactly as set by Kratos.
 func (s *Server) RegisterBrowser(t testing.TB, email, password string) (jar http.CookieJar, cookie *http.Cookie) {
 	t.Helper()
-	jar, err := cookiejar.New(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := noRedirect(jar)
-	f := s.getFlow(t, c, "/self-service/registration/browser", nil)
-	csrf := f.inputValue("csrf_token")
-	if csrf == "" {
-		t.Fatalf("browser registration flow %s has no csrf_token", f.ID)
-	}
-	resp, body := do(t, c, http.MethodPost, f.UI.Action, map[string]any{
-		"method":     "password",
-		"csrf_token": csrf,
-		"traits":     map[string]string{"email": email},
-		"password":   password,
-	}, nil)
-	expect(t, resp, body, http.StatusOK)
-	for _, ck := range resp.Cookies() {
-		if ck.Name == SessionCookieName {
-			return jar, ck
-		}
-	}
-	t.Fatalf("browser registration set no %s cookie (Set-Cookie: %q)", SessionCookieName, resp.Header.Values("Set-Cookie"))
-	return nil, nil
+	return s.browserPasswordFlow(t, "registration", map[string]any{"traits": map[string]string{"email": email}, "password": password})
 }
 
 // LoginBrowser logs in with email/password through the browser login flow
@@ -216,29 +193,35 @@ func (s *Server) RegisterBrowser(t testing.TB, email, password string) (jar http
 // call is a new session of the identity, with a cookie of its own.
 func (s *Server) LoginBrowser(t testing.TB, email, password string) (jar http.CookieJar, cookie *http.Cookie) {
 	t.Helper()
+	return s.browserPasswordFlow(t, "login", map[string]any{"identifier": email, "password": password})
+}
+
+// browserPasswordFlow runs a browser flow of kind with the password method
+// and fields, and returns the jar and the session cookie Kratos set.
+func (s *Server) browserPasswordFlow(t testing.TB, kind string, fields map[string]any) (http.CookieJar, *http.Cookie) {
+	t.Helper()
 	jar, err := cookiejar.New(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	c := noRedirect(jar)
-	f := s.getFlow(t, c, "/self-service/login/browser", nil)
+	f := s.getFlow(t, c, "/self-service/"+kind+"/browser", nil)
 	csrf := f.inputValue("csrf_token")
 	if csrf == "" {
-		t.Fatalf("browser login flow %s has no csrf_token", f.ID)
+		t.Fatalf("browser %s flow %s has no csrf_token", kind, f.ID)
 	}
-	resp, body := do(t, c, http.MethodPost, f.UI.Action, map[string]any{
-		"method":     "password",
-		"csrf_token": csrf,
-		"identifier": email,
-		"password":   password,
-	}, nil)
-	expect(t, resp, body, http.StatusOK)
+	body := map[string]any{"method": "password", "csrf_token": csrf}
+	for k, v := range fields {
+		body[k] = v
+	}
+	resp, respBody := do(t, c, http.MethodPost, f.UI.Action, body, nil)
+	expect(t, resp, respBody, http.StatusOK)
 	for _, ck := range resp.Cookies() {
 		if ck.Name == SessionCookieName {
 			return jar, ck
 		}
 	}
-	t.Fatalf("browser login set no %s cookie (Set-Cookie: %q)", SessionCookieName, resp.Header.Values("Set-Cookie"))
+	t.Fatalf("browser %s set no %s cookie (Set-Cookie: %q)", kind, SessionCookieName, resp.Header.Values("Set-Cookie"))
 	return nil, nil
 }
 

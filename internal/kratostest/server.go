@@ -2,19 +2,17 @@ package kratostest
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/kratosauth/kratosauth/internal/proc"
 )
 
 // ReadyTimeout bounds how long Start and Restart wait for /health/ready.
@@ -30,12 +28,7 @@ type Server struct {
 	// ConfigPath and LogPath are the rendered config and Kratos' log file.
 	ConfigPath, LogPath string
 
-	bin string
-
-	mu   sync.Mutex
-	cmd  *exec.Cmd
-	done chan struct{} // closed when cmd has exited
-	log  *os.File
+	proc *proc.Process
 }
 
 // Start migrates and serves a fresh Kratos with options o and waits until it
@@ -80,8 +73,11 @@ func Start(t testing.TB, o Options) *Server {
 		Options:    o,
 		ConfigPath: cfg,
 		LogPath:    filepath.Join(o.Dir, "kratos.log"),
-		bin:        bin,
 	}
+	// The admin port is ready when the public one is, and must be free too.
+	s.proc = &proc.Process{Name: "kratos", Bin: bin, Dir: o.Dir, LogPath: s.LogPath, ReadyTimeout: ReadyTimeout,
+		Args:      []string{"serve", "-c", cfg, "--dev", "--watch-courier=false"},
+		ReadyURLs: []string{s.PublicURL + "/health/ready", s.AdminURL + "/health/ready"}}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	out, err := exec.CommandContext(ctx, bin, "migrate", "sql", "-e", "--yes", "-c", cfg).CombinedOutput()
@@ -89,7 +85,7 @@ func Start(t testing.TB, o Options) *Server {
 		t.Fatalf("kratos migrate: %v\n%s", err, out)
 	}
 	t.Cleanup(s.Stop)
-	if err := s.serve(); err != nil {
+	if err := s.proc.Start(); err != nil {
 		t.Fatal(err)
 	}
 	return s
@@ -99,109 +95,14 @@ func Start(t testing.TB, o Options) *Server {
 // ports, config and database, so sessions and identities survive.
 func (s *Server) Restart(t testing.TB) {
 	t.Helper()
-	s.Stop()
-	if err := s.serve(); err != nil {
+	if err := s.proc.Restart(); err != nil {
 		t.Fatal(err)
 	}
 }
 
-// Stop kills the Kratos process and waits for it to exit and for the public
-// port to refuse connections. It is idempotent.
-func (s *Server) Stop() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.cmd == nil {
-		return
-	}
-	_ = s.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-s.done:
-	case <-time.After(10 * time.Second):
-		_ = s.cmd.Process.Kill()
-		<-s.done
-	}
-	s.cmd = nil
-	_ = s.log.Close()
-	// The listener is closed once the process is gone; double-check so
-	// callers can rely on "connection refused".
-	addr := strings.TrimPrefix(s.PublicURL, "http://")
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); {
-		c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
-		if err != nil {
-			return
-		}
-		c.Close()
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-// serve starts `kratos serve` and waits for readiness.
-func (s *Server) serve() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.cmd != nil {
-		return errors.New("kratostest: already running")
-	}
-	for _, u := range []string{s.PublicURL, s.AdminURL} {
-		if c, err := net.DialTimeout("tcp", strings.TrimPrefix(u, "http://"), 200*time.Millisecond); err == nil {
-			c.Close()
-			return fmt.Errorf("kratostest: %s is already in use by another process", u)
-		}
-	}
-	lf, err := os.OpenFile(s.LogPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		return err
-	}
-	cmd := exec.Command(s.bin, "serve", "-c", s.ConfigPath, "--dev", "--watch-courier=false")
-	cmd.Stdout, cmd.Stderr = lf, lf
-	cmd.Dir = s.Options.Dir
-	if err := cmd.Start(); err != nil {
-		lf.Close()
-		return fmt.Errorf("kratostest: start kratos: %w", err)
-	}
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done) }()
-	s.cmd, s.done, s.log = cmd, done, lf
-
-	client := &http.Client{Timeout: time.Second}
-	deadline := time.Now().Add(ReadyTimeout)
-	for {
-		select {
-		case <-done:
-			s.cmd = nil
-			lf.Close()
-			return fmt.Errorf("kratostest: kratos exited before becoming ready (%v); log tail:\n%s", cmd.ProcessState, logTail(s.LogPath))
-		default:
-		}
-		resp, err := client.Get(s.PublicURL + "/health/ready")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-		if time.Now().After(deadline) {
-			_ = cmd.Process.Kill()
-			<-done
-			s.cmd = nil
-			lf.Close()
-			return fmt.Errorf("kratostest: kratos not ready at %s/health/ready after %v; log tail:\n%s", s.PublicURL, ReadyTimeout, logTail(s.LogPath))
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-func logTail(path string) string {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return err.Error()
-	}
-	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	if len(lines) > 40 {
-		lines = lines[len(lines)-40:]
-	}
-	return strings.Join(lines, "\n")
-}
+// Stop ends the Kratos process and waits for it to exit and for its ports
+// to refuse connections. It is idempotent.
+func (s *Server) Stop() { s.proc.Stop() }
 
 func freePort(t testing.TB) int {
 	t.Helper()

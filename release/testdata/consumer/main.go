@@ -1,17 +1,20 @@
 // Command consumer is what a user of kratosauth writes after
 //
 //	go get github.com/kratosauth/kratosauth@VERSION github.com/kratosauth/kratosauth/adapters/gin@VERSION \
-//		github.com/kratosauth/kratosauth/cache/redis@VERSION
+//		github.com/kratosauth/kratosauth/otelkratosauth@VERSION github.com/kratosauth/kratosauth/cache/redis@VERSION
+//	go get github.com/kratosauth/kratosauth/jwtverify@VERSION
 //
 // TestInstall builds it in a fresh module, outside this repository, from
 // module zips served by a local module proxy. It sends one request with a
-// session and one without through each adapter (net/http, chi, gin), and
-// through an Authenticator whose cache is a Redis store with no Redis
-// running (a Redis outage is not the app's), to a fake Kratos whoami, and
-// exits non-zero unless they get 200 and 401.
+// session and one without through each adapter (net/http, chi, gin) to a
+// fake Kratos whoami, and exits non-zero unless they get 200 and 401 and
+// otelkratosauth's metrics counted them, and through an Authenticator
+// whose cache is a Redis store with no Redis running (a Redis outage is not
+// the app's); then the same for a downstream service's token check (jwt.go).
 package main
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -22,12 +25,15 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/go-chi/chi/v5"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
 	"github.com/kratosauth/kratosauth"
 	kratoschi "github.com/kratosauth/kratosauth/adapters/chi"
 	kratosgin "github.com/kratosauth/kratosauth/adapters/gin"
 	kratoshttp "github.com/kratosauth/kratosauth/adapters/nethttp"
 	rediscache "github.com/kratosauth/kratosauth/cache/redis"
+	"github.com/kratosauth/kratosauth/otelkratosauth"
 )
 
 const (
@@ -54,7 +60,12 @@ func main() {
 	kratos := httptest.NewServer(http.HandlerFunc(whoami))
 	defer kratos.Close()
 
-	auth, err := kratosauth.New(kratos.URL, kratosauth.WithCacheTTL(0))
+	reader := sdkmetric.NewManualReader()
+	obs, err := otelkratosauth.NewObserver(otelkratosauth.WithMeterProvider(sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))))
+	if err != nil {
+		fail("otelkratosauth.NewObserver: %v", err)
+	}
+	auth, err := kratosauth.New(kratos.URL, kratosauth.WithCacheTTL(0), kratosauth.WithObserver(obs))
 	if err != nil {
 		fail("kratosauth.New: %v", err)
 	}
@@ -113,6 +124,33 @@ func main() {
 		}
 		fmt.Printf("%s: 200 with a session, 401 without\n", a.name)
 	}
+	checkJWT()
+
+	var rm metricdata.ResourceMetrics
+	if err := reader.Collect(context.Background(), &rm); err != nil {
+		fail("collecting metrics: %v", err)
+	}
+	var checks int64
+	var calls uint64
+	for _, sm := range rm.ScopeMetrics {
+		for _, m := range sm.Metrics {
+			switch d := m.Data.(type) {
+			case metricdata.Sum[int64]:
+				if m.Name == "kratosauth.session.checks" {
+					for _, dp := range d.DataPoints {
+						checks += dp.Value
+					}
+				}
+			case metricdata.Histogram[float64]:
+				if m.Name == "kratosauth.whoami.duration" {
+					for _, dp := range d.DataPoints {
+						calls += dp.Count
+					}
+				}
+			}
+		}
+	}
+	fmt.Printf("otelkratosauth: %d session checks counted, %d whoami calls timed\n", checks, calls)
 
 	// The versions this binary was built from, for the test to check that
 	// they came from the proxy and not from a replacement.

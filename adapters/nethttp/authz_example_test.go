@@ -1,0 +1,44 @@
+package kratoshttp_test
+
+import (
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/kratosauth/kratosauth"
+	"github.com/kratosauth/kratosauth/adapters/nethttp"
+	"github.com/kratosauth/kratosauth/keto"
+	"github.com/kratosauth/kratosauth/kratosauthtest"
+)
+
+// Documents that Ory Keto lets the user view: the object is the route's
+// {id}, the subject the session's identity.
+func ExampleRequirePermission() {
+	t := &testing.T{} // in a test: the test's t
+	kratos, ketoServer := kratosauthtest.NewServer(t), kratosauthtest.NewKeto(t)
+	defer kratos.Close()
+	defer ketoServer.Close()
+	perms, _ := keto.New(ketoServer.URL) // Keto's read API, e.g. http://127.0.0.1:4466
+	defer perms.Close()
+	auth, _ := kratosauth.New(kratos.URL, kratosauth.WithPermissions(perms))
+	defer auth.Close()
+
+	mux := http.NewServeMux()
+	mux.Handle("GET /docs/{id}", kratoshttp.RequirePermission(auth, "Doc", "view", kratoshttp.PathValue("id"))(
+		http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "doc ", r.PathValue("id")) })))
+	var app http.Handler = mux
+
+	ada := kratos.Login()
+	ketoServer.Grant("Doc", "readme", "view", ada.Session.Identity.ID)
+	for _, path := range []string{"/docs/readme", "/docs/payroll"} {
+		req := httptest.NewRequest(http.MethodGet, path, nil)
+		req.Header.Set("X-Session-Token", ada.Token)
+		w := httptest.NewRecorder()
+		app.ServeHTTP(w, req)
+		fmt.Println(w.Code, w.Body.String()[:10])
+	}
+	// Output:
+	// 200 doc readme
+	// 403 {"error":{
+}

@@ -1,0 +1,16 @@
+module github.com/kratosauth/kratosauth/jwtverify
+
+go 1.26.0
+
+require (
+	github.com/go-chi/chi/v5 v5.5.0
+	github.com/go-jose/go-jose/v4 v4.1.9
+	github.com/kratosauth/kratosauth v0.1.0
+	github.com/stretchr/testify v1.12.1
+)
+
+require (
+	github.com/allegro/bigcache/v3 v3.1.0 // indirect
+	go.yaml.in/yaml/v3 v3.0.5 // indirect
+	golang.org/x/sync v0.25.0 // indirect
+)

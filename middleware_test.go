@@ -1,0 +1,125 @@
+package kratosauth_test
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/kratosauth/kratosauth"
+	"github.com/kratosauth/kratosauth/kratosauthtest"
+)
+
+// TestGuards is the request policy's table: for each Guard and each kind of
+// request, whether the handler runs, with which session, and what the
+// client gets otherwise. The adapters only translate it (see the
+// conformance suite in internal/adaptertest).
+func TestGuards(t *testing.T) {
+	kratos := kratosauthtest.NewServer(t)
+	a := newAuth(t, kratos.URL, kratosauth.WithCacheTTL(0))
+	aal1 := kratos.Login()
+	aal2 := kratos.Login(kratosauthtest.WithAAL2())
+	pending := kratos.Login(kratosauthtest.WithSecondFactorPending())
+
+	type want struct {
+		ran     bool   // the handler ran
+		session string // its session's ID ("" for none)
+		status  int    // the response's status when it did not run
+	}
+	guards := map[string]*kratosauth.Guard{
+		"RequireSession":   a.RequireSession(),
+		"RequireAAL(aal1)": a.RequireAAL(kratosauth.AAL1),
+		"RequireAAL(aal2)": a.RequireAAL(kratosauth.AAL2),
+		"LoadSession":      a.LoadSession(),
+	}
+	cases := []struct {
+		name   string
+		token  string
+		down   bool
+		cancel bool
+		want   map[string]want
+	}{
+		{name: "no credentials", want: map[string]want{
+			"RequireSession": {status: 401}, "RequireAAL(aal1)": {status: 401}, "RequireAAL(aal2)": {status: 401},
+			"LoadSession": {ran: true}}},
+		{name: "aal1 session", token: aal1.Token, want: map[string]want{
+			"RequireSession": {ran: true, session: aal1.Session.ID}, "RequireAAL(aal1)": {ran: true, session: aal1.Session.ID},
+			"RequireAAL(aal2)": {status: 403}, "LoadSession": {ran: true, session: aal1.Session.ID}}},
+		{name: "aal2 session", token: aal2.Token, want: map[string]want{
+			"RequireSession": {ran: true, session: aal2.Session.ID}, "RequireAAL(aal1)": {ran: true, session: aal2.Session.ID},
+			"RequireAAL(aal2)": {ran: true, session: aal2.Session.ID}, "LoadSession": {ran: true, session: aal2.Session.ID}}},
+		{name: "Kratos wants a second factor", token: pending.Token, want: map[string]want{
+			"RequireSession": {status: 403}, "RequireAAL(aal1)": {status: 403}, "RequireAAL(aal2)": {status: 403},
+			"LoadSession": {ran: true}}},
+		{name: "unknown token", token: "ory_st_unknown", want: map[string]want{
+			"RequireSession": {status: 401}, "RequireAAL(aal1)": {status: 401}, "RequireAAL(aal2)": {status: 401},
+			"LoadSession": {ran: true}}},
+		{name: "Kratos down", token: aal2.Token, down: true, want: map[string]want{
+			"RequireSession": {status: 503}, "RequireAAL(aal1)": {status: 503}, "RequireAAL(aal2)": {status: 503},
+			"LoadSession": {status: 503}}},
+		{name: "client hung up", token: aal2.Token, cancel: true, want: map[string]want{
+			"RequireSession": {status: 499}, "RequireAAL(aal1)": {status: 499}, "RequireAAL(aal2)": {status: 499},
+			"LoadSession": {status: 499}}},
+	}
+	for _, tc := range cases {
+		for name, g := range guards {
+			t.Run(tc.name+"/"+name, func(t *testing.T) {
+				if tc.down {
+					kratos.Fail(kratosauthtest.Status(http.StatusInternalServerError))
+					defer kratos.Recover()
+				}
+				var got want
+				h := g.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					got.ran = true
+					if s, ok := kratosauth.SessionFromContext(r.Context()); ok {
+						got.session = s.ID
+					}
+				}))
+				r := httptest.NewRequest(http.MethodGet, "/", nil)
+				if tc.token != "" {
+					r.Header.Set("X-Session-Token", tc.token)
+				}
+				if tc.cancel {
+					ctx, cancel := context.WithCancel(r.Context())
+					cancel()
+					r = r.WithContext(ctx)
+				}
+				w := httptest.NewRecorder()
+				h.ServeHTTP(w, r)
+				if !got.ran {
+					got.status = w.Code
+				}
+				assert.Equal(t, tc.want[name], got)
+			})
+		}
+	}
+}
+
+// Check tells its caller what the middleware decided, for adapters.
+func TestGuardCheckReturnsTheRequestToServe(t *testing.T) {
+	kratos := kratosauthtest.NewServer(t)
+	a := newAuth(t, kratos.URL)
+	user := kratos.Login()
+	r := tokenRequest(user.Token)
+	w := httptest.NewRecorder()
+	served, err := a.RequireSession().Check(w, r)
+	require.NoError(t, err)
+	s, ok := kratosauth.SessionFromContext(served.Context())
+	require.True(t, ok)
+	assert.Equal(t, user.Session.ID, s.ID)
+	_, ok = kratosauth.SessionFromContext(r.Context())
+	assert.False(t, ok, "the caller's request is left as it was")
+
+	served, err = a.RequireSession().Check(w, tokenRequest("nope"))
+	assert.ErrorIs(t, err, kratosauth.ErrInvalidSession)
+	assert.Nil(t, served)
+	assert.Equal(t, http.StatusUnauthorized, w.Code, "the refusal is written")
+
+	anon := httptest.NewRequest(http.MethodGet, "/", nil)
+	served, err = a.LoadSession().Check(httptest.NewRecorder(), anon)
+	require.NoError(t, err)
+	assert.Same(t, anon, served, "LoadSession without a session serves the request as it is")
+}
