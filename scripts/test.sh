@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The project's test command (`make test`, and what .ci/run calls): installs
-# what the tests need, builds Kratos v1.3.1 if needed, checks formatting and
+# what the tests need, builds Kratos v1.3.1 and Hydra v2.3.0 if needed
+# (cached in .bin/), checks formatting and
 # vet, and runs every module's tests with the race detector, end-to-end tests
 # against the real Kratos included (KRATOSAUTH_E2E=1 makes them fail, not
 # skip, when Kratos is missing).
@@ -10,6 +11,7 @@ cd "$ROOT"
 
 scripts/deps.sh
 scripts/kratos.sh build
+scripts/hydra.sh build
 
 # Every module but the Kratos tool module (built above, not ours to test).
 mapfile -t MODULES < <(find . -name go.mod -not -path './tools/*' -not -path './.*' -printf '%h\n' | sort)

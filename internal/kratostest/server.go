@@ -25,6 +25,10 @@ type Server struct {
 	// PublicURL and AdminURL are the base URLs without a trailing slash,
 	// e.g. http://127.0.0.1:4433.
 	PublicURL, AdminURL string
+	// BrowserURL is the public API as browsers reach it, Kratos' public
+	// base_url: PublicURL with Options.Host (the same unless Host is
+	// "localhost").
+	BrowserURL string
 	// Options are the effective options (ports, Dir, AppURL filled in).
 	Options Options
 	// ConfigPath and LogPath are the rendered config and Kratos' log file.
@@ -61,6 +65,9 @@ func Start(t testing.TB, o Options) *Server {
 	if o.RequiredAAL == "" {
 		o.RequiredAAL = DefaultRequiredAAL
 	}
+	if o.Host == "" {
+		o.Host = "127.0.0.1"
+	}
 	if o.PublicPort == 0 {
 		o.PublicPort = freePort(t)
 	}
@@ -77,6 +84,7 @@ func Start(t testing.TB, o Options) *Server {
 	s := &Server{
 		PublicURL:  "http://127.0.0.1:" + strconv.Itoa(o.PublicPort),
 		AdminURL:   "http://127.0.0.1:" + strconv.Itoa(o.AdminPort),
+		BrowserURL: "http://" + o.Host + ":" + strconv.Itoa(o.PublicPort),
 		Options:    o,
 		ConfigPath: cfg,
 		LogPath:    filepath.Join(o.Dir, "kratos.log"),
@@ -152,7 +160,9 @@ func (s *Server) serve() error {
 	if err != nil {
 		return err
 	}
-	cmd := exec.Command(s.bin, "serve", "-c", s.ConfigPath, "--dev", "--watch-courier=false")
+	// The courier runs only when it has somewhere to deliver to.
+	courier := "--watch-courier=" + strconv.FormatBool(s.Options.CourierURL != "")
+	cmd := exec.Command(s.bin, "serve", "-c", s.ConfigPath, "--dev", courier)
 	cmd.Stdout, cmd.Stderr = lf, lf
 	cmd.Dir = s.Options.Dir
 	if err := cmd.Start(); err != nil {
