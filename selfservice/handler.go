@@ -210,7 +210,71 @@ func (h *Handler) serveFlow(w http.ResponseWriter, r *http.Request, kind Kind) {
 		h.renderError(w, r, http.StatusInternalServerError, tooLargeError)
 		return
 	}
+	p.Scripts = h.scripts(r, f)
+	if kind == Login && (f.Refresh || f.RequestedAAL == kratosauth.AAL2) {
+		p.SignOutURL = h.signOutURL(r, f)
+	}
 	h.render(w, r, http.StatusOK, p)
+}
+
+// webauthnScriptPath is where Kratos serves webauthn.js.
+const webauthnScriptPath = "/.well-known/ory/webauthn.js"
+
+// scripts returns the flow's script nodes the page may load: Kratos'
+// webauthn.js on Kratos' browser URL, with an integrity hash (Kratos
+// always gives one). Any other script is dropped and logged: the page
+// then runs no script, and its WebAuthn buttons do nothing.
+func (h *Handler) scripts(r *http.Request, f *Flow) []Script {
+	var out []Script
+	for i := range f.UI.Nodes {
+		n := &f.UI.Nodes[i]
+		if n.Type != "script" {
+			continue
+		}
+		a := &n.Attributes
+		u, ok := origin.Same(a.Src, h.client.browser)
+		if !ok || !strings.HasSuffix(u.Path, webauthnScriptPath) || u.RawQuery != "" || !sriHash(a.Integrity) {
+			h.logger().LogAttrs(r.Context(), slog.LevelWarn, "selfservice: script node dropped: not Kratos' webauthn.js on the browser URL, with an integrity hash",
+				slog.String("id", a.ID))
+			continue
+		}
+		s := Script{Src: u.String(), Integrity: a.Integrity, CrossOrigin: "anonymous", ReferrerPolicy: "no-referrer"}
+		if len(out) == 0 || out[0] != s {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// sriHash accepts a Subresource Integrity value of one SHA-2 hash.
+func sriHash(v string) bool {
+	for _, p := range []string{"sha256-", "sha384-", "sha512-"} {
+		if b64, ok := strings.CutPrefix(v, p); ok {
+			_, err := base64.StdEncoding.DecodeString(b64)
+			return err == nil && b64 != ""
+		}
+	}
+	return false
+}
+
+// signOutURL returns a fresh logout URL for the "Not you? Sign out" link
+// of a second-factor or refresh login, returning to a new login (with
+// the flow's return_to), or "" when Kratos gives none: the link is then
+// left out, and the page still works.
+func (h *Handler) signOutURL(r *http.Request, f *Flow) string {
+	back := h.URL(string(Login))
+	if rt, ok := h.client.SafeReturnTo(f.ReturnTo); ok {
+		back += "?return_to=" + url.QueryEscape(rt)
+	}
+	u, err := h.client.LogoutURL(r.Context(), r, back)
+	if err != nil {
+		if !errors.Is(err, ErrNoSession) {
+			h.logger().LogAttrs(r.Context(), slog.LevelWarn, "selfservice: no logout URL for the sign-out link",
+				slog.String("error", err.Error()))
+		}
+		return ""
+	}
+	return u
 }
 
 func (h *Handler) flowError(w http.ResponseWriter, r *http.Request, kind Kind, params InitParams, err error) {
@@ -395,7 +459,7 @@ func (h *Handler) renderError(w http.ResponseWriter, r *http.Request, status int
 // maxPageBytes the "too large" error page.
 func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, p *Page) {
 	p.Nonce = newNonce()
-	h.setSecurityHeaders(w, p.Nonce)
+	h.setPageHeaders(w, p.Nonce, len(p.Scripts) > 0)
 	buf := cappedBuffer{max: maxPageBytes}
 	err := h.cfg.tmpl.ExecuteTemplate(&buf, "page", p)
 	if errors.Is(err, errPageTooLarge) && p.Error == nil {
@@ -403,6 +467,7 @@ func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, p *
 			slog.String("path", r.URL.Path), slog.String("error", err.Error()))
 		status = http.StatusInternalServerError
 		nonce, pe := p.Nonce, tooLargeError // a copy: templates get no pointer to the shared text
+		h.setPageHeaders(w, nonce, false) // the error page runs no script
 		p = h.page(pe.Title, status, "")
 		p.Error, p.Nonce = &pe, nonce
 		buf.buf.Reset()
@@ -514,8 +579,25 @@ func (b *cappedBuffer) Write(p []byte) (int, error) {
 // Referrer-Policy: no-referrer keeps flow ids, which are in the pages'
 // URLs, out of the Referer of everything the pages lead to.
 func (h *Handler) setSecurityHeaders(w http.ResponseWriter, nonce string) {
+	h.setPageHeaders(w, nonce, false)
+}
+
+// setPageHeaders is setSecurityHeaders for a page that may run script:
+// with scripts (and a nonce), the policy also has script-src with that
+// nonce alone. Only pages with security keys or passkeys have scripts:
+// Kratos' webauthn.js, on its browser URL, and the default templates'
+// inline script that binds its functions to the buttons. Kratos'
+// onclickTrigger names (not its inline onclick handlers) make this
+// possible without 'unsafe-inline' or 'unsafe-hashes': a handler
+// attribute can only be allowed by hash, for every page, while a nonce
+// allows exactly the scripts this response carries, and no injected
+// markup can carry it.
+func (h *Handler) setPageHeaders(w http.ResponseWriter, nonce string, scripts bool) {
 	csp := "default-src 'none'; "
 	if nonce != "" {
+		if scripts {
+			csp += "script-src 'nonce-" + nonce + "'; "
+		}
 		csp += "style-src 'nonce-" + nonce + "'; img-src data:; "
 	}
 	csp += "form-action " + h.formAction + "; frame-ancestors 'none'; base-uri 'none'"

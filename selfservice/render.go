@@ -82,10 +82,28 @@ type Page struct {
 	// Style is the default stylesheet, inlined by the "style" template.
 	Style template.CSS
 	// Nonce is this response's Content-Security-Policy nonce: an inline
-	// <style> is applied only with nonce="{{.Nonce}}". The policy allows no
-	// script, images only as data: URLs and forms only to Kratos and the
-	// app.
+	// <style> is applied only with nonce="{{.Nonce}}", and so is a script
+	// on a page that has Scripts. The policy allows images only as data:
+	// URLs and forms only to Kratos and the app.
 	Nonce string
+	// Scripts are the scripts of Kratos the page loads: webauthn.js, on
+	// pages with security keys or passkeys, and only from Kratos' browser
+	// URL. Only a page with Scripts may run script at all (its CSP then
+	// has script-src 'nonce-...'), and the default templates then add a
+	// small script of their own that calls webauthn.js' functions when a
+	// button with data-ks-trigger is clicked.
+	Scripts []Script
+	// SignOutURL, on a second-factor or refresh login, is a fresh Kratos
+	// logout URL (its token bound to this browser's session) that returns
+	// to the login page: the "Not you? Sign out" link. "" elsewhere, or
+	// when Kratos gave none.
+	SignOutURL string
+}
+
+// Script is a <script> element of Kratos' to load: its URL and
+// Subresource Integrity attributes, as Kratos gave them.
+type Script struct {
+	Src, Integrity, CrossOrigin, ReferrerPolicy string
 }
 
 // PageError describes what went wrong, in words meant for users.
@@ -161,6 +179,54 @@ func (f Field) ButtonClass() string {
 		return "ks-button ks-button-secondary"
 	}
 	return "ks-button"
+}
+
+// webauthnTriggers are the functions of Kratos v1.3.1's webauthn.js that
+// its nodes may name in onclickTrigger and onloadTrigger; no other name
+// is ever put on a page.
+var webauthnTriggers = map[string]bool{
+	"oryWebAuthnRegistration":         true,
+	"oryWebAuthnLogin":                true,
+	"oryPasskeyLogin":                 true,
+	"oryPasskeyLoginAutocompleteInit": true,
+	"oryPasskeyRegistration":          true,
+	"oryPasskeySettingsRegistration":  true,
+}
+
+// Trigger returns the webauthn.js function a click on the node calls
+// (onclickTrigger), or "" when it has none Kratos defines.
+func (f Field) Trigger() string {
+	if t := f.Attributes.OnClickTrigger; webauthnTriggers[t] {
+		return t
+	}
+	return ""
+}
+
+// OnLoad returns the webauthn.js function to call once the page has
+// loaded (onloadTrigger: passkey autofill), or "".
+func (f Field) OnLoad() string {
+	if t := f.Attributes.OnLoadTrigger; webauthnTriggers[t] {
+		return t
+	}
+	return ""
+}
+
+// resendLabel is Kratos' label id of the buttons that send a code again
+// (text.InfoNodeLabelResendOTP): named "resend" on login and
+// registration, "email" on recovery and verification.
+const resendLabel = 1070008
+
+// IsResend reports whether the node is a button that sends a new code.
+func (n *Node) IsResend() bool {
+	return n.IsSubmit() && (n.Attributes.Name == "resend" || n.Meta.Label != nil && n.Meta.Label.ID == resendLabel)
+}
+
+// NoValidate reports whether the button submits its form without the
+// browser checking the inputs: "Resend code" (the code input is required,
+// but a new code is what the user asks for) and "Back" (the "screen"
+// input of a two-step registration).
+func (f Field) NoValidate() bool {
+	return f.IsResend() || f.IsSubmit() && f.Attributes.Name == "screen"
 }
 
 // ReadOnlyValue is something the user already entered, shown as text.
@@ -259,10 +325,20 @@ func (f *Flow) Forms() ([]Form, error) {
 			index[n.Group] = g
 			groups = append(groups, bucket{name: n.Group})
 		}
-		if n.Type != "script" { // a script-only group still gets its form
+		if n.Type != "script" {
 			groups[g].nodes = append(groups[g].nodes, i)
 		}
 	}
+	// A group of scripts only (webauthn.js, when the passkey group has the
+	// buttons) gets no form: it would only repeat the default inputs,
+	// with nothing to submit them. The page loads the scripts itself.
+	kept := groups[:0]
+	for _, g := range groups {
+		if len(g.nodes) > 0 {
+			kept = append(kept, g)
+		}
+	}
+	groups = kept
 	if len(groups) == 0 {
 		groups = []bucket{{name: "default"}}
 	}
@@ -299,8 +375,28 @@ func (f *Flow) Forms() ([]Form, error) {
 		for ; d < len(defaults); d++ {
 			add(defaults[d])
 		}
+		lastResend(form.Fields)
 	}
 	return forms, nil
+}
+
+// lastResend moves "Resend code" buttons after the form's other fields,
+// keeping the order of both. Pressing Enter in a form submits with its
+// first button, and Kratos sometimes lists "Resend code" before
+// "Continue": Enter after typing a code must not send a new one.
+func lastResend(fields []Field) {
+	out := make([]Field, 0, len(fields))
+	var resend []Field
+	for _, f := range fields {
+		if f.IsResend() {
+			resend = append(resend, f)
+		} else {
+			out = append(out, f)
+		}
+	}
+	if len(resend) > 0 {
+		copy(fields, append(out, resend...))
+	}
 }
 
 // redirecting reports whether a group's method sends the browser to
