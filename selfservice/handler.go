@@ -467,7 +467,7 @@ func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, p *
 			slog.String("path", r.URL.Path), slog.String("error", err.Error()))
 		status = http.StatusInternalServerError
 		nonce, pe := p.Nonce, tooLargeError // a copy: templates get no pointer to the shared text
-		h.setPageHeaders(w, nonce, false) // the error page runs no script
+		h.setPageHeaders(w, nonce, false)   // the error page runs no script
 		p = h.page(pe.Title, status, "")
 		p.Error, p.Nonce = &pe, nonce
 		buf.buf.Reset()

@@ -121,9 +121,9 @@ func TestWebAuthnScripts(t *testing.T) {
 func TestForeignScriptDropped(t *testing.T) {
 	orig := readTestdata(t, "methods/settings_flow")
 	for name, replace := range map[string][2]string{
-		"other origin":   {methodsBrowserURL + "/.well-known/ory/webauthn.js", "https://cdn.example/.well-known/ory/webauthn.js"},
-		"other path":     {"/.well-known/ory/webauthn.js", "/.well-known/ory/evil.js"},
-		"no integrity":   {`"integrity": "sha512-`, `"integrity": "md5-`},
+		"other origin":    {methodsBrowserURL + "/.well-known/ory/webauthn.js", "https://cdn.example/.well-known/ory/webauthn.js"},
+		"other path":      {"/.well-known/ory/webauthn.js", "/.well-known/ory/evil.js"},
+		"no integrity":    {`"integrity": "sha512-`, `"integrity": "md5-`},
 		"unknown trigger": {`"onclickTrigger": "oryWebAuthnRegistration"`, `"onclickTrigger": "alert"`},
 	} {
 		k := newFakeKratos(t)
