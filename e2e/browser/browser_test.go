@@ -57,7 +57,7 @@ func TestBrowserSelfService(t *testing.T) {
 		}
 	})
 
-	b := newBrowser(t, filepath.Join(root, ".artifacts", "browser"), appURL)
+	b := newBrowser(t, filepath.Join(root, ".artifacts", "browser"), appURL, 3*time.Minute)
 	email := kratostest.UniqueEmail("browser")
 	const password = "correct horse battery staple 42"
 	const newPassword = "an even better passphrase 43"
@@ -320,8 +320,9 @@ func requireChromium(t *testing.T) {
 }
 
 // startApp builds examples/chi and runs it on appURL against Kratos; it
-// is stopped at cleanup.
-func startApp(t *testing.T, root, kratosURL, appURL string) {
+// is stopped at cleanup. env entries (KEY=value) are added to, and
+// override, its environment.
+func startApp(t *testing.T, root, kratosURL, appURL string, env ...string) {
 	t.Helper()
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "app")
@@ -345,6 +346,7 @@ func startApp(t *testing.T, root, kratosURL, appURL string) {
 		"APP_URL="+appURL,
 		"ADDR="+strings.TrimPrefix(appURL, "http://"),
 	)
+	cmd.Env = append(cmd.Env, env...) // the last of a repeated key wins
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	if err := cmd.Start(); err != nil {
 		logFile.Close()
@@ -423,7 +425,7 @@ const reportViolations = `document.addEventListener("securitypolicyviolation", e
 	console.error("CSP violation: " + e.effectiveDirective + " blocked " + (e.blockedURI || "inline") +
 		" on " + e.documentURI + " (" + e.disposition + ")"), true);`
 
-func newBrowser(t *testing.T, shots, appURL string) *browser {
+func newBrowser(t *testing.T, shots, appURL string, lifetime time.Duration) *browser {
 	t.Helper()
 	if err := os.MkdirAll(shots, 0o755); err != nil {
 		t.Fatal(err)
@@ -459,7 +461,7 @@ func newBrowser(t *testing.T, shots, appURL string) *browser {
 		chromedp.CombinedOutput(chromeLog),
 	}
 	// The whole browser session is bounded too, on top of each step.
-	life, cancelLife := context.WithTimeout(context.Background(), 3*time.Minute)
+	life, cancelLife := context.WithTimeout(context.Background(), lifetime)
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(life, opts...)
 	ctx, cancelCtx := chromedp.NewContext(allocCtx)
 	// Closes the tab and the browser and waits for Chromium to exit, before

@@ -10,7 +10,9 @@
 //
 // Configuration (environment): KRATOS_PUBLIC_URL (http://127.0.0.1:4433),
 // KRATOS_BROWSER_URL (the public URL), APP_URL (http://127.0.0.1:4455),
-// ADDR (127.0.0.1:4455), SESSION_CACHE_TTL (1m).
+// ADDR (127.0.0.1:4455), SESSION_CACHE_TTL (1m), FORM_ACTION_ORIGINS
+// (space-separated origins of social sign-in providers, and of the pages
+// they redirect through, for the pages' CSP form-action; none).
 package main
 
 import (
@@ -24,6 +26,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -41,6 +44,8 @@ type config struct {
 	AppURL           string
 	Addr             string
 	SessionCacheTTL  time.Duration
+	// FormActionOrigins are selfservice.WithFormActionOrigins'.
+	FormActionOrigins []string
 }
 
 // loadConfig reads the configuration from the environment; the URLs are
@@ -63,6 +68,9 @@ func loadConfig(getenv func(string) string) (config, error) {
 		return cfg, fmt.Errorf("SESSION_CACHE_TTL: %w", err)
 	}
 	cfg.SessionCacheTTL = ttl
+	if v := getenv("FORM_ACTION_ORIGINS"); v != "" {
+		cfg.FormActionOrigins = strings.Fields(v)
+	}
 	if _, _, err := net.SplitHostPort(cfg.Addr); err != nil {
 		return cfg, fmt.Errorf("ADDR: %w", err)
 	}
@@ -79,7 +87,8 @@ func newApp(cfg config, logger *slog.Logger) (http.Handler, func(), error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	ui, err := selfservice.New(auth, selfservice.WithSiteName("kratosauth example"))
+	ui, err := selfservice.New(auth, selfservice.WithSiteName("kratosauth example"),
+		selfservice.WithFormActionOrigins(cfg.FormActionOrigins...))
 	if err != nil {
 		auth.Close()
 		return nil, nil, err
