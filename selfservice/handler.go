@@ -42,6 +42,9 @@ type Handler struct {
 	secure bool // set the restart cookie with Secure
 	// formAction is the CSP form-action source list, built once by New.
 	formAction string
+	// catalogs are the built-in catalogs with the app's (WithCatalog)
+	// merged in, by language.
+	catalogs map[string]Catalog
 }
 
 // New returns a Handler for the Kratos and app URLs configured in auth.
@@ -78,7 +81,24 @@ func New(auth *kratosauth.Authenticator, opts ...Option) (*Handler, error) {
 	// 'self': Kratos answers a form post with a redirect back to the app
 	// (the flow's page, return_to), and Chromium applies form-action to
 	// the redirects that follow a form submission.
-	h := &Handler{cfg: c, auth: auth, client: client, prefix: c.basePath, home: "/",
+	catalogs := map[string]Catalog{}
+	for lang, cat := range builtinCatalogs {
+		catalogs[lang] = cat
+	}
+	for lang, cat := range c.catalogs {
+		merged := Catalog{}
+		for k, v := range catalogs[lang] {
+			merged[k] = v
+		}
+		for k, v := range cat {
+			merged[k] = v // the app's entries win
+		}
+		catalogs[lang] = merged
+	}
+	if c.language != "" && catalogs[c.language] == nil {
+		return nil, fmt.Errorf("selfservice: WithLanguage(%q): no catalog for it (built in: %v)", c.language, Languages())
+	}
+	h := &Handler{cfg: c, auth: auth, client: client, prefix: c.basePath, home: "/", catalogs: catalogs,
 		formAction: strings.Join(append([]string{"'self'", kratos}, c.formOrigins...), " ")}
 	if app := client.app; app != nil {
 		h.prefix = app.String() + c.basePath
@@ -410,19 +430,19 @@ var titles = map[Kind]string{
 }
 
 func (h *Handler) flowPage(kind Kind, f *Flow) (*Page, error) {
-	title := titles[kind]
+	title, key := titles[kind], "title."+string(kind)
 	switch {
 	case kind == Login && f.Refresh:
-		title = "Confirm it's you"
+		title, key = "Confirm it's you", "title.refresh"
 	case kind == Login && f.RequestedAAL == kratosauth.AAL2:
-		title = "Second factor"
+		title, key = "Second factor", "title.aal2"
 	}
 	forms, err := f.Forms()
 	if err != nil {
 		return nil, err
 	}
 	p := h.page(title, http.StatusOK, f.ReturnTo)
-	p.Kind, p.Flow, p.Forms = kind, f, forms
+	p.Kind, p.Flow, p.Forms, p.titleKey = kind, f, forms, key
 	return p, nil
 }
 
@@ -459,6 +479,7 @@ func (h *Handler) renderError(w http.ResponseWriter, r *http.Request, status int
 // maxPageBytes the "too large" error page.
 func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, p *Page) {
 	p.Nonce = newNonce()
+	h.translate(r, p)
 	h.setPageHeaders(w, p.Nonce, len(p.Scripts) > 0)
 	buf := cappedBuffer{max: maxPageBytes}
 	err := h.cfg.tmpl.ExecuteTemplate(&buf, "page", p)
@@ -470,6 +491,7 @@ func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, p *
 		h.setPageHeaders(w, nonce, false)   // the error page runs no script
 		p = h.page(pe.Title, status, "")
 		p.Error, p.Nonce = &pe, nonce
+		h.translate(r, p)
 		buf.buf.Reset()
 		err = h.cfg.tmpl.ExecuteTemplate(&buf, "page", p)
 	}
@@ -498,24 +520,59 @@ func allowMethods(w http.ResponseWriter, r *http.Request, methods ...string) boo
 	return false
 }
 
+// translate puts the page in the request's language (WithLanguage, or
+// the best match of its Accept-Language): its title, error, the flow's
+// Kratos messages and labels, and the settings sections' headings.
+func (h *Handler) translate(r *http.Request, p *Page) {
+	lang := h.cfg.language
+	if lang == "" {
+		lang = negotiate(r.Header.Get("Accept-Language"), h.catalogs)
+	}
+	p.Lang = lang
+	p.tr = translator{lang: lang, cat: h.catalogs[lang], en: h.catalogs["en"]}
+	if p.titleKey != "" {
+		p.Title = p.tr.ui(p.titleKey)
+	}
+	if e := p.Error; e != nil && e.key != "" {
+		e.Title = p.tr.ui("error." + e.key + ".title")
+		if !e.kratosMessage {
+			e.Message = p.tr.ui("error." + e.key + ".message")
+		}
+		p.Title = e.Title
+	}
+	if p.Flow != nil {
+		p.tr.translateFlow(p.Flow)
+	}
+	for i := range p.Forms {
+		if _, ok := groupTitles[p.Forms[i].Group]; ok {
+			p.Forms[i].Heading = p.tr.ui("group." + p.Forms[i].Group)
+		}
+	}
+}
+
 var (
 	genericError = PageError{
+		key:     "generic",
 		Title:   "Something went wrong",
 		Message: "An unexpected error occurred. Please try again later.",
 	}
 	unavailableError = PageError{
+		key:     "unavailable",
 		Title:   "Service unavailable",
 		Message: "We cannot reach the sign-in service right now. Please try again in a moment.",
 	}
 	notFoundError = PageError{
+		key:     "not_found",
 		Title:   "Error not found",
 		Message: "This error does not exist or is no longer available.",
 	}
 	tooLargeError = PageError{
+		key:     "too_large",
 		Title:   "This page cannot be shown",
 		Message: "The sign-in service sent a form larger than this site can display. Please try again later.",
 	}
 	restartError = PageError{
+		key:     "restart",
 		Title:   "We could not start this form",
 		Message: "Please make sure cookies are enabled for this site, then try again.",
 	}
@@ -527,23 +584,29 @@ func friendlyError(k *KratosError) PageError {
 	pe := PageError{Kratos: k}
 	switch k.ID {
 	case "security_csrf_violation":
+		pe.key = "csrf"
 		pe.Title, pe.Message = "Your request could not be verified", "The form was open for too long or your cookies were cleared. Please try again."
 	case "self_service_flow_expired":
+		pe.key = "expired"
 		pe.Title, pe.Message = "This page has expired", "Please start again."
 	case "session_already_available":
+		pe.key = "signed_in"
 		pe.Title, pe.Message = "You are already signed in", "Sign out first to use another account."
 	case "self_service_flow_return_to_forbidden":
+		pe.key = "return_to"
 		pe.Title, pe.Message = "Invalid return address", "The address to return to after this step is not allowed."
 	case "security_identity_mismatch":
+		pe.key = "identity_mismatch"
 		pe.Title, pe.Message = "This link belongs to someone else", "Please start again from your own account."
 	default:
+		pe.key = "generic"
 		pe.Title, pe.Message = genericError.Title, genericError.Message
 		if k.Code >= 400 && k.Code < 500 {
 			switch {
 			case k.Reason != "" && len(k.Reason) <= 300:
-				pe.Message = k.Reason
+				pe.Message, pe.kratosMessage = k.Reason, true
 			case k.Message != "" && len(k.Message) <= 300:
-				pe.Message = k.Message
+				pe.Message, pe.kratosMessage = k.Message, true
 			}
 		}
 	}

@@ -25,13 +25,18 @@ const (
 // methodsUI is a Handler for fake Kratos k with the recordings' URLs.
 func methodsUI(t *testing.T, k *fakeKratos, opts ...selfservice.Option) *selfservice.Handler {
 	t.Helper()
+	ui, err := selfservice.New(methodsAuth(t, k), opts...)
+	require.NoError(t, err)
+	return ui
+}
+
+func methodsAuth(t *testing.T, k *fakeKratos) *kratosauth.Authenticator {
+	t.Helper()
 	auth, err := kratosauth.New(k.URL, kratosauth.WithAppURL(methodsAppURL), kratosauth.WithBrowserURL(methodsBrowserURL),
 		kratosauth.WithLogger(slog.New(slog.DiscardHandler)))
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = auth.Close() })
-	ui, err := selfservice.New(auth, opts...)
-	require.NoError(t, err)
-	return ui
+	return auth
 }
 
 // showRecorded renders the recording testdata/methods/<name>.json as the

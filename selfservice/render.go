@@ -93,6 +93,12 @@ type Page struct {
 	// small script of their own that calls webauthn.js' functions when a
 	// button with data-ks-trigger is clicked.
 	Scripts []Script
+	// Lang is the page's language ("en", "de", ...): WithLanguage's, or
+	// the best match of the request's Accept-Language among the catalogs.
+	Lang string
+	tr   translator
+	// titleKey names Title in the catalogs.
+	titleKey string
 	// SignOutURL, on a second-factor or refresh login, is a fresh Kratos
 	// logout URL (its token bound to this browser's session) that returns
 	// to the login page: the "Not you? Sign out" link. "" elsewhere, or
@@ -106,8 +112,25 @@ type Script struct {
 	Src, Integrity, CrossOrigin, ReferrerPolicy string
 }
 
+// T returns the page's text named key in the page's language (English
+// when the language's catalog lacks it, key itself when no catalog has
+// it), for templates: {{.T "link.recovery"}}. The names are those of
+// catalogs/en.json.
+func (p *Page) T(key string) string {
+	if p.tr.en == nil {
+		p.tr.en = builtinCatalogs["en"]
+	}
+	return p.tr.ui(key)
+}
+
 // PageError describes what went wrong, in words meant for users.
 type PageError struct {
+	// key names the texts in the catalogs ("error.<key>.title" and
+	// ".message"); kratosMessage is set when Message is Kratos' own
+	// reason, which is kept.
+	key           string
+	kratosMessage bool
+
 	Title   string
 	Message string
 	// Kratos is the error Kratos reported, when the page shows one of its
@@ -125,7 +148,10 @@ type URLs struct {
 // the nodes of the "default" group (csrf_token, identifier, traits) that
 // it needs, in Kratos' order. Action and Method are the flow's.
 type Form struct {
-	Group  string
+	// Heading is the group's heading in the page's language ("Password",
+	// "Passwort"), "" for a group without one.
+	Heading string
+	Group   string
 	Action string
 	Method string
 	Fields []Field
@@ -144,9 +170,9 @@ var groupTitles = map[string]string{
 	"code":          "One-time code",
 }
 
-// Title returns a heading for the form's group, e.g. "Password" or
-// "Authenticator app" (the default templates show it on the settings
-// page), or "" for a group it does not know.
+// Title returns an English heading for the form's group, e.g. "Password"
+// or "Authenticator app", or "" for a group it does not know. The
+// default templates show Heading, the same in the page's language.
 func (f Form) Title() string { return groupTitles[f.Group] }
 
 // Field is a node in a form, with the HTML id its input and label share
