@@ -152,9 +152,9 @@ type Form struct {
 	// "Passwort"), "" for a group without one.
 	Heading string
 	Group   string
-	Action string
-	Method string
-	Fields []Field
+	Action  string
+	Method  string
+	Fields  []Field
 }
 
 // groupTitles are the headings of the settings page's forms.

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/network"
 	cdppage "github.com/chromedp/cdproto/page"
 	"github.com/chromedp/cdproto/webauthn"
 	"github.com/chromedp/chromedp"
@@ -400,6 +401,43 @@ func TestBrowserMethods(t *testing.T) {
 		})
 	})
 
+	// ---- A browser that prefers German gets German pages ----
+	b.step("german-login", func(ctx context.Context) error {
+		if err := w.signOut(ctx); err != nil {
+			return err
+		}
+		if err := b.acceptLanguage(ctx, "de-DE,de;q=0.9,en;q=0.5"); err != nil {
+			return err
+		}
+		if err := w.open(ctx, "/login", "the German login page", `html[lang="de"]`, `input[name="password"]`); err != nil {
+			return err
+		}
+		return b.waitFor(ctx, "German labels", func(p page) bool {
+			for _, s := range []string{"Anmelden", "Mit Passwort anmelden", "Passwort", "Anmeldecode senden", "Mit Passkey anmelden", "Mit Hydra anmelden", "Passwort vergessen?"} {
+				if !strings.Contains(p.Text, s) {
+					return false
+				}
+			}
+			return !strings.Contains(p.Text, "Sign in with password")
+		})
+	})
+	b.step("german-recovery-code-sent", func(ctx context.Context) error {
+		if err := w.open(ctx, "/recovery", "the German recovery page", `html[lang="de"]`, `input[name="email"]`); err != nil {
+			return err
+		}
+		w.mark()
+		if err := w.submit(ctx, `button[name="method"][value="code"]`, map[string]string{`input[name="email"]`: email}); err != nil {
+			return err
+		}
+		if err := b.waitFor(ctx, "the German recovery page, code sent", func(p page) bool {
+			return strings.Contains(p.Text, "Wir haben einen Wiederherstellungscode") && strings.Contains(p.Text, "Wiederherstellungscode") &&
+				strings.Contains(p.Text, "Code erneut senden")
+		}); err != nil {
+			return err
+		}
+		return b.acceptLanguage(ctx, "en")
+	})
+
 	b.checkSecurityHeaders("/registration", "/verification", "/login", "/recovery", "/settings")
 }
 
@@ -500,6 +538,14 @@ func (w *walk) passwordLogin(ctx context.Context, email, password string) error 
 		return err
 	}
 	return w.signedInAs(ctx, email)
+}
+
+// acceptLanguage makes the browser send this Accept-Language from now on.
+func (b *browser) acceptLanguage(ctx context.Context, v string) error {
+	return chromedp.Do(ctx, chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		_, err := cdp.Call(ctx, tg, network.SetExtraHTTPHeaders, network.SetExtraHTTPHeadersParams{Headers: network.Headers{"Accept-Language": v}})
+		return err
+	}))
 }
 
 // onNewDocument runs js in every document from now on, before the
