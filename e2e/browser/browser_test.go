@@ -693,7 +693,8 @@ const auditJS = `(async () => {
 			problems.push("no visible focus: " + el.outerHTML.slice(0, 120));
 		}
 	}
-	if (active && active.focus) active.focus(); else document.activeElement.blur();
+	// Focus goes back where it was, so that the screenshots show no ring.
+	if (active && active !== document.body) active.focus(); else if (document.activeElement) document.activeElement.blur();
 	for (const el of document.querySelectorAll("input:not([type=hidden])")) {
 		if (!el.labels || el.labels.length === 0) problems.push("input without a label: " + el.outerHTML.slice(0, 120));
 	}
