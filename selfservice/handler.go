@@ -633,7 +633,8 @@ func (b *cappedBuffer) Write(p []byte) (int, error) {
 
 // setSecurityHeaders sets the headers of every response of the pages,
 // redirects and errors included. The Content-Security-Policy allows no
-// script, no connection and no frame: styles only from an element
+// script (but see setPageHeaders), no connection and no frame: styles
+// only from an element
 // carrying nonce (the inline <style> of the "style" template), images
 // only as data: URLs (Kratos' only image is the TOTP QR code), forms
 // only to Kratos' browser URL and the app ('self'), no <base>, and no

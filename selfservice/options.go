@@ -100,8 +100,10 @@ func WithBasePath(prefix string) Option {
 //
 //	t := template.Must(selfservice.DefaultTemplates().Parse(`{{define "header"}}...{{end}}`))
 //
-// The pages' Content-Security-Policy allows no script and no external
-// stylesheet or image: an inline <style> must carry nonce="{{.Nonce}}".
+// The pages' Content-Security-Policy allows no external stylesheet or
+// image, and no script but on pages with security keys or passkeys: an
+// inline <style> (or, on those pages, <script>) must carry
+// nonce="{{.Nonce}}". Keep the "scripts" template, which those pages need.
 // Default: DefaultTemplates().
 func WithTemplates(t *template.Template) Option {
 	return func(c *config) error {

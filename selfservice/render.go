@@ -309,8 +309,10 @@ var ErrFlowTooLarge = errors.New("selfservice: flow too large to render")
 // form and a code form, a settings flow a profile, a password and a TOTP
 // form. Each form repeats the "default" nodes; a form of a redirecting
 // method (oidc, saml) gets only the hidden ones, so that the browser does
-// not demand the other fields. Script nodes are left out: the pages work
-// without JavaScript. A flow with only default nodes gets one form.
+// not demand the other fields. Script nodes are left out (the page loads
+// Kratos' webauthn.js itself, see Page.Scripts), and a group of scripts
+// only gets no form. "Resend code" buttons come last in their form. A
+// flow with only default nodes gets one form.
 //
 // The error wraps ErrFlowTooLarge when the flow has more than 4096 nodes
 // or 64 groups, or its forms would have more than 8192 fields in all.

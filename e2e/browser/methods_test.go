@@ -337,6 +337,18 @@ func TestBrowserMethods(t *testing.T) {
 		}
 		return w.dashboard(ctx, pkEmail, "aal2")
 	})
+	b.step("security-key-removed", func(ctx context.Context) error {
+		if err := w.open(ctx, "/settings", "the settings page", `button[name="webauthn_remove"]`); err != nil {
+			return err
+		}
+		if err := w.submit(ctx, `button[name="webauthn_remove"]`, nil); err != nil {
+			return err
+		}
+		return b.waitFor(ctx, "the security key removed", func(p page) bool {
+			return p.Path() == "/settings" && strings.Contains(p.Text, "Your changes have been saved") &&
+				!p.Has(`button[name="webauthn_remove"]`) && p.Has(`button[name="webauthn_register_trigger"]`)
+		})
+	})
 
 	// ---- Social sign-in through Hydra ----
 	// A browser without the passkey (else the login page's passkey
