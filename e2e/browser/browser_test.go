@@ -584,6 +584,11 @@ func (b *browser) checkSecurityHeaders(paths ...string) {
 		if !strings.HasPrefix(directives["style-src"], "'nonce-") || !strings.HasPrefix(directives["form-action"], "'self' ") {
 			b.t.Errorf("%s: CSP style-src %q, form-action %q", d.path, directives["style-src"], directives["form-action"])
 		}
+		// Script, on the pages with security keys or passkeys only, by the
+		// same nonce and nothing else.
+		if src, ok := directives["script-src"]; ok && src != directives["style-src"] {
+			b.t.Errorf("%s: CSP script-src %q, want the style nonce %q alone", d.path, src, directives["style-src"])
+		}
 		if d.referrerPolicy != "no-referrer" {
 			b.t.Errorf("%s: Referrer-Policy %q, want no-referrer", d.path, d.referrerPolicy)
 		}
