@@ -188,6 +188,7 @@ func TestCodeStates(t *testing.T) {
 		last := buttons[len(buttons)-1]
 		assert.Equal(t, c.resendName, last.attrs["name"], c.name)
 		assert.True(t, last.has("formnovalidate"), c.name)
+		assert.Contains(t, last.attrs["class"], "ks-button-secondary", c.name)
 		assert.False(t, buttons[0].has("formnovalidate"), c.name)
 	}
 }

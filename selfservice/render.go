@@ -196,12 +196,15 @@ func (f Field) HasErrors() bool {
 // "ks-button-danger" for the buttons that remove a credential (unlink TOTP,
 // disable backup codes, remove a security key or passkey, unlink an
 // account) and "ks-button-secondary" for "Back" (the "screen" input of a
-// two-step registration).
+// two-step registration) and "Resend code".
 func (f Field) ButtonClass() string {
 	switch f.Attributes.Name {
 	case "totp_unlink", "lookup_secret_disable", "webauthn_remove", "passkey_remove", "unlink":
 		return "ks-button ks-button-danger"
 	case "screen":
+		return "ks-button ks-button-secondary"
+	}
+	if f.IsResend() {
 		return "ks-button ks-button-secondary"
 	}
 	return "ks-button"
