@@ -119,8 +119,6 @@ func TestRecordMethods(t *testing.T) {
 	f = save("settings_lookup_generated", st, b)
 	st, b = call("POST", f.UI.Action, map[string]any{"method": "lookup_secret", "csrf_token": f.CSRFToken(), "lookup_secret_confirm": true})
 	save("settings_lookup_confirmed", st, b)
-	st, b = call("GET", "/self-service/login/browser?aal=aal2", nil)
-	save("login_flow_aal2", st, b)
 	st, b = call("GET", "/self-service/login/browser?refresh=true", nil)
 	save("login_flow_refresh", st, b)
 	st, b = call("GET", "/self-service/logout/browser", nil)
