@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Installs the Debian packages a command needs, when missing:
 #   deps.sh [test]  gcc (cgo: the race detector, Kratos' SQLite), curl, jq,
-#                   and Debian's Chromium for the browser test (no browser is
-#                   downloaded from elsewhere)
+#                   Debian's Chromium for the browser test (no browser is
+#                   downloaded from elsewhere), and Node.js with npm, which
+#                   installs the browser test's pinned axe-core
+#                   (e2e/browser/package-lock.json, npm ci) when missing
 #   deps.sh demo    gcc, curl, jq (the README's curl lines use jq)
 #   deps.sh bench   gcc, curl, jq, and wrk for the load comparison
 set -euo pipefail
@@ -12,7 +14,10 @@ command -v gcc >/dev/null || need+=(gcc libc6-dev)
 command -v curl >/dev/null || need+=(curl)
 command -v jq >/dev/null || need+=(jq)
 case "$mode" in
-test) command -v chromium >/dev/null || need+=(chromium) ;;
+test)
+	command -v chromium >/dev/null || need+=(chromium)
+	command -v npm >/dev/null || need+=(nodejs npm)
+	;;
 bench) command -v wrk >/dev/null || need+=(wrk) ;;
 demo) ;;
 *) echo "deps.sh: unknown mode $mode (test, demo or bench)" >&2; exit 2 ;;
@@ -23,4 +28,14 @@ if ((${#need[@]})); then
 	SUDO=""; [[ $(id -u) -eq 0 ]] || SUDO=sudo
 	$SUDO apt-get update -qq
 	$SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+if [[ "$mode" == test ]]; then
+	# The accessibility checks' axe-core, exactly as locked; again when the
+	# lock file changed since the last install.
+	browser="$(cd "$(dirname "${BASH_SOURCE[0]}")/../e2e/browser" && pwd)"
+	if [[ ! -f "$browser/node_modules/axe-core/axe.min.js" || "$browser/package-lock.json" -nt "$browser/node_modules/.package-lock.json" ]]; then
+		echo "deps.sh: npm ci in e2e/browser (axe-core)" >&2
+		(cd "$browser" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+	fi
 fi

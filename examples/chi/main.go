@@ -17,7 +17,9 @@
 // read API, e.g. http://127.0.0.1:4466; none: no /admin), KETO_ALLOW_TTL
 // (5s), METRICS (1: serve OpenTelemetry metrics in Prometheus' format at
 // GET /metrics), TRACES (stdout: print spans as JSON, a whoami call's under
-// its request's; telemetry.go).
+// its request's; telemetry.go), FORM_ACTION_ORIGINS (space-separated
+// origins of social sign-in providers, and of the pages they redirect
+// through, for the pages' CSP form-action; none).
 package main
 
 import (
@@ -32,6 +34,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -39,7 +42,7 @@ import (
 	"github.com/go-chi/chi/v5/middleware"
 
 	"github.com/kratosauth/kratosauth"
-	"github.com/kratosauth/kratosauth/adapters/chi"
+	kratoschi "github.com/kratosauth/kratosauth/adapters/chi"
 	"github.com/kratosauth/kratosauth/selfservice"
 )
 
@@ -55,6 +58,8 @@ type config struct {
 	Traces           string
 
 	traceOut io.Writer // where TRACES=stdout writes; os.Stdout when nil
+	// FormActionOrigins are selfservice.WithFormActionOrigins'.
+	FormActionOrigins []string
 }
 
 // loadConfig reads the configuration from the environment; the URLs are
@@ -81,6 +86,9 @@ func loadConfig(getenv func(string) string) (config, error) {
 	cfg.SessionCacheTTL = ttl
 	if err := loadKetoConfig(&cfg, get); err != nil {
 		return cfg, err
+	}
+	if v := getenv("FORM_ACTION_ORIGINS"); v != "" {
+		cfg.FormActionOrigins = strings.Fields(v)
 	}
 	if _, _, err := net.SplitHostPort(cfg.Addr); err != nil {
 		return cfg, fmt.Errorf("ADDR: %w", err)
@@ -125,7 +133,8 @@ func newApp(cfg config, logger *slog.Logger) (http.Handler, func(), error) {
 			logger.Warn("flushing telemetry", "error", err)
 		}
 	}
-	ui, err := selfservice.New(auth, selfservice.WithSiteName("kratosauth example"))
+	ui, err := selfservice.New(auth, selfservice.WithSiteName("kratosauth example"),
+		selfservice.WithFormActionOrigins(cfg.FormActionOrigins...))
 	if err != nil {
 		cleanup()
 		return nil, nil, err
