@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The project's test command (`make test`, and what .ci/run calls): installs
-# what the tests need, builds Kratos v1.3.1 and Keto v0.13 if needed, checks
-# formatting and vet, and runs every module's tests with the race detector,
-# end-to-end tests against the real Kratos and Keto included
-# (KRATOSAUTH_E2E=1 makes them fail, not skip, when a binary is missing).
+# what the tests need, builds Kratos v1.3.1, Keto v0.13 and Hydra v2.3.0 if
+# needed (cached in .bin/), checks formatting and vet, and runs every
+# module's tests with the race detector, end-to-end tests against the real
+# Kratos, Keto and Hydra included (KRATOSAUTH_E2E=1 makes them fail, not
+# skip, when a binary is missing).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -11,6 +12,7 @@ cd "$ROOT"
 scripts/deps.sh
 scripts/kratos.sh build
 scripts/keto.sh build
+scripts/hydra.sh build
 
 # Every module but the tool modules of Kratos and Keto (built above, not ours to test).
 mapfile -t MODULES < <(find . -name go.mod -not -path './tools/*' -not -path './.*' -printf '%h\n' | sort)

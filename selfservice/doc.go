@@ -3,7 +3,7 @@
 // logout for Go web apps. Kratos ships no UI: it redirects browsers to the
 // app's ui_url pages with ?flow=<id>, and the app must fetch the flow and
 // show its form. This package does that with plain html/template pages that
-// need no JavaScript.
+// need no JavaScript for any method but security keys and passkeys.
 //
 // Build a Handler once, from the app's kratosauth.Authenticator, and mount
 // it:
@@ -49,6 +49,18 @@
 // ui.action must therefore be on the browser URL (Kratos'
 // serve.public.base_url), and social sign-in providers must be listed
 // with WithFormActionOrigins.
+//
+// Pages with security keys or passkeys (Kratos' webauthn and passkey
+// methods) are the exception: their policy has script-src with the
+// response's nonce alone, and they load Kratos' webauthn.js from the
+// browser URL (with Kratos' integrity hash) and a small inline script that
+// calls the webauthn.js function a button names in Kratos' onclickTrigger
+// (or onloadTrigger) attribute; Kratos' inline onclick handlers are never
+// rendered. See Page.Scripts.
+//
+// Texts are translated by catalogs keyed by Kratos' message ids (English,
+// German and French built in; WithCatalog, WithLanguage), chosen from the
+// request's Accept-Language; Kratos' English is the fallback.
 //
 // The rendered forms post straight to the flow's ui.action (Kratos), with
 // every node unchanged, csrf_token included; each method (password, code,

@@ -125,6 +125,13 @@ type Attributes struct {
 	Pattern      string `json:"pattern,omitempty"`
 	Autocomplete string `json:"autocomplete,omitempty"`
 	MaxLength    int    `json:"maxlength,omitempty"`
+	// OnClickTrigger and OnLoadTrigger name a function of Kratos'
+	// webauthn.js to call when the button is clicked or the page has
+	// loaded (WebAuthn and passkeys). Kratos' older onclick and onload
+	// attributes (JavaScript source) are never read: the pages' CSP
+	// blocks inline handlers, and they would need eval.
+	OnClickTrigger string `json:"onclickTrigger,omitempty"`
+	OnLoadTrigger  string `json:"onloadTrigger,omitempty"`
 
 	// img
 	Src    string `json:"src,omitempty"`
@@ -137,6 +144,11 @@ type Attributes struct {
 
 	// text
 	Text *Text `json:"text,omitempty"`
+
+	// script (Src above): Kratos' webauthn.js
+	Integrity      string `json:"integrity,omitempty"`
+	CrossOrigin    string `json:"crossorigin,omitempty"`
+	ReferrerPolicy string `json:"referrerpolicy,omitempty"`
 }
 
 // StringValue returns an input's value as the string a form would submit:

@@ -42,6 +42,9 @@ type Handler struct {
 	secure bool // set the restart cookie with Secure
 	// formAction is the CSP form-action source list, built once by New.
 	formAction string
+	// catalogs are the built-in catalogs with the app's (WithCatalog)
+	// merged in, by language.
+	catalogs map[string]Catalog
 }
 
 // New returns a Handler for the Kratos and app URLs configured in auth.
@@ -78,7 +81,24 @@ func New(auth *kratosauth.Authenticator, opts ...Option) (*Handler, error) {
 	// 'self': Kratos answers a form post with a redirect back to the app
 	// (the flow's page, return_to), and Chromium applies form-action to
 	// the redirects that follow a form submission.
-	h := &Handler{cfg: c, auth: auth, client: client, prefix: c.basePath, home: "/",
+	catalogs := map[string]Catalog{}
+	for lang, cat := range builtinCatalogs {
+		catalogs[lang] = cat
+	}
+	for lang, cat := range c.catalogs {
+		merged := Catalog{}
+		for k, v := range catalogs[lang] {
+			merged[k] = v
+		}
+		for k, v := range cat {
+			merged[k] = v // the app's entries win
+		}
+		catalogs[lang] = merged
+	}
+	if c.language != "" && catalogs[c.language] == nil {
+		return nil, fmt.Errorf("selfservice: WithLanguage(%q): no catalog for it (built in: %v)", c.language, Languages())
+	}
+	h := &Handler{cfg: c, auth: auth, client: client, prefix: c.basePath, home: "/", catalogs: catalogs,
 		formAction: strings.Join(append([]string{"'self'", kratos}, c.formOrigins...), " ")}
 	if app := client.app; app != nil {
 		h.prefix = app.String() + c.basePath
@@ -210,7 +230,71 @@ func (h *Handler) serveFlow(w http.ResponseWriter, r *http.Request, kind Kind) {
 		h.renderError(w, r, http.StatusInternalServerError, tooLargeError)
 		return
 	}
+	p.Scripts = h.scripts(r, f)
+	if kind == Login && (f.Refresh || f.RequestedAAL == kratosauth.AAL2) {
+		p.SignOutURL = h.signOutURL(r, f)
+	}
 	h.render(w, r, http.StatusOK, p)
+}
+
+// webauthnScriptPath is where Kratos serves webauthn.js.
+const webauthnScriptPath = "/.well-known/ory/webauthn.js"
+
+// scripts returns the flow's script nodes the page may load: Kratos'
+// webauthn.js on Kratos' browser URL, with an integrity hash (Kratos
+// always gives one). Any other script is dropped and logged: the page
+// then runs no script, and its WebAuthn buttons do nothing.
+func (h *Handler) scripts(r *http.Request, f *Flow) []Script {
+	var out []Script
+	for i := range f.UI.Nodes {
+		n := &f.UI.Nodes[i]
+		if n.Type != "script" {
+			continue
+		}
+		a := &n.Attributes
+		u, ok := origin.Same(a.Src, h.client.browser)
+		if !ok || !strings.HasSuffix(u.Path, webauthnScriptPath) || u.RawQuery != "" || !sriHash(a.Integrity) {
+			h.logger().LogAttrs(r.Context(), slog.LevelWarn, "selfservice: script node dropped: not Kratos' webauthn.js on the browser URL, with an integrity hash",
+				slog.String("id", a.ID))
+			continue
+		}
+		s := Script{Src: u.String(), Integrity: a.Integrity, CrossOrigin: "anonymous", ReferrerPolicy: "no-referrer"}
+		if len(out) == 0 || out[0] != s {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// sriHash accepts a Subresource Integrity value of one SHA-2 hash.
+func sriHash(v string) bool {
+	for _, p := range []string{"sha256-", "sha384-", "sha512-"} {
+		if b64, ok := strings.CutPrefix(v, p); ok {
+			_, err := base64.StdEncoding.DecodeString(b64)
+			return err == nil && b64 != ""
+		}
+	}
+	return false
+}
+
+// signOutURL returns a fresh logout URL for the "Not you? Sign out" link
+// of a second-factor or refresh login, returning to a new login (with
+// the flow's return_to), or "" when Kratos gives none: the link is then
+// left out, and the page still works.
+func (h *Handler) signOutURL(r *http.Request, f *Flow) string {
+	back := h.URL(string(Login))
+	if rt, ok := h.client.SafeReturnTo(f.ReturnTo); ok {
+		back += "?return_to=" + url.QueryEscape(rt)
+	}
+	u, err := h.client.LogoutURL(r.Context(), r, back)
+	if err != nil {
+		if !errors.Is(err, ErrNoSession) {
+			h.logger().LogAttrs(r.Context(), slog.LevelWarn, "selfservice: no logout URL for the sign-out link",
+				slog.String("error", err.Error()))
+		}
+		return ""
+	}
+	return u
 }
 
 func (h *Handler) flowError(w http.ResponseWriter, r *http.Request, kind Kind, params InitParams, err error) {
@@ -346,19 +430,19 @@ var titles = map[Kind]string{
 }
 
 func (h *Handler) flowPage(kind Kind, f *Flow) (*Page, error) {
-	title := titles[kind]
+	title, key := titles[kind], "title."+string(kind)
 	switch {
 	case kind == Login && f.Refresh:
-		title = "Confirm it's you"
+		title, key = "Confirm it's you", "title.refresh"
 	case kind == Login && f.RequestedAAL == kratosauth.AAL2:
-		title = "Second factor"
+		title, key = "Second factor", "title.aal2"
 	}
 	forms, err := f.Forms()
 	if err != nil {
 		return nil, err
 	}
 	p := h.page(title, http.StatusOK, f.ReturnTo)
-	p.Kind, p.Flow, p.Forms = kind, f, forms
+	p.Kind, p.Flow, p.Forms, p.titleKey = kind, f, forms, key
 	return p, nil
 }
 
@@ -395,7 +479,8 @@ func (h *Handler) renderError(w http.ResponseWriter, r *http.Request, status int
 // maxPageBytes the "too large" error page.
 func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, p *Page) {
 	p.Nonce = newNonce()
-	h.setSecurityHeaders(w, p.Nonce)
+	h.translate(r, p)
+	h.setPageHeaders(w, p.Nonce, len(p.Scripts) > 0)
 	buf := cappedBuffer{max: maxPageBytes}
 	err := h.cfg.tmpl.ExecuteTemplate(&buf, "page", p)
 	if errors.Is(err, errPageTooLarge) && p.Error == nil {
@@ -403,8 +488,10 @@ func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, p *
 			slog.String("path", r.URL.Path), slog.String("error", err.Error()))
 		status = http.StatusInternalServerError
 		nonce, pe := p.Nonce, tooLargeError // a copy: templates get no pointer to the shared text
+		h.setPageHeaders(w, nonce, false)   // the error page runs no script
 		p = h.page(pe.Title, status, "")
 		p.Error, p.Nonce = &pe, nonce
+		h.translate(r, p)
 		buf.buf.Reset()
 		err = h.cfg.tmpl.ExecuteTemplate(&buf, "page", p)
 	}
@@ -433,24 +520,59 @@ func allowMethods(w http.ResponseWriter, r *http.Request, methods ...string) boo
 	return false
 }
 
+// translate puts the page in the request's language (WithLanguage, or
+// the best match of its Accept-Language): its title, error, the flow's
+// Kratos messages and labels, and the settings sections' headings.
+func (h *Handler) translate(r *http.Request, p *Page) {
+	lang := h.cfg.language
+	if lang == "" {
+		lang = negotiate(r.Header.Get("Accept-Language"), h.catalogs)
+	}
+	p.Lang = lang
+	p.tr = translator{lang: lang, cat: h.catalogs[lang], en: h.catalogs["en"]}
+	if p.titleKey != "" {
+		p.Title = p.tr.ui(p.titleKey)
+	}
+	if e := p.Error; e != nil && e.key != "" {
+		e.Title = p.tr.ui("error." + e.key + ".title")
+		if !e.kratosMessage {
+			e.Message = p.tr.ui("error." + e.key + ".message")
+		}
+		p.Title = e.Title
+	}
+	if p.Flow != nil {
+		p.tr.translateFlow(p.Flow)
+	}
+	for i := range p.Forms {
+		if _, ok := groupTitles[p.Forms[i].Group]; ok {
+			p.Forms[i].Heading = p.tr.ui("group." + p.Forms[i].Group)
+		}
+	}
+}
+
 var (
 	genericError = PageError{
+		key:     "generic",
 		Title:   "Something went wrong",
 		Message: "An unexpected error occurred. Please try again later.",
 	}
 	unavailableError = PageError{
+		key:     "unavailable",
 		Title:   "Service unavailable",
 		Message: "We cannot reach the sign-in service right now. Please try again in a moment.",
 	}
 	notFoundError = PageError{
+		key:     "not_found",
 		Title:   "Error not found",
 		Message: "This error does not exist or is no longer available.",
 	}
 	tooLargeError = PageError{
+		key:     "too_large",
 		Title:   "This page cannot be shown",
 		Message: "The sign-in service sent a form larger than this site can display. Please try again later.",
 	}
 	restartError = PageError{
+		key:     "restart",
 		Title:   "We could not start this form",
 		Message: "Please make sure cookies are enabled for this site, then try again.",
 	}
@@ -462,23 +584,29 @@ func friendlyError(k *KratosError) PageError {
 	pe := PageError{Kratos: k}
 	switch k.ID {
 	case "security_csrf_violation":
+		pe.key = "csrf"
 		pe.Title, pe.Message = "Your request could not be verified", "The form was open for too long or your cookies were cleared. Please try again."
 	case "self_service_flow_expired":
+		pe.key = "expired"
 		pe.Title, pe.Message = "This page has expired", "Please start again."
 	case "session_already_available":
+		pe.key = "signed_in"
 		pe.Title, pe.Message = "You are already signed in", "Sign out first to use another account."
 	case "self_service_flow_return_to_forbidden":
+		pe.key = "return_to"
 		pe.Title, pe.Message = "Invalid return address", "The address to return to after this step is not allowed."
 	case "security_identity_mismatch":
+		pe.key = "identity_mismatch"
 		pe.Title, pe.Message = "This link belongs to someone else", "Please start again from your own account."
 	default:
+		pe.key = "generic"
 		pe.Title, pe.Message = genericError.Title, genericError.Message
 		if k.Code >= 400 && k.Code < 500 {
 			switch {
 			case k.Reason != "" && len(k.Reason) <= 300:
-				pe.Message = k.Reason
+				pe.Message, pe.kratosMessage = k.Reason, true
 			case k.Message != "" && len(k.Message) <= 300:
-				pe.Message = k.Message
+				pe.Message, pe.kratosMessage = k.Message, true
 			}
 		}
 	}
@@ -505,7 +633,8 @@ func (b *cappedBuffer) Write(p []byte) (int, error) {
 
 // setSecurityHeaders sets the headers of every response of the pages,
 // redirects and errors included. The Content-Security-Policy allows no
-// script, no connection and no frame: styles only from an element
+// script (but see setPageHeaders), no connection and no frame: styles
+// only from an element
 // carrying nonce (the inline <style> of the "style" template), images
 // only as data: URLs (Kratos' only image is the TOTP QR code), forms
 // only to Kratos' browser URL and the app ('self'), no <base>, and no
@@ -514,8 +643,25 @@ func (b *cappedBuffer) Write(p []byte) (int, error) {
 // Referrer-Policy: no-referrer keeps flow ids, which are in the pages'
 // URLs, out of the Referer of everything the pages lead to.
 func (h *Handler) setSecurityHeaders(w http.ResponseWriter, nonce string) {
+	h.setPageHeaders(w, nonce, false)
+}
+
+// setPageHeaders is setSecurityHeaders for a page that may run script:
+// with scripts (and a nonce), the policy also has script-src with that
+// nonce alone. Only pages with security keys or passkeys have scripts:
+// Kratos' webauthn.js, on its browser URL, and the default templates'
+// inline script that binds its functions to the buttons. Kratos'
+// onclickTrigger names (not its inline onclick handlers) make this
+// possible without 'unsafe-inline' or 'unsafe-hashes': a handler
+// attribute can only be allowed by hash, for every page, while a nonce
+// allows exactly the scripts this response carries, and no injected
+// markup can carry it.
+func (h *Handler) setPageHeaders(w http.ResponseWriter, nonce string, scripts bool) {
 	csp := "default-src 'none'; "
 	if nonce != "" {
+		if scripts {
+			csp += "script-src 'nonce-" + nonce + "'; "
+		}
 		csp += "style-src 'nonce-" + nonce + "'; img-src data:; "
 	}
 	csp += "form-action " + h.formAction + "; frame-ancestors 'none'; base-uri 'none'"

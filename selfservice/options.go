@@ -21,6 +21,60 @@ type config struct {
 	siteName string
 	// formOrigins are CSP sources added to form-action.
 	formOrigins []string
+	// catalogs are the app's catalogs (WithCatalog), by language.
+	catalogs map[string]Catalog
+	// language is WithLanguage's, "" to follow Accept-Language.
+	language string
+}
+
+// WithCatalog adds the pages' text in a language (a tag such as "es" or
+// "pt-br"), or changes entries of a built-in catalog ("en", "de", "fr"):
+// its entries replace those of the same key, the others stay. Kratos'
+// message ids (in decimal) and the page texts' names are the keys; see
+// Catalog. A request's language is chosen among the built-in and added
+// catalogs from its Accept-Language header, unless WithLanguage forces
+// one. Calling WithCatalog again for a language adds to its catalog.
+func WithCatalog(lang string, c Catalog) Option {
+	return func(cfg *config) error {
+		tag, ok := normLang(lang)
+		if !ok {
+			return fmt.Errorf("selfservice: WithCatalog: invalid language tag %q", lang)
+		}
+		if len(c) == 0 {
+			return fmt.Errorf("selfservice: WithCatalog(%q): empty catalog", lang)
+		}
+		for k, v := range c {
+			if !placeholdersOK(v) {
+				return fmt.Errorf("selfservice: WithCatalog(%q): entry %q: braces must enclose a value's name, as in {provider}", lang, k)
+			}
+		}
+		if cfg.catalogs == nil {
+			cfg.catalogs = map[string]Catalog{}
+		}
+		merged := cfg.catalogs[tag]
+		if merged == nil {
+			merged = Catalog{}
+		}
+		for k, v := range c {
+			merged[k] = v
+		}
+		cfg.catalogs[tag] = merged
+		return nil
+	}
+}
+
+// WithLanguage shows every page in one language ("de"), whatever the
+// browser asks for: a built-in language or one added with WithCatalog.
+// Default: the best match of the request's Accept-Language, else English.
+func WithLanguage(lang string) Option {
+	return func(cfg *config) error {
+		tag, ok := normLang(lang)
+		if !ok {
+			return fmt.Errorf("selfservice: WithLanguage: invalid language tag %q", lang)
+		}
+		cfg.language = tag
+		return nil
+	}
 }
 
 // WithBasePath sets the path prefix the pages are served under, e.g.
@@ -46,8 +100,10 @@ func WithBasePath(prefix string) Option {
 //
 //	t := template.Must(selfservice.DefaultTemplates().Parse(`{{define "header"}}...{{end}}`))
 //
-// The pages' Content-Security-Policy allows no script and no external
-// stylesheet or image: an inline <style> must carry nonce="{{.Nonce}}".
+// The pages' Content-Security-Policy allows no external stylesheet or
+// image, and no script but on pages with security keys or passkeys: an
+// inline <style> (or, on those pages, <script>) must carry
+// nonce="{{.Nonce}}". Keep the "scripts" template, which those pages need.
 // Default: DefaultTemplates().
 func WithTemplates(t *template.Template) Option {
 	return func(c *config) error {

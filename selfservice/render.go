@@ -82,14 +82,55 @@ type Page struct {
 	// Style is the default stylesheet, inlined by the "style" template.
 	Style template.CSS
 	// Nonce is this response's Content-Security-Policy nonce: an inline
-	// <style> is applied only with nonce="{{.Nonce}}". The policy allows no
-	// script, images only as data: URLs and forms only to Kratos and the
-	// app.
+	// <style> is applied only with nonce="{{.Nonce}}", and so is a script
+	// on a page that has Scripts. The policy allows images only as data:
+	// URLs and forms only to Kratos and the app.
 	Nonce string
+	// Scripts are the scripts of Kratos the page loads: webauthn.js, on
+	// pages with security keys or passkeys, and only from Kratos' browser
+	// URL. Only a page with Scripts may run script at all (its CSP then
+	// has script-src 'nonce-...'), and the default templates then add a
+	// small script of their own that calls webauthn.js' functions when a
+	// button with data-ks-trigger is clicked.
+	Scripts []Script
+	// Lang is the page's language ("en", "de", ...): WithLanguage's, or
+	// the best match of the request's Accept-Language among the catalogs.
+	Lang string
+	tr   translator
+	// titleKey names Title in the catalogs.
+	titleKey string
+	// SignOutURL, on a second-factor or refresh login, is a fresh Kratos
+	// logout URL (its token bound to this browser's session) that returns
+	// to the login page: the "Not you? Sign out" link. "" elsewhere, or
+	// when Kratos gave none.
+	SignOutURL string
+}
+
+// Script is a <script> element of Kratos' to load: its URL and
+// Subresource Integrity attributes, as Kratos gave them.
+type Script struct {
+	Src, Integrity, CrossOrigin, ReferrerPolicy string
+}
+
+// T returns the page's text named key in the page's language (English
+// when the language's catalog lacks it, key itself when no catalog has
+// it), for templates: {{.T "link.recovery"}}. The names are those of
+// catalogs/en.json.
+func (p *Page) T(key string) string {
+	if p.tr.en == nil {
+		p.tr.en = builtinCatalogs["en"]
+	}
+	return p.tr.ui(key)
 }
 
 // PageError describes what went wrong, in words meant for users.
 type PageError struct {
+	// key names the texts in the catalogs ("error.<key>.title" and
+	// ".message"); kratosMessage is set when Message is Kratos' own
+	// reason, which is kept.
+	key           string
+	kratosMessage bool
+
 	Title   string
 	Message string
 	// Kratos is the error Kratos reported, when the page shows one of its
@@ -107,10 +148,13 @@ type URLs struct {
 // the nodes of the "default" group (csrf_token, identifier, traits) that
 // it needs, in Kratos' order. Action and Method are the flow's.
 type Form struct {
-	Group  string
-	Action string
-	Method string
-	Fields []Field
+	// Heading is the group's heading in the page's language ("Password",
+	// "Passwort"), "" for a group without one.
+	Heading string
+	Group   string
+	Action  string
+	Method  string
+	Fields  []Field
 }
 
 // groupTitles are the headings of the settings page's forms.
@@ -126,9 +170,9 @@ var groupTitles = map[string]string{
 	"code":          "One-time code",
 }
 
-// Title returns a heading for the form's group, e.g. "Password" or
-// "Authenticator app" (the default templates show it on the settings
-// page), or "" for a group it does not know.
+// Title returns an English heading for the form's group, e.g. "Password"
+// or "Authenticator app", or "" for a group it does not know. The
+// default templates show Heading, the same in the page's language.
 func (f Form) Title() string { return groupTitles[f.Group] }
 
 // Field is a node in a form, with the HTML id its input and label share
@@ -152,7 +196,7 @@ func (f Field) HasErrors() bool {
 // "ks-button-danger" for the buttons that remove a credential (unlink TOTP,
 // disable backup codes, remove a security key or passkey, unlink an
 // account) and "ks-button-secondary" for "Back" (the "screen" input of a
-// two-step registration).
+// two-step registration) and "Resend code".
 func (f Field) ButtonClass() string {
 	switch f.Attributes.Name {
 	case "totp_unlink", "lookup_secret_disable", "webauthn_remove", "passkey_remove", "unlink":
@@ -160,7 +204,58 @@ func (f Field) ButtonClass() string {
 	case "screen":
 		return "ks-button ks-button-secondary"
 	}
+	if f.IsResend() {
+		return "ks-button ks-button-secondary"
+	}
 	return "ks-button"
+}
+
+// webauthnTriggers are the functions of Kratos v1.3.1's webauthn.js that
+// its nodes may name in onclickTrigger and onloadTrigger; no other name
+// is ever put on a page.
+var webauthnTriggers = map[string]bool{
+	"oryWebAuthnRegistration":         true,
+	"oryWebAuthnLogin":                true,
+	"oryPasskeyLogin":                 true,
+	"oryPasskeyLoginAutocompleteInit": true,
+	"oryPasskeyRegistration":          true,
+	"oryPasskeySettingsRegistration":  true,
+}
+
+// Trigger returns the webauthn.js function a click on the node calls
+// (onclickTrigger), or "" when it has none Kratos defines.
+func (f Field) Trigger() string {
+	if t := f.Attributes.OnClickTrigger; webauthnTriggers[t] {
+		return t
+	}
+	return ""
+}
+
+// OnLoad returns the webauthn.js function to call once the page has
+// loaded (onloadTrigger: passkey autofill), or "".
+func (f Field) OnLoad() string {
+	if t := f.Attributes.OnLoadTrigger; webauthnTriggers[t] {
+		return t
+	}
+	return ""
+}
+
+// resendLabel is Kratos' label id of the buttons that send a code again
+// (text.InfoNodeLabelResendOTP): named "resend" on login and
+// registration, "email" on recovery and verification.
+const resendLabel = 1070008
+
+// IsResend reports whether the node is a button that sends a new code.
+func (n *Node) IsResend() bool {
+	return n.IsSubmit() && (n.Attributes.Name == "resend" || n.Meta.Label != nil && n.Meta.Label.ID == resendLabel)
+}
+
+// NoValidate reports whether the button submits its form without the
+// browser checking the inputs: "Resend code" (the code input is required,
+// but a new code is what the user asks for) and "Back" (the "screen"
+// input of a two-step registration).
+func (f Field) NoValidate() bool {
+	return f.IsResend() || f.IsSubmit() && f.Attributes.Name == "screen"
 }
 
 // ReadOnlyValue is something the user already entered, shown as text.
@@ -217,8 +312,10 @@ var ErrFlowTooLarge = errors.New("selfservice: flow too large to render")
 // form and a code form, a settings flow a profile, a password and a TOTP
 // form. Each form repeats the "default" nodes; a form of a redirecting
 // method (oidc, saml) gets only the hidden ones, so that the browser does
-// not demand the other fields. Script nodes are left out: the pages work
-// without JavaScript. A flow with only default nodes gets one form.
+// not demand the other fields. Script nodes are left out (the page loads
+// Kratos' webauthn.js itself, see Page.Scripts), and a group of scripts
+// only gets no form. "Resend code" buttons come last in their form. A
+// flow with only default nodes gets one form.
 //
 // The error wraps ErrFlowTooLarge when the flow has more than 4096 nodes
 // or 64 groups, or its forms would have more than 8192 fields in all.
@@ -259,10 +356,20 @@ func (f *Flow) Forms() ([]Form, error) {
 			index[n.Group] = g
 			groups = append(groups, bucket{name: n.Group})
 		}
-		if n.Type != "script" { // a script-only group still gets its form
+		if n.Type != "script" {
 			groups[g].nodes = append(groups[g].nodes, i)
 		}
 	}
+	// A group of scripts only (webauthn.js, when the passkey group has the
+	// buttons) gets no form: it would only repeat the default inputs,
+	// with nothing to submit them. The page loads the scripts itself.
+	kept := groups[:0]
+	for _, g := range groups {
+		if len(g.nodes) > 0 {
+			kept = append(kept, g)
+		}
+	}
+	groups = kept
 	if len(groups) == 0 {
 		groups = []bucket{{name: "default"}}
 	}
@@ -299,8 +406,28 @@ func (f *Flow) Forms() ([]Form, error) {
 		for ; d < len(defaults); d++ {
 			add(defaults[d])
 		}
+		lastResend(form.Fields)
 	}
 	return forms, nil
+}
+
+// lastResend moves "Resend code" buttons after the form's other fields,
+// keeping the order of both. Pressing Enter in a form submits with its
+// first button, and Kratos sometimes lists "Resend code" before
+// "Continue": Enter after typing a code must not send a new one.
+func lastResend(fields []Field) {
+	out := make([]Field, 0, len(fields))
+	var resend []Field
+	for _, f := range fields {
+		if f.IsResend() {
+			resend = append(resend, f)
+		} else {
+			out = append(out, f)
+		}
+	}
+	if len(resend) > 0 {
+		copy(fields, append(out, resend...))
+	}
 }
 
 // redirecting reports whether a group's method sends the browser to

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
 	cdplog "github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/network"
 	cdppage "github.com/chromedp/cdproto/page"
@@ -57,7 +58,7 @@ func TestBrowserSelfService(t *testing.T) {
 		}
 	})
 
-	b := newBrowser(t, filepath.Join(root, ".artifacts", "browser"), appURL)
+	b := newBrowser(t, filepath.Join(root, ".artifacts", "browser"), appURL, 3*time.Minute)
 	email := kratostest.UniqueEmail("browser")
 	const password = "correct horse battery staple 42"
 	const newPassword = "an even better passphrase 43"
@@ -320,8 +321,9 @@ func requireChromium(t *testing.T) {
 }
 
 // startApp builds examples/chi and runs it on appURL against Kratos; it
-// is stopped at cleanup.
-func startApp(t *testing.T, root, kratosURL, appURL string) {
+// is stopped at cleanup. env entries (KEY=value) are added to, and
+// override, its environment.
+func startApp(t *testing.T, root, kratosURL, appURL string, env ...string) {
 	t.Helper()
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "app")
@@ -347,6 +349,7 @@ func startApp(t *testing.T, root, kratosURL, appURL string) {
 		"APP_URL="+appURL,
 		"ADDR="+strings.TrimPrefix(appURL, "http://"),
 	)
+	cmd.Env = append(cmd.Env, env...) // the last of a repeated key wins
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	if err := cmd.Start(); err != nil {
 		logFile.Close()
@@ -397,7 +400,10 @@ type browser struct {
 	lastState page
 
 	appURL string
-	mu     sync.Mutex
+	// axe is axe-core's source (e2e/browser/node_modules, pinned by
+	// package-lock.json), run on every page state a step ends on.
+	axe string
+	mu  sync.Mutex
 	// violations are the Content-Security-Policy violations reported
 	// since the last step ended.
 	violations []string
@@ -425,7 +431,7 @@ const reportViolations = `document.addEventListener("securitypolicyviolation", e
 	console.error("CSP violation: " + e.effectiveDirective + " blocked " + (e.blockedURI || "inline") +
 		" on " + e.documentURI + " (" + e.disposition + ")"), true);`
 
-func newBrowser(t *testing.T, shots, appURL string) *browser {
+func newBrowser(t *testing.T, shots, appURL string, lifetime time.Duration) *browser {
 	t.Helper()
 	if err := os.MkdirAll(shots, 0o755); err != nil {
 		t.Fatal(err)
@@ -461,7 +467,7 @@ func newBrowser(t *testing.T, shots, appURL string) *browser {
 		chromedp.CombinedOutput(chromeLog),
 	}
 	// The whole browser session is bounded too, on top of each step.
-	life, cancelLife := context.WithTimeout(context.Background(), 3*time.Minute)
+	life, cancelLife := context.WithTimeout(context.Background(), lifetime)
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(life, opts...)
 	ctx, cancelCtx := chromedp.NewContext(allocCtx)
 	// Closes the tab and the browser and waits for Chromium to exit, before
@@ -489,11 +495,16 @@ func newBrowser(t *testing.T, shots, appURL string) *browser {
 		<-started
 		t.Fatalf("%s did not start within 30s:\n%s", chromiumPath, tail(logPath, 20))
 	}
-	b := &browser{t: t, ctx: ctx, shots: shots, appURL: appURL}
+	b := &browser{t: t, ctx: ctx, shots: shots, appURL: appURL, axe: loadAxe(t)}
 	if err := chromedp.Listen(ctx, b.onEvent); err != nil {
 		t.Fatal(err)
 	}
 	if err := chromedp.Do(ctx, chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		// A headless page never has the system's focus, so :focus would
+		// never match: the audit's focus check needs it emulated.
+		if _, err := cdp.Call(ctx, tg, emulation.SetFocusEmulationEnabled, emulation.SetFocusEmulationEnabledParams{Enabled: true}); err != nil {
+			return err
+		}
 		_, err := cdp.Call(ctx, tg, cdppage.AddScriptToEvaluateOnNewDocument, cdppage.AddScriptToEvaluateOnNewDocumentParams{Source: reportViolations})
 		return err
 	})); err != nil {
@@ -575,6 +586,11 @@ func (b *browser) checkSecurityHeaders(paths ...string) {
 		if !strings.HasPrefix(directives["style-src"], "'nonce-") || !strings.HasPrefix(directives["form-action"], "'self' ") {
 			b.t.Errorf("%s: CSP style-src %q, form-action %q", d.path, directives["style-src"], directives["form-action"])
 		}
+		// Script, on the pages with security keys or passkeys only, by the
+		// same nonce and nothing else.
+		if src, ok := directives["script-src"]; ok && src != directives["style-src"] {
+			b.t.Errorf("%s: CSP script-src %q, want the style nonce %q alone", d.path, src, directives["style-src"])
+		}
 		if d.referrerPolicy != "no-referrer" {
 			b.t.Errorf("%s: Referrer-Policy %q, want no-referrer", d.path, d.referrerPolicy)
 		}
@@ -603,15 +619,129 @@ func (b *browser) step(name string, f func(ctx context.Context) error) {
 		}
 		err = errors.New(msg)
 	}
+	took := time.Since(start).Round(time.Millisecond)
+	// The page the step ends on, in the light and the dark color scheme:
+	// an accessibility audit and a screenshot of each.
 	file := fmt.Sprintf("%02d-%s.png", b.n, name)
 	if err != nil {
 		file = fmt.Sprintf("%02d-%s-FAILED.png", b.n, name)
 	}
+	if err == nil {
+		err = b.audit(ctx, "light")
+	}
 	shot := b.screenshot(file)
+	if err == nil {
+		if err = b.colorScheme(ctx, "dark"); err == nil {
+			err = b.audit(ctx, "dark")
+			b.screenshot(fmt.Sprintf("%02d-%s-dark.png", b.n, name))
+			if e := b.colorScheme(ctx, ""); err == nil {
+				err = e
+			}
+		}
+	}
 	if err != nil {
 		b.t.Fatalf("step %02d %s: %v\n(screenshot: %s)", b.n, name, err, shot)
 	}
-	b.t.Logf("step %02d %s: ok in %v (%s)", b.n, name, time.Since(start).Round(time.Millisecond), shot)
+	b.t.Logf("step %02d %s: ok in %v, audited in %v (%s)", b.n, name, took, time.Since(start).Round(time.Millisecond)-took, shot)
+}
+
+// colorScheme emulates prefers-color-scheme: "dark", "light", or "" for
+// the browser's own (light, headless).
+func (b *browser) colorScheme(ctx context.Context, scheme string) error {
+	return chromedp.Do(ctx, chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		p := emulation.SetEmulatedMediaParams{}
+		if scheme != "" {
+			p.Features = []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: scheme}}
+		}
+		_, err := cdp.Call(ctx, tg, emulation.SetEmulatedMedia, p)
+		return err
+	}))
+}
+
+// loadAxe reads axe-core from e2e/browser/node_modules (scripts/deps.sh
+// installs it with npm ci); without it the test is skipped, or fails when
+// KRATOSAUTH_E2E=1.
+func loadAxe(t *testing.T) string {
+	t.Helper()
+	root, err := kratostest.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(root, "e2e", "browser", "node_modules", "axe-core", "axe.min.js"))
+	if err != nil {
+		msg := fmt.Sprintf("axe-core not installed (%v); run scripts/deps.sh (npm ci in e2e/browser)", err)
+		if os.Getenv("KRATOSAUTH_E2E") == "1" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	return string(b)
+}
+
+// auditJS runs axe-core on the page, and the checks axe cannot make:
+// every focusable control shows a focus outline, every input has a
+// <label> tied to it, and every error message is in a live region (role
+// alert or aria-live), with its input marked invalid and described by it.
+// It returns the problems found, as text.
+const auditJS = `(async () => {
+	const problems = [];
+	const r = await axe.run(document, {resultTypes: ["violations"]});
+	for (const v of r.violations) {
+		if (v.impact === "serious" || v.impact === "critical") {
+			problems.push("axe " + v.impact + " " + v.id + ": " + v.help + " [" +
+				v.nodes.slice(0, 3).map(n => n.target.join(" ")).join(", ") + "]");
+		}
+	}
+	const active = document.activeElement;
+	for (const el of document.querySelectorAll("a[href], button:not([disabled]), input:not([type=hidden]):not([disabled])")) {
+		el.focus();
+		const s = getComputedStyle(el);
+		if (document.activeElement === el && (s.outlineStyle === "none" || parseFloat(s.outlineWidth) < 1) && s.boxShadow === "none") {
+			problems.push("no visible focus: " + el.outerHTML.slice(0, 120));
+		}
+	}
+	// Focus goes back where it was, so that the screenshots show no ring.
+	if (active && active !== document.body) active.focus(); else if (document.activeElement) document.activeElement.blur();
+	for (const el of document.querySelectorAll("input:not([type=hidden])")) {
+		if (!el.labels || el.labels.length === 0) problems.push("input without a label: " + el.outerHTML.slice(0, 120));
+	}
+	for (const m of document.querySelectorAll(".ks-message.ks-error")) {
+		if (!m.closest("[role=alert], [aria-live]")) problems.push("error not in a live region: " + m.textContent.slice(0, 80));
+		const list = m.closest("ul[id]");
+		const input = list && document.querySelector("[aria-describedby~='" + list.id + "']");
+		if (list && list.id.endsWith("-messages") && (!input || input.tagName === "INPUT" && input.getAttribute("aria-invalid") !== "true")) {
+			problems.push("error not tied to its input: " + m.textContent.slice(0, 80));
+		}
+	}
+	return problems;
+})()`
+
+// audit runs auditJS on the current page when it is one of the app's,
+// and fails on any problem; axe-core is injected once per document.
+func (b *browser) audit(ctx context.Context, scheme string) error {
+	url, err := chromedp.Run(ctx, chromedp.Evaluate[string](`location.href`))
+	if err != nil || !strings.HasPrefix(url, b.appURL) {
+		return err
+	}
+	loaded, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`typeof axe === "object"`))
+	if err != nil {
+		return err
+	}
+	if !loaded {
+		// Through DevTools, so the page's Content-Security-Policy does not
+		// apply: axe is the test's, not the page's.
+		if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](b.axe+";true")); err != nil {
+			return fmt.Errorf("injecting axe-core: %w", err)
+		}
+	}
+	problems, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](auditJS, chromedp.EvalAwaitPromise))
+	if err != nil {
+		return fmt.Errorf("accessibility audit: %w", err)
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("accessibility (%s color scheme) of %s:\n%s", scheme, url, strings.Join(problems, "\n"))
+	}
+	return nil
 }
 
 // screenshot saves a full-page PNG of the current page into the artifacts

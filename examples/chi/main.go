@@ -20,7 +20,9 @@
 // read API, e.g. http://127.0.0.1:4466; none: no /admin), KETO_ALLOW_TTL
 // (5s), METRICS (1: serve OpenTelemetry metrics in Prometheus' format at
 // GET /metrics), TRACES (stdout: print spans as JSON, a whoami call's under
-// its request's; telemetry.go).
+// its request's; telemetry.go), FORM_ACTION_ORIGINS (space-separated
+// origins of social sign-in providers, and of the pages they redirect
+// through, for the pages' CSP form-action; none).
 //
 // With REDIS_URL (e.g. redis://127.0.0.1:6379/0) sessions are cached in
 // Redis (package rediscache), shared by every replica of the app: one
@@ -42,6 +44,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -49,7 +52,7 @@ import (
 	"github.com/go-chi/chi/v5/middleware"
 
 	"github.com/kratosauth/kratosauth"
-	"github.com/kratosauth/kratosauth/adapters/chi"
+	kratoschi "github.com/kratosauth/kratosauth/adapters/chi"
 	"github.com/kratosauth/kratosauth/selfservice"
 )
 
@@ -67,6 +70,8 @@ type config struct {
 	Traces           string
 
 	traceOut io.Writer // where TRACES=stdout writes; os.Stdout when nil
+	// FormActionOrigins are selfservice.WithFormActionOrigins'.
+	FormActionOrigins []string
 }
 
 // loadConfig reads the configuration from the environment; the URLs are
@@ -94,6 +99,9 @@ func loadConfig(getenv func(string) string) (config, error) {
 	loadSharedConfig(&cfg, get)
 	if err := loadKetoConfig(&cfg, get); err != nil {
 		return cfg, err
+	}
+	if v := getenv("FORM_ACTION_ORIGINS"); v != "" {
+		cfg.FormActionOrigins = strings.Fields(v)
 	}
 	if _, _, err := net.SplitHostPort(cfg.Addr); err != nil {
 		return cfg, fmt.Errorf("ADDR: %w", err)
@@ -138,7 +146,8 @@ func newApp(cfg config, logger *slog.Logger) (http.Handler, func(), error) {
 			logger.Warn("flushing telemetry", "error", err)
 		}
 	}
-	ui, err := selfservice.New(auth, selfservice.WithSiteName("kratosauth example"))
+	ui, err := selfservice.New(auth, selfservice.WithSiteName("kratosauth example"),
+		selfservice.WithFormActionOrigins(cfg.FormActionOrigins...))
 	if err != nil {
 		cleanup()
 		return nil, nil, err

@@ -61,6 +61,12 @@ func TestLoadConfig(t *testing.T) {
 		KetoAllowTTL:     5 * time.Second,
 	}, cfg)
 
+	cfg, err = loadConfig(env(map[string]string{"FORM_ACTION_ORIGINS": " http://localhost:4444  http://127.0.0.1:4446 "}))
+	require.NoError(t, err)
+	assert.Equal(t, []string{"http://localhost:4444", "http://127.0.0.1:4446"}, cfg.FormActionOrigins)
+	_, _, err = newApp(config{KratosPublicURL: "http://127.0.0.1:4433", KratosBrowserURL: "http://127.0.0.1:4433", AppURL: "http://127.0.0.1:4455", FormActionOrigins: []string{"localhost"}}, slog.New(slog.DiscardHandler))
+	assert.ErrorContains(t, err, "form action origin")
+
 	_, err = loadConfig(env(map[string]string{"SESSION_CACHE_TTL": "soon"}))
 	assert.ErrorContains(t, err, "SESSION_CACHE_TTL")
 	_, err = loadConfig(env(map[string]string{"ADDR": "4455"}))

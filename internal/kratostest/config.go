@@ -10,6 +10,7 @@ package kratostest
 import (
 	"bytes"
 	_ "embed"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net/url"
@@ -25,6 +26,30 @@ var configTemplate string
 
 //go:embed identity.schema.json
 var identitySchema []byte
+
+// identityMethodsSchema is the schema with Options.AllMethods: the email
+// is also the identifier of one-time codes (sign-in by code), of security
+// keys, and the display name of passkeys.
+//
+//go:embed identity.methods.schema.json
+var identityMethodsSchema []byte
+
+// oidcMapper maps the claims of the OIDC provider (Options.OIDC) to the
+// identity's traits: the email claim is the email trait.
+const oidcMapper = `local claims = std.extVar('claims');
+{
+  identity: {
+    traits: {
+      email: claims.email,
+    },
+  },
+}
+`
+
+// courierBody is the Jsonnet template of the courier's HTTP requests
+// (Options.CourierURL): the whole message, template data (the code)
+// included, as JSON.
+const courierBody = "function(ctx) ctx\n"
 
 // Defaults used when the corresponding Options field is empty.
 const (
@@ -58,6 +83,29 @@ type Options struct {
 	// Tokenizer holds session.whoami.tokenizer.templates by name, for
 	// whoami?tokenize_as=NAME; nil (the default) configures none.
 	Tokenizer map[string]TokenizerTemplate
+
+	// Host is the host of Kratos' public base URL (serve.public.base_url),
+	// the address browsers use: "127.0.0.1" (default) or "localhost".
+	// WebAuthn needs "localhost" (a relying party id cannot be an IP
+	// address), with AppURL on localhost too. Kratos listens on 127.0.0.1
+	// either way, and PublicURL stays on 127.0.0.1.
+	Host string
+	// CourierURL, when set, is where Kratos delivers its messages (the
+	// codes of verification, recovery and sign-in): an HTTP POST of each
+	// message as JSON (courier.delivery_strategy http), sent by the courier
+	// that then runs inside `kratos serve`. See StartCourier.
+	CourierURL string
+	// AllMethods enables, besides password, TOTP and codes for recovery
+	// and verification: sign-up and sign-in by one-time code
+	// (passwordless), backup codes (lookup_secret), security keys
+	// (webauthn, second factor) and passkeys, for the relying party of
+	// AppURL's host; and shows the verification page after a password
+	// registration (show_verification_ui). It uses the identity schema
+	// identity.methods.schema.json.
+	AllMethods bool
+	// OIDC, when set, adds a social sign-in provider (oidc method,
+	// Kratos' generic provider); its email claim becomes the email trait.
+	OIDC *OIDCProvider
 }
 
 // TokenizerTemplate is one of Kratos' tokenizer templates
@@ -112,6 +160,26 @@ type Webhook struct {
 // README's configuration uses too.
 const WebhookBody = "base64://ZnVuY3Rpb24oY3R4KSB7IGlkZW50aXR5X2lkOiBjdHguaWRlbnRpdHkuaWQgfQ=="
 
+// OIDCProvider is an OpenID Connect provider for Kratos' oidc method.
+type OIDCProvider struct {
+	// ID is the provider id in Kratos' URLs (callback: <public base
+	// URL>/self-service/methods/oidc/callback/<ID>); Label is its name on
+	// the buttons.
+	ID, Label string
+	// IssuerURL is the provider's issuer (discovery at
+	// <IssuerURL>.well-known/openid-configuration).
+	IssuerURL string
+	// ClientID and ClientSecret are Kratos' OAuth 2.0 client at the
+	// provider.
+	ClientID, ClientSecret string
+}
+
+// CallbackURL returns Kratos' redirect URI for provider id, with Kratos'
+// public base URL base (no trailing slash).
+func CallbackURL(base, id string) string {
+	return strings.TrimRight(base, "/") + "/self-service/methods/oidc/callback/" + id
+}
+
 // ConfigFile and SchemaFile are the names WriteConfig writes inside the dir.
 const (
 	ConfigFile = "kratos.yml"
@@ -151,6 +219,27 @@ func WriteConfig(dir string, o Options) (cfgPath string, err error) {
 	if err := o.checkTokenizer(); err != nil {
 		return "", err
 	}
+	if o.Host == "" {
+		o.Host = "127.0.0.1"
+	}
+	if o.Host != "127.0.0.1" && o.Host != "localhost" {
+		return "", fmt.Errorf("kratostest: Host must be 127.0.0.1 or localhost, got %q", o.Host)
+	}
+	appURL, _ := url.Parse(o.AppURL)
+	// The values below go into YAML unquoted: refuse anything that could
+	// change its structure.
+	for _, v := range []string{o.CourierURL, o.AppURL} {
+		if !yamlSafe(v) {
+			return "", fmt.Errorf("kratostest: %q cannot be put in the config", v)
+		}
+	}
+	if o.OIDC != nil {
+		for _, v := range []string{o.OIDC.ID, o.OIDC.Label, o.OIDC.IssuerURL, o.OIDC.ClientID, o.OIDC.ClientSecret} {
+			if v == "" || !yamlSafe(v) {
+				return "", fmt.Errorf("kratostest: OIDC provider value %q cannot be put in the config", v)
+			}
+		}
+	}
 	if strings.ContainsAny(dir, "?#% \"'\n") {
 		return "", fmt.Errorf("kratostest: dir %q contains characters unsafe for a DSN/file URL", dir)
 	}
@@ -168,27 +257,54 @@ func WriteConfig(dir string, o Options) (cfgPath string, err error) {
 	}
 	var buf bytes.Buffer
 	err = tmpl.Execute(&buf, struct {
-		Dir                   string
-		PublicPort, AdminPort int
-		AppURL, RequiredAAL   string
-		Webhook               *Webhook
-		WebhookBody           string
-		Tokenizer             map[string]TokenizerTemplate
-	}{filepath.ToSlash(dir), o.PublicPort, o.AdminPort, o.AppURL, o.RequiredAAL, o.Webhook, WebhookBody, o.Tokenizer})
+		Dir                     string
+		PublicPort, AdminPort   int
+		AppURL, RequiredAAL     string
+		Webhook                 *Webhook
+		WebhookBody             string
+		Tokenizer               map[string]TokenizerTemplate
+		Host, RPID              string
+		CourierURL, CourierBody string
+		AllMethods              bool
+		OIDC                    *OIDCProvider
+	}{filepath.ToSlash(dir), o.PublicPort, o.AdminPort, o.AppURL, o.RequiredAAL, o.Webhook, WebhookBody, o.Tokenizer,
+		o.Host, appURL.Hostname(), o.CourierURL, base64.StdEncoding.EncodeToString([]byte(courierBody)),
+		o.AllMethods, o.OIDC})
 	if err != nil {
 		return "", err
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", err
 	}
-	if err := os.WriteFile(filepath.Join(dir, SchemaFile), identitySchema, 0o644); err != nil {
+	schema := identitySchema
+	if o.AllMethods {
+		schema = identityMethodsSchema
+	}
+	if err := os.WriteFile(filepath.Join(dir, SchemaFile), schema, 0o644); err != nil {
 		return "", err
+	}
+	if o.OIDC != nil {
+		if err := os.WriteFile(filepath.Join(dir, "oidc.jsonnet"), []byte(oidcMapper), 0o644); err != nil {
+			return "", err
+		}
 	}
 	cfgPath = filepath.Join(dir, ConfigFile)
 	if err := os.WriteFile(cfgPath, buf.Bytes(), 0o644); err != nil {
 		return "", err
 	}
 	return cfgPath, nil
+}
+
+// yamlSafe reports whether s can stand unquoted in the YAML config: URL
+// and identifier characters only.
+func yamlSafe(s string) bool {
+	for i := 0; i < len(s); i++ {
+		b := s[i]
+		if !('a' <= b && b <= 'z' || 'A' <= b && b <= 'Z' || '0' <= b && b <= '9' || strings.IndexByte(".-_~:/?=&%+", b) >= 0) {
+			return false
+		}
+	}
+	return true
 }
 
 // Binary returns the Kratos binary: $KRATOS_BIN if set, else

@@ -122,7 +122,13 @@ func tokenHeader(token string) map[string]string {
 // getFlow GETs a self-service flow init endpoint and decodes the flow.
 func (s *Server) getFlow(t testing.TB, c *http.Client, path string, hdr map[string]string) flow {
 	t.Helper()
-	resp, body := do(t, c, http.MethodGet, s.PublicURL+path, nil, hdr)
+	// The browser URL: a flow's action is on it, and a jar's cookies must
+	// be for the host the action is on.
+	base := s.BrowserURL
+	if base == "" {
+		base = s.PublicURL
+	}
+	resp, body := do(t, c, http.MethodGet, base+path, nil, hdr)
 	expect(t, resp, body, http.StatusOK)
 	var f flow
 	decode(t, body, &f)

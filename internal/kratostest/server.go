@@ -23,6 +23,10 @@ type Server struct {
 	// PublicURL and AdminURL are the base URLs without a trailing slash,
 	// e.g. http://127.0.0.1:4433.
 	PublicURL, AdminURL string
+	// BrowserURL is the public API as browsers reach it, Kratos' public
+	// base_url: PublicURL with Options.Host (the same unless Host is
+	// "localhost").
+	BrowserURL string
 	// Options are the effective options (ports, Dir, AppURL filled in).
 	Options Options
 	// ConfigPath and LogPath are the rendered config and Kratos' log file.
@@ -54,6 +58,9 @@ func Start(t testing.TB, o Options) *Server {
 	if o.RequiredAAL == "" {
 		o.RequiredAAL = DefaultRequiredAAL
 	}
+	if o.Host == "" {
+		o.Host = "127.0.0.1"
+	}
 	if o.PublicPort == 0 {
 		o.PublicPort = freePort(t)
 	}
@@ -70,13 +77,15 @@ func Start(t testing.TB, o Options) *Server {
 	s := &Server{
 		PublicURL:  "http://127.0.0.1:" + strconv.Itoa(o.PublicPort),
 		AdminURL:   "http://127.0.0.1:" + strconv.Itoa(o.AdminPort),
+		BrowserURL: "http://" + o.Host + ":" + strconv.Itoa(o.PublicPort),
 		Options:    o,
 		ConfigPath: cfg,
 		LogPath:    filepath.Join(o.Dir, "kratos.log"),
 	}
 	// The admin port is ready when the public one is, and must be free too.
 	s.proc = &proc.Process{Name: "kratos", Bin: bin, Dir: o.Dir, LogPath: s.LogPath, ReadyTimeout: ReadyTimeout,
-		Args:      []string{"serve", "-c", cfg, "--dev", "--watch-courier=false"},
+		// The courier runs only when it has somewhere to deliver to.
+		Args:      []string{"serve", "-c", cfg, "--dev", "--watch-courier=" + strconv.FormatBool(o.CourierURL != "")},
 		ReadyURLs: []string{s.PublicURL + "/health/ready", s.AdminURL + "/health/ready"}}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()

@@ -21,6 +21,7 @@ type Process struct {
 	Name    string   // for messages, e.g. "kratos"
 	Bin     string   // the binary
 	Args    []string // its arguments
+	Env     []string // its environment; nil: this process's
 	Dir     string   // its working directory
 	LogPath string   // stdout and stderr are appended here
 	// ReadyURLs must all answer 200 for the process to be ready; their
@@ -56,7 +57,7 @@ func (p *Process) Start() error {
 	}
 	cmd := exec.Command(p.Bin, p.Args...)
 	cmd.Stdout, cmd.Stderr = lf, lf
-	cmd.Dir = p.Dir
+	cmd.Env, cmd.Dir = p.Env, p.Dir
 	if err := cmd.Start(); err != nil {
 		lf.Close()
 		return fmt.Errorf("%s: start: %w", p.Name, err)

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Ory Hydra v2.3.0, the OpenID Connect provider of the social sign-in tests
+# (internal/kratostest.StartHydra starts it; nothing else runs it).
+#
+# Usage: scripts/hydra.sh build
+#
+#   build   build .bin/hydra from tools/hydra (GOWORK=off, CGO on, -tags
+#           sqlite) if it is missing or older than tools/hydra/go.mod;
+#           no-op otherwise. The Go build cache makes a rebuild quick.
+set -euo pipefail
+
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$ROOT"
+
+cmd_build() {
+	local bin="$ROOT/.bin/hydra" mod="$ROOT/tools/hydra/go.mod"
+	[[ -f "$mod" ]] || die "$mod not found"
+	if [[ -x "$bin" && ! "$mod" -nt "$bin" ]]; then
+		return 0
+	fi
+	log "building $bin (GOWORK=off, CGO_ENABLED=1, -tags sqlite); this takes a few minutes the first time"
+	mkdir -p "$ROOT/.bin"
+	(cd "$ROOT/tools/hydra" && GOWORK=off CGO_ENABLED=1 go build -tags sqlite -o "$bin.tmp" github.com/ory/hydra/v2)
+	mv -f "$bin.tmp" "$bin"
+	log "built $bin"
+}
+
+case "${1:-}" in
+build) cmd_build ;;
+*)
+	sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//' >&2
+	exit 2
+	;;
+esac

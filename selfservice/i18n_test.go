@@ -1,0 +1,211 @@
+package selfservice_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/kratosauth/kratosauth/selfservice"
+)
+
+// recordedTexts returns every Kratos text (id, context) of every
+// recording in testdata and testdata/methods.
+func recordedTexts(t *testing.T) map[int64][]selfservice.Text {
+	t.Helper()
+	files, _ := filepath.Glob(filepath.Join("testdata", "*.json"))
+	more, _ := filepath.Glob(filepath.Join("testdata", "methods", "*.json"))
+	files = append(files, more...)
+	require.Greater(t, len(files), 30)
+	out := map[int64][]selfservice.Text{}
+	var walk func(v any)
+	walk = func(v any) {
+		switch v := v.(type) {
+		case map[string]any:
+			if id, ok := v["id"].(float64); ok {
+				if _, ok := v["text"].(string); ok {
+					b, _ := json.Marshal(v)
+					var tx selfservice.Text
+					require.NoError(t, json.Unmarshal(b, &tx))
+					out[int64(id)] = append(out[int64(id)], tx)
+				}
+			}
+			for _, c := range v {
+				walk(c)
+			}
+		case []any:
+			for _, c := range v {
+				walk(c)
+			}
+		}
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		require.NoError(t, err)
+		var v any
+		require.NoError(t, json.Unmarshal(b, &v), f)
+		walk(v)
+	}
+	return out
+}
+
+var placeholder = regexp.MustCompile(`\{[a-z_]+\}`)
+
+// TestCatalogsCoverRecordedFlows: every message id in the recorded flows
+// has an English entry (or is data shown verbatim), whose placeholders
+// the recorded contexts fill; German and French have every English
+// entry, with the same placeholders.
+func TestCatalogsCoverRecordedFlows(t *testing.T) {
+	en := selfservice.BuiltinCatalog("en")
+	require.NotEmpty(t, en)
+	texts := recordedTexts(t)
+	ids := make([]int64, 0, len(texts))
+	for id := range texts {
+		ids = append(ids, id)
+	}
+	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+	for _, id := range ids {
+		if id == 1050015 { // the list of backup codes: data, shown as a list
+			continue
+		}
+		entry, ok := en[strconv.FormatInt(id, 10)]
+		if !assert.True(t, ok, "no English entry for Kratos message %d (%q)", id, texts[id][0].Text) {
+			continue
+		}
+		for _, name := range placeholder.FindAllString(entry, -1) {
+			for _, tx := range texts[id] {
+				var ctx map[string]any
+				_ = json.Unmarshal(tx.Context, &ctx)
+				assert.Contains(t, ctx, name[1:len(name)-1], "message %d: %s not in a recorded context", id, name)
+			}
+		}
+	}
+	for _, lang := range []string{"de", "fr"} {
+		c := selfservice.BuiltinCatalog(lang)
+		for k, v := range en {
+			tr, ok := c[k]
+			if assert.True(t, ok, "%s lacks %s (%q)", lang, k, v) {
+				want, got := placeholder.FindAllString(v, -1), placeholder.FindAllString(tr, -1)
+				sort.Strings(want)
+				sort.Strings(got)
+				assert.Equal(t, want, got, "%s %s: placeholders", lang, k)
+			}
+		}
+		assert.Len(t, c, len(en), lang)
+	}
+	assert.Equal(t, []string{"de", "en", "fr"}, selfservice.Languages())
+}
+
+// page renders recording methods/<name> as kind with the options and
+// the Accept-Language header.
+func renderIn(t *testing.T, kind selfservice.Kind, name, acceptLanguage string, opts ...selfservice.Option) *doc {
+	t.Helper()
+	k := newFakeKratos(t)
+	body := readTestdata(t, name)
+	k.set("/self-service/"+string(kind)+"/flows", http.StatusOK, body)
+	k.set("/self-service/logout/browser", http.StatusOK, bytes.ReplaceAll(readTestdata(t, "logout_flow"), []byte("127.0.0.1:4433"), []byte("localhost:4433")))
+	rec := serve(methodsUI(t, k, opts...), http.MethodGet, "/"+string(kind)+"?flow="+decodeFlow(t, body).ID,
+		map[string]string{"Accept-Language": acceptLanguage})
+	require.Equal(t, http.StatusOK, rec.Code)
+	return parseDoc(t, rec.Body.String())
+}
+
+func htmlLang(d *doc) string {
+	for _, n := range d.find(func(n *htmlNode) bool { return n.Data == "html" }) {
+		return attrOf(n, "lang")
+	}
+	return ""
+}
+
+// TestLanguages: pages are in the language of Accept-Language (German,
+// French), English otherwise; Kratos' messages, labels, placeholders
+// filled from their context, the page's own texts and the settings
+// headings are translated; backup codes are not.
+func TestLanguages(t *testing.T) {
+	d := renderIn(t, selfservice.Login, "methods/login_flow", "de-DE,de;q=0.9,en;q=0.8")
+	assert.Equal(t, "de", htmlLang(d))
+	for _, s := range []string{"Anmelden", "Mit Passwort anmelden", "Passwort", "Mit Passkey anmelden", "Anmeldecode senden", "Mit Hydra anmelden", "Konto erstellen", "Passwort vergessen?"} {
+		assert.Contains(t, d.text, s)
+	}
+	assert.NotContains(t, d.text, "Sign in with password")
+
+	d = renderIn(t, selfservice.Login, "methods/login_flow", "fr-CA, de;q=0.5")
+	assert.Equal(t, "fr", htmlLang(d))
+	assert.Contains(t, d.text, "Se connecter avec un mot de passe")
+
+	for _, header := range []string{"", "ja, zh;q=0.8", "*", "de;q=0", "de;q=x", "<script>"} {
+		d = renderIn(t, selfservice.Login, "methods/login_flow", header)
+		assert.Equal(t, "en", htmlLang(d), "%q", header)
+		assert.Contains(t, d.text, "Sign in with password", "%q", header)
+	}
+
+	d = renderIn(t, selfservice.Registration, "registration_flow_error", "de")
+	assert.Contains(t, d.text, "Das Passwort muss mindestens 8 Zeichen lang sein, hat aber 1.")
+
+	d = renderIn(t, selfservice.Settings, "methods/settings_lookup_generated", "de")
+	assert.Contains(t, d.text, "Das sind Ihre Backup-Codes")
+	assert.Contains(t, d.text, "Backup-Codes", "the section heading")
+	for _, code := range decodeSecrets(t, readTestdata(t, "methods/settings_lookup_generated")) {
+		assert.Contains(t, d.text, code)
+	}
+
+	d = renderIn(t, selfservice.Login, "methods/login_flow_refresh", "de")
+	assert.Contains(t, d.text, "Bestätigen Sie, dass Sie es sind")
+	assert.Contains(t, d.text, "Nicht Sie? Abmelden")
+}
+
+func decodeSecrets(t *testing.T, body []byte) []string {
+	t.Helper()
+	for _, n := range decodeFlow(t, body).UI.Nodes {
+		if s := n.Attributes.Text.Secrets(); len(s) > 0 {
+			return s
+		}
+	}
+	t.Fatal("no secrets")
+	return nil
+}
+
+// TestLanguageOptions: WithLanguage forces a language; WithCatalog
+// changes entries of a built-in catalog and adds languages; an entry
+// whose placeholder the message lacks shows Kratos' text; bad options
+// are errors.
+func TestLanguageOptions(t *testing.T) {
+	d := renderIn(t, selfservice.Login, "methods/login_flow", "de", selfservice.WithLanguage("fr"))
+	assert.Equal(t, "fr", htmlLang(d))
+
+	d = renderIn(t, selfservice.Login, "methods/login_flow", "en",
+		selfservice.WithCatalog("en", selfservice.Catalog{"1010022": "Use your password", "link.recovery": "Lost it?"}))
+	assert.Contains(t, d.text, "Use your password")
+	assert.Contains(t, d.text, "Lost it?")
+	assert.Contains(t, d.text, "Send sign in code", "other entries stay")
+
+	es := selfservice.Catalog{"1010022": "Entrar con contraseña", "1010002": "Entrar con {provedor}", "title.login": "Entrar"}
+	d = renderIn(t, selfservice.Login, "methods/login_flow", "es-ES, en;q=0.5", selfservice.WithCatalog("es", es))
+	assert.Equal(t, "es", htmlLang(d))
+	assert.Contains(t, d.text, "Entrar con contraseña")
+	assert.Contains(t, d.text, "Sign in with Hydra", "a placeholder the message lacks: Kratos' text")
+	assert.NotContains(t, d.text, "{provedor}")
+	assert.Contains(t, d.text, "Forgot your password?", "a page text the catalog lacks: English")
+
+	k := newFakeKratos(t)
+	for _, opt := range []selfservice.Option{
+		selfservice.WithLanguage("xx"),
+		selfservice.WithLanguage("de;q=1"),
+		selfservice.WithCatalog("", selfservice.Catalog{"a": "b"}),
+		selfservice.WithCatalog("es", nil),
+		selfservice.WithCatalog("es", selfservice.Catalog{"1010002": "Entrar con {provider"}),
+		selfservice.WithCatalog("es", selfservice.Catalog{"1010002": "Entrar con {}"}),
+	} {
+		auth := methodsAuth(t, k)
+		_, err := selfservice.New(auth, opt)
+		assert.Error(t, err)
+	}
+}
