@@ -18,10 +18,11 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/kratosauth/kratosauth/internal/proc"
 )
 
 // Server is a redis-server process started by Start.
@@ -31,12 +32,7 @@ type Server struct {
 	// LogPath is the server's log file.
 	LogPath string
 
-	bin, dir string
-	args     []string // more arguments, e.g. cluster mode
-
-	mu   sync.Mutex
-	cmd  *exec.Cmd
-	done chan struct{}
+	p *proc.Process
 }
 
 // Binary returns redis-server's path: $REDIS_SERVER_BIN if set, else the
@@ -73,18 +69,26 @@ func start(t testing.TB, args ...string) *Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	port := l.Addr().(*net.TCPAddr).Port
+	port := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
 	l.Close()
-	s := &Server{
-		Addr: "127.0.0.1:" + strconv.Itoa(port),
-		bin:  bin,
-		dir:  t.TempDir(),
-		args: args,
-	}
+	dir := t.TempDir()
+	s := &Server{Addr: "127.0.0.1:" + port, LogPath: filepath.Join(dir, "redis.log")}
 	s.URL = "redis://" + s.Addr + "/0"
-	s.LogPath = filepath.Join(s.dir, "redis.log")
+	s.p = &proc.Process{
+		Name: "redis-server",
+		Bin:  bin,
+		Args: append([]string{
+			"--bind", "127.0.0.1", "--port", port, "--dir", dir,
+			"--save", "", "--appendonly", "no", "--protected-mode", "yes",
+			"--daemonize", "no"}, args...),
+		Dir:          dir,
+		LogPath:      s.LogPath,
+		Addrs:        []string{s.Addr},
+		ReadyFunc:    func() bool { return ping(s.Addr) == nil },
+		ReadyTimeout: 10 * time.Second,
+	}
 	t.Cleanup(s.Stop)
-	if err := s.start(); err != nil {
+	if err := s.p.Start(); err != nil {
 		t.Fatal(err)
 	}
 	return s
@@ -94,88 +98,30 @@ func start(t testing.TB, args ...string) *Server {
 // persisted), after Stop or Kill.
 func (s *Server) Restart(t testing.TB) {
 	t.Helper()
-	s.Stop()
-	if err := s.start(); err != nil {
+	if err := s.p.Restart(); err != nil {
 		t.Fatal(err)
 	}
 }
 
-// Kill ends the server at once (SIGKILL), as a crash would.
-func (s *Server) Kill() { s.stop(syscall.SIGKILL) }
+// Kill ends the server at once (SIGKILL), as a crash would, and returns
+// once it no longer answers.
+func (s *Server) Kill() {
+	s.p.Signal(syscall.SIGKILL)
+	for deadline := time.Now().Add(5 * time.Second); ping(s.Addr) == nil && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
+}
 
 // Stop ends the server (SIGTERM) and waits for it. It is idempotent.
-func (s *Server) Stop() { s.stop(syscall.SIGTERM) }
+func (s *Server) Stop() { s.p.Stop() }
 
 // Pause stops the server's process (SIGSTOP): connections stay open and
 // nothing answers, as with a hung server or a network partition. Resume
 // undoes it.
-func (s *Server) Pause() { s.signal(syscall.SIGSTOP) }
+func (s *Server) Pause() { s.p.Signal(syscall.SIGSTOP) }
 
 // Resume continues a paused server (SIGCONT).
-func (s *Server) Resume() { s.signal(syscall.SIGCONT) }
-
-func (s *Server) signal(sig syscall.Signal) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.cmd != nil {
-		_ = s.cmd.Process.Signal(sig)
-	}
-}
-
-func (s *Server) stop(sig syscall.Signal) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.cmd == nil {
-		return
-	}
-	_ = s.cmd.Process.Signal(syscall.SIGCONT) // a paused server must run to exit
-	_ = s.cmd.Process.Signal(sig)
-	select {
-	case <-s.done:
-	case <-time.After(10 * time.Second):
-		_ = s.cmd.Process.Kill()
-		<-s.done
-	}
-	s.cmd = nil
-}
-
-func (s *Server) start() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.cmd != nil {
-		return errors.New("redistest: already running")
-	}
-	_, port, _ := net.SplitHostPort(s.Addr)
-	cmd := exec.Command(s.bin, append([]string{
-		"--bind", "127.0.0.1", "--port", port, "--dir", s.dir,
-		"--save", "", "--appendonly", "no", "--protected-mode", "yes",
-		"--logfile", s.LogPath, "--daemonize", "no"}, s.args...)...)
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("redistest: start redis-server: %w", err)
-	}
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done) }()
-	s.cmd, s.done = cmd, done
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		select {
-		case <-done:
-			s.cmd = nil
-			return fmt.Errorf("redistest: redis-server exited (%v); log:\n%s", cmd.ProcessState, tail(s.LogPath))
-		default:
-		}
-		if err := ping(s.Addr); err == nil {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			_ = cmd.Process.Kill()
-			<-done
-			s.cmd = nil
-			return fmt.Errorf("redistest: redis-server not ready on %s; log:\n%s", s.Addr, tail(s.LogPath))
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
+func (s *Server) Resume() { s.p.Signal(syscall.SIGCONT) }
 
 // Do sends one command and returns its reply as text (an error reply as an
 // error): enough for tests to read INFO or DBSIZE, or to FLUSHALL, without
@@ -273,15 +219,6 @@ func ping(addr string) error {
 		return fmt.Errorf("redistest: PING answered %q", line)
 	}
 	return nil
-}
-
-func tail(path string) string {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return err.Error()
-	}
-	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	return strings.Join(lines[max(0, len(lines)-20):], "\n")
 }
 
 // StartCluster starts a Redis Cluster of n masters (no replicas) on free
