@@ -243,6 +243,11 @@ func (a *Authenticator) fetchShared(ctx context.Context, key digest, cred creden
 	})
 	select {
 	case res := <-ch:
+		// select picks at random when the answer and the hang-up are both
+		// there: the hang-up wins, so a gone client's handler never runs.
+		if ctx.Err() != nil {
+			return authResult{}, &Error{Kind: ErrCanceled, Cause: context.Cause(ctx)}
+		}
 		if res.Err != nil {
 			return authResult{cache: cache}, res.Err
 		}
