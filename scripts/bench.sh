@@ -5,8 +5,10 @@
 #   1. Go benchmarks of the request path (-benchmem, BENCH_COUNT runs each),
 #      summarised by benchstat: cache hit vs the bare handler (serial and in
 #      parallel), cache miss vs the raw whoami round trip, entry decoding,
-#      memory and GC with 100,000 cached sessions; the cost of a hit over
-#      bare (medians, min-max) and a CPU profile of a hit.
+#      memory and GC with 100,000 cached sessions, Traits; the cost of a hit
+#      over bare in wall time (medians, min-max) and in CPU time (which
+#      other work on the machine inflates much less), and a CPU profile of
+#      a hit.
 #   2. Load over loopback, every case in one run: a real Kratos v1.3.1
 #      (scripts/kratos.sh on KRATOS_PUBLIC_PORT/KRATOS_ADMIN_PORT, default
 #      4533/4534, so it does not clash with `make demo` on 4433), a
@@ -32,7 +34,8 @@
 #   nocache nocache-mu naive-mu (-mu: USERS users' cookies in turn).
 #   Ports: APP_PORT=4555 (bench/server) NAIVE_PORT=4556 EXAMPLE_PORTS=4561-4563
 #   BARE_PORTS=4571-4573 OATHKEEPER_PORTS=4581-4583 (proxy, api, metrics).
-# Output: bench/out/ (go.txt, benchstat.txt, hit.txt, hit-profile.txt,
+#   CPU_OPS=2000000 (iterations of a CPU-time measurement)
+# Output: bench/out/ (go.txt, benchstat.txt, hit.txt, cpu.tsv, hit-profile.txt,
 # load.tsv, load.txt, wrk logs, server logs).
 # Everything listens on 127.0.0.1, every load run is bounded, every server
 # started here also exits by itself after a bound, and everything started
@@ -81,10 +84,12 @@ machine() {
 # ---------------------------------------------------------------- Go benchmarks
 if [[ "$SKIP_GO" != 1 ]]; then
 	machine | tee "$OUT/machine.txt"
+	TEST="$OUT/bin/kratosauth.test"
+	go test -c -o "$TEST" .
 	log "go benchmarks (-count $BENCH_COUNT)"
-	go test -run '^$' -bench 'BareHandler|RequireSession|WhoamiRoundTrip|DecodeEntry' \
-		-benchmem -count "$BENCH_COUNT" . | tee "$OUT/go.txt"
-	go test -run '^$' -bench 'CacheMemory' -benchtime 20x -count "$(( (BENCH_COUNT + 1) / 2 ))" . | tee -a "$OUT/go.txt"
+	"$TEST" -test.run '^$' -test.bench '^Benchmark(BareHandler|RequireSession|WhoamiRoundTrip|DecodeEntry|Traits)' \
+		-test.benchmem -test.count "$BENCH_COUNT" | tee "$OUT/go.txt"
+	"$TEST" -test.run '^$' -test.bench 'CacheMemory' -test.benchtime 20x -test.count "$(( (BENCH_COUNT + 1) / 2 ))" | tee -a "$OUT/go.txt"
 	benchstat_cmd "$OUT/go.txt" | tee "$OUT/benchstat.txt"
 
 	# What a hit costs over the bare handler: medians of the runs above and
@@ -102,16 +107,43 @@ if [[ "$SKIP_GO" != 1 ]]; then
 				if (!n[b] || !n[h]) continue
 				delete x; for (i = 1; i <= n[b]; i++) x[i] = ns[b, i]; bm = med(x, n[b]); bmin = x[1]; bmax = x[n[b]]
 				delete x; for (i = 1; i <= n[h]; i++) x[i] = ns[h, i]; hm = med(x, n[h]); hmin = x[1]; hmax = x[n[h]]
-				printf "hit over bare%s: %+.0f ns/op (medians of %d runs: hit %.0f ns [%.0f-%.0f], bare %.1f ns [%.1f-%.1f]); %d allocs/op, %d B/op over bare (%d, %d)\n", \
-					p ? " (parallel)" : "", hm - bm, n[h], hm, hmin, hmax, bm, bmin, bmax, allocs[h] - allocs[b], bytes[h] - bytes[b], allocs[b], bytes[b]
+				printf "hit over bare%s, wall time: %+.0f ns/op (medians of %d runs: hit %.0f ns [%.0f-%.0f], bare %.1f ns [%.1f-%.1f]); %+d allocs/op, %+d B/op\n", \
+					p ? " (parallel)" : "", hm - bm, n[h], hm, hmin, hmax, bm, bmin, bmax, allocs[h] - allocs[b], bytes[h] - bytes[b]
 			}
 		}' "$OUT/go.txt" | tee "$OUT/hit.txt"
 
+	# The same in CPU time (user + system of the whole process, GC included),
+	# which other work on the machine inflates much less than wall time: a
+	# run of CPU_OPS iterations minus a run of one, over CPU_OPS; the two
+	# benchmarks alternate, BENCH_COUNT times.
+	CPU_OPS="${CPU_OPS:-2000000}"
+	cpu_s() { # BENCHMARK ITERATIONS: seconds of CPU
+		local TIMEFORMAT='%3U %3S' t
+		t="$( { time "$TEST" -test.run '^$' -test.bench "^$1\$" -test.benchtime "$2x" -test.count 1 >/dev/null 2>&1; } 2>&1 )"
+		awk -v t="$t" 'BEGIN { split(t, a, " "); print a[1] + a[2] }'
+	}
+	for i in $(seq 1 "$BENCH_COUNT"); do
+		for b in BenchmarkBareHandler BenchmarkRequireSessionCacheHit; do
+			one="$(cpu_s "$b" 1)"; many="$(cpu_s "$b" "$CPU_OPS")"
+			awk -v b="$b" -v one="$one" -v many="$many" -v n="$CPU_OPS" 'BEGIN { printf "%s\t%.1f\n", b, (many - one) / n * 1e9 }'
+		done
+	done >"$OUT/cpu.tsv"
+	awk -F'\t' '
+		function sort(a, n,   i, j, t) { for (i = 2; i <= n; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] > t; j--) a[j + 1] = a[j]; a[j + 1] = t } }
+		function med(a, n) { sort(a, n); return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2 }
+		$1 ~ /Bare/ { b[++nb] = $2 } $1 ~ /CacheHit/ { h[++nh] = $2; d[nh] = $2 - b[nb] }
+		END { bm = med(b, nb); hm = med(h, nh); dm = med(d, nh)
+			printf "hit over bare, CPU time: %+.0f ns/op (median of %d alternating pairs, min-max %+.0f to %+.0f; hit %.0f ns, bare %.1f ns)\n", dm, nh, d[1], d[nh], hm, bm }' \
+		"$OUT/cpu.tsv" | tee -a "$OUT/hit.txt"
+
 	log "CPU profile of a cache hit"
-	go test -run '^$' -bench 'BenchmarkRequireSessionCacheHit$' -benchtime 3s \
-		-cpuprofile "$OUT/hit.cpu.pprof" -o "$OUT/bin/kratosauth.test" . >/dev/null
-	go tool pprof -top -nodecount 30 "$OUT/bin/kratosauth.test" "$OUT/hit.cpu.pprof" 2>/dev/null >"$OUT/hit-profile.txt"
-	go tool pprof -top -cum -nodecount 30 "$OUT/bin/kratosauth.test" "$OUT/hit.cpu.pprof" 2>/dev/null >>"$OUT/hit-profile.txt"
+	"$TEST" -test.run '^$' -test.bench '^BenchmarkRequireSessionCacheHit$' -test.benchtime 3s \
+		-test.cpuprofile "$OUT/hit.cpu.pprof" >/dev/null
+	{
+		go tool pprof -top -nodecount 25 "$TEST" "$OUT/hit.cpu.pprof"
+		echo
+		go tool pprof -top -cum -nodecount 40 "$TEST" "$OUT/hit.cpu.pprof"
+	} 2>/dev/null >"$OUT/hit-profile.txt"
 	sed -n '1,20p' "$OUT/hit-profile.txt"
 fi
 [[ "$SKIP_LOAD" == 1 ]] && exit 0
