@@ -319,6 +319,30 @@ for c in $LOAD_CASES; do
 	[[ "$code" == 401 ]] || die "$c: ${URL[$c]} without a cookie: HTTP $code, want 401"
 done
 
+# The server processes (not wrk): the children of the `timeout`s started
+# above, and Kratos. server_ticks is their CPU time (user + system, clock
+# ticks), for the CPU each request costs the servers: idle ones use next to
+# nothing, so the sum over all of them is fair to every case (naive and
+# Oathkeeper make Kratos work, the examples do not).
+srv_pids=()
+for p in "${pids[@]}"; do
+	child="$(cat "/proc/$p/task/$p/children" 2>/dev/null || true)"
+	[[ -n "$child" ]] || die "no server process under pid $p"
+	srv_pids+=($child)
+done
+srv_pids+=("$(cat "$KRATOS_RUN_DIR/kratos.pid")")
+server_ticks() {
+	local p t=0 st f
+	for p in "${srv_pids[@]}"; do
+		st="$(cat "/proc/$p/stat" 2>/dev/null)" || die "server process $p is gone"
+		st="${st##*) }" # fields after the command name; utime and stime are the 12th and 13th
+		read -r -a f <<<"$st"
+		t=$(( t + f[11] + f[12] ))
+	done
+	echo "$t"
+}
+TICK_US="$(( 1000000 / $(getconf CLK_TCK) ))"
+
 # time_wait counts TIME_WAIT sockets to or from Kratos' public port.
 time_wait() { ss -Htan state time-wait "( sport = :$KRATOS_PUBLIC_PORT or dport = :$KRATOS_PUBLIC_PORT )" | wc -l; }
 
@@ -336,20 +360,22 @@ log "warm-up: 1 s per case at 8 connections"
 for c in $LOAD_CASES; do load 8 1 "$c" "$OUT/wrk-warmup-$c.txt"; done
 
 RESULTS="$OUT/load.tsv"
-printf 'conns\trun\tcase\treq_s\tp50_ms\tp99_ms\terrors\ttime_wait_new\n' >"$RESULTS"
+printf 'conns\trun\tcase\treq_s\tp50_ms\tp99_ms\terrors\ttime_wait_new\tcpu_us_per_req\n' >"$RESULTS"
 machine | tee "$OUT/machine-load.txt"
 for c in $LOAD_CONNS; do
 	for run in $(seq 1 "$LOAD_RUNS"); do
 		for case in $LOAD_CASES; do
 			f="$OUT/wrk-c$c-r$run-$case.txt"
-			tw0="$(time_wait)"
+			tw0="$(time_wait)" cpu0="$(server_ticks)"
 			load "$c" "$LOAD_SECONDS" "$case" "$f"
-			tw1="$(time_wait)"
+			cpu1="$(server_ticks)" tw1="$(time_wait)"
+			reqs="$(awk '/ requests in / { print $1 }' "$f")"
+			cpu="$(awk -v t=$(( cpu1 - cpu0 )) -v us="$TICK_US" -v n="$reqs" 'BEGIN { printf "%.2f", n ? t * us / n : 0 }')"
 			rps="$(awk '/^Requests\/sec:/ { print $2 }' "$f")"
 			p50="$(ms "$(awk '$1 == "50%" { print $2 }' "$f")")"
 			p99="$(ms "$(awk '$1 == "99%" { print $2 }' "$f")")"
 			errs="$(awk '/Non-2xx or 3xx responses:/ { n += $NF } /Socket errors:/ { gsub(",", ""); n += $4 + $6 + $8 + $10 } END { print n + 0 }' "$f")"
-			printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$c" "$run" "$case" "$rps" "$p50" "$p99" "$errs" "$(( tw1 > tw0 ? tw1 - tw0 : 0 ))" >>"$RESULTS"
+			printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$c" "$run" "$case" "$rps" "$p50" "$p99" "$errs" "$(( tw1 > tw0 ? tw1 - tw0 : 0 ))" "$cpu" >>"$RESULTS"
 		done
 		log "$c conns, run $run of $LOAD_RUNS done"
 	done
@@ -359,7 +385,8 @@ echo "load at end: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$OUT/machine-load.txt"
 # Table: per connections and case, over the runs: median req/s and min-max;
 # the ratio to the case's bare case, run by run, median and min-max; median
 # p50 and p99; errors (all runs); new TIME_WAIT sockets on Kratos' port
-# (median per run).
+# (median per run); CPU time of the servers per request in microseconds
+# (median) and its difference to the bare case's, run by run (median).
 {
 	for c in $LOAD_CASES; do printf 'case\t%s\t%s\t%s\n' "$c" "${BASE[$c]}" "${LABEL[$c]}"; done
 	tail -n +2 "$RESULTS"
@@ -369,22 +396,24 @@ echo "load at end: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$OUT/machine-load.txt"
 	$1 == "case" { order[++ncase] = $2; base[$2] = $3; label[$2] = $4; next }
 	{
 		if (!($1 in seen)) { seen[$1] = 1; conns[++nconns] = $1 }
-		rps[$1, $3, $2] = $4; p50[$1, $3, $2] = $5; p99[$1, $3, $2] = $6; err[$1, $3] += $7; tw[$1, $3, $2] = $8
+		rps[$1, $3, $2] = $4; p50[$1, $3, $2] = $5; p99[$1, $3, $2] = $6; err[$1, $3] += $7; tw[$1, $3, $2] = $8; cpu[$1, $3, $2] = $9
 	}
 	END {
-		printf "%-5s %-20s %8s %15s %8s %15s %8s %8s %6s %6s\n", "conns", "case", "req/s", "(min-max)", "vs bare", "(min-max)", "p50 ms", "p99 ms", "errors", "TW/run"
+		printf "%-5s %-20s %8s %15s %8s %15s %8s %8s %6s %6s %8s %8s\n", "conns", "case", "req/s", "(min-max)", "vs bare", "(min-max)", "p50 ms", "p99 ms", "errors", "TW/run", "CPU us", "+bare"
 		for (ci = 1; ci <= nconns; ci++) {
 			c = conns[ci]
 			for (k = 1; k <= ncase; k++) {
 				name = order[k]; b = base[name]
-				delete x; delete r; delete l50; delete l99; delete t
+				delete x; delete r; delete l50; delete l99; delete t; delete u; delete du
 				for (i = 1; i <= runs; i++) {
 					x[i] = rps[c, name, i]; r[i] = rps[c, name, i] / rps[c, b, i]
 					l50[i] = p50[c, name, i]; l99[i] = p99[c, name, i]; t[i] = tw[c, name, i]
+					u[i] = cpu[c, name, i]; du[i] = cpu[c, name, i] - cpu[c, b, i]
 				}
 				m = med(x, runs); rm = med(r, runs)
-				printf "%-5s %-20s %8.0f %15s %7.1f%% %15s %8.3f %8.3f %6d %6d\n", c, label[name], m, sprintf("(%.0f-%.0f)", x[1], x[runs]), \
-					100 * rm, name == b ? "" : sprintf("(%.1f-%.1f%%)", 100 * r[1], 100 * r[runs]), med(l50, runs), med(l99, runs), err[c, name], med(t, runs)
+				printf "%-5s %-20s %8.0f %15s %7.1f%% %15s %8.3f %8.3f %6d %6d %8.1f %8s\n", c, label[name], m, sprintf("(%.0f-%.0f)", x[1], x[runs]), \
+					100 * rm, name == b ? "" : sprintf("(%.1f-%.1f%%)", 100 * r[1], 100 * r[runs]), med(l50, runs), med(l99, runs), err[c, name], med(t, runs), \
+					med(u, runs), name == b ? "" : sprintf("%+.1f", med(du, runs))
 			}
 			print ""
 		}
