@@ -27,7 +27,7 @@
 #      median ratio and min-max, p50/p99 (medians), errors, new TIME_WAIT
 #      sockets on Kratos' port per run.
 #
-# Environment (defaults): BENCH_COUNT=8 LOAD_SECONDS=3 LOAD_RUNS=5
+# Environment (defaults): BENCH_COUNT=8 LOAD_SECONDS=2 LOAD_RUNS=7
 #   LOAD_CONNS="1 8 64" SKIP_GO=0 SKIP_LOAD=0 USERS=16 (for the -mu cases)
 #   LOAD_CASES="bare-nethttp nethttp naive oathkeeper bare-chi chi bare-gin gin"
 #   plus, on request, bench/server's cases (its own bare): server-bare cached
@@ -45,8 +45,8 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
 BENCH_COUNT="${BENCH_COUNT:-8}"
-LOAD_SECONDS="${LOAD_SECONDS:-3}"
-LOAD_RUNS="${LOAD_RUNS:-5}"
+LOAD_SECONDS="${LOAD_SECONDS:-2}"
+LOAD_RUNS="${LOAD_RUNS:-7}"
 LOAD_CONNS="${LOAD_CONNS:-1 8 64}"
 LOAD_CASES="${LOAD_CASES:-bare-nethttp nethttp naive oathkeeper bare-chi chi bare-gin gin}"
 SKIP_GO="${SKIP_GO:-0}"
@@ -414,8 +414,15 @@ echo "load at end: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$OUT/machine-load.txt"
 				printf "%-5s %-20s %8.0f %15s %7.1f%% %15s %8.3f %8.3f %6d %6d %8.1f %8s\n", c, label[name], m, sprintf("(%.0f-%.0f)", x[1], x[runs]), \
 					100 * rm, name == b ? "" : sprintf("(%.1f-%.1f%%)", 100 * r[1], 100 * r[runs]), med(l50, runs), med(l99, runs), err[c, name], med(t, runs), \
 					med(u, runs), name == b ? "" : sprintf("%+.1f", med(du, runs))
+				summary[c, name] = sprintf("%7.0f %6.1f%%", m, 100 * rm)
 			}
 			print ""
+		}
+		# The peer comparison: median req/s and median ratio to the bare case.
+		printf "peer comparison: median req/s and ratio to the bare app (kratosauth: its framework'"'"'s; naive, oathkeeper: net/http'"'"'s), %d runs\n", runs
+		printf "%-20s", "case"; for (ci = 1; ci <= nconns; ci++) printf " %15s", conns[ci] " conn" (conns[ci] == 1 ? "" : "s"); print ""
+		for (k = 1; k <= ncase; k++) {
+			printf "%-20s", label[order[k]]; for (ci = 1; ci <= nconns; ci++) printf " %15s", summary[conns[ci], order[k]]; print ""
 		}
 	}' | tee "$OUT/load.txt"
 cat "$OUT/machine-load.txt"
