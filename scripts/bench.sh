@@ -16,7 +16,9 @@
 #        - the three example apps (examples/nethttp, chi, gin, unchanged),
 #          GET /api/me with the cached session;
 #        - bench/bare for each: the same app, /api/me without RequireSession
-#          writing the same JSON (the bare case of that framework);
+#          writing the same JSON (the bare case of that framework); for chi
+#          also without the example's otelhttp handler (bare-chi-nootel),
+#          which shows what that costs, outside the library;
 #        - bench/naive: per-request whoami, as samples online do it;
 #        - Ory Oathkeeper v0.40.9 (scripts/oathkeeper.sh build), its
 #          cookie_session authenticator in front of net/http's bare app.
@@ -29,11 +31,12 @@
 #
 # Environment (defaults): BENCH_COUNT=8 LOAD_SECONDS=2 LOAD_RUNS=7
 #   LOAD_CONNS="1 8 64" SKIP_GO=0 SKIP_LOAD=0 USERS=16 (for the -mu cases)
-#   LOAD_CASES="bare-nethttp nethttp naive oathkeeper bare-chi chi bare-gin gin"
+#   LOAD_CASES="bare-nethttp nethttp naive oathkeeper bare-chi chi bare-chi-nootel
+#   bare-gin gin"
 #   plus, on request, bench/server's cases (its own bare): server-bare cached
 #   nocache nocache-mu naive-mu (-mu: USERS users' cookies in turn).
 #   Ports: APP_PORT=4555 (bench/server) NAIVE_PORT=4556 EXAMPLE_PORTS=4561-4563
-#   BARE_PORTS=4571-4573 OATHKEEPER_PORTS=4581-4583 (proxy, api, metrics).
+#   BARE_PORTS=4571-4574 OATHKEEPER_PORTS=4581-4583 (proxy, api, metrics).
 #   CPU_OPS=2000000 (iterations of a CPU-time measurement)
 # Output: bench/out/ (go.txt, benchstat.txt, hit.txt, cpu.tsv, hit-profile.txt,
 # load.tsv, load.txt, wrk logs, server logs).
@@ -48,14 +51,14 @@ BENCH_COUNT="${BENCH_COUNT:-8}"
 LOAD_SECONDS="${LOAD_SECONDS:-2}"
 LOAD_RUNS="${LOAD_RUNS:-7}"
 LOAD_CONNS="${LOAD_CONNS:-1 8 64}"
-LOAD_CASES="${LOAD_CASES:-bare-nethttp nethttp naive oathkeeper bare-chi chi bare-gin gin}"
+LOAD_CASES="${LOAD_CASES:-bare-nethttp nethttp naive oathkeeper bare-chi chi bare-chi-nootel bare-gin gin}"
 SKIP_GO="${SKIP_GO:-0}"
 SKIP_LOAD="${SKIP_LOAD:-0}"
 USERS="${USERS:-16}"
 APP_PORT="${APP_PORT:-4555}"
 NAIVE_PORT="${NAIVE_PORT:-4556}"
 EX_NETHTTP_PORT=4561 EX_CHI_PORT=4562 EX_GIN_PORT=4563
-BARE_NETHTTP_PORT=4571 BARE_CHI_PORT=4572 BARE_GIN_PORT=4573
+BARE_NETHTTP_PORT=4571 BARE_CHI_PORT=4572 BARE_GIN_PORT=4573 BARE_CHI_NOOTEL_PORT=4574
 OK_PROXY_PORT=4581 OK_API_PORT=4582 OK_METRICS_PORT=4583
 export KRATOS_PUBLIC_PORT="${KRATOS_PUBLIC_PORT:-4533}"
 export KRATOS_ADMIN_PORT="${KRATOS_ADMIN_PORT:-4534}"
@@ -166,7 +169,7 @@ mu=0
 for c in nocache-mu naive-mu; do want "$c" && mu=1; done
 
 port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-for p in "$NAIVE_PORT" $EX_NETHTTP_PORT $EX_CHI_PORT $EX_GIN_PORT $BARE_NETHTTP_PORT $BARE_CHI_PORT $BARE_GIN_PORT \
+for p in "$NAIVE_PORT" $EX_NETHTTP_PORT $EX_CHI_PORT $EX_GIN_PORT $BARE_NETHTTP_PORT $BARE_CHI_PORT $BARE_GIN_PORT $BARE_CHI_NOOTEL_PORT \
 	$OK_PROXY_PORT $OK_API_PORT $OK_METRICS_PORT; do
 	port_in_use "$p" && die "127.0.0.1:$p is in use (another make bench?)"
 done
@@ -174,8 +177,10 @@ done
 
 log "building bench programs, the example apps and Oathkeeper"
 go build -o "$OUT/bin/" ./bench/server ./bench/naive ./bench/session ./bench/bare
-go vet ./bench/bare/gin/main.go
-go build -o "$OUT/bin/bare-gin" ./bench/bare/gin/main.go
+for fw in chi gin; do # outside the root module (otelhttp, gin): built as files in the workspace
+	go vet "./bench/bare/$fw/main.go"
+	go build -o "$OUT/bin/bare-$fw" "./bench/bare/$fw/main.go"
+done
 for fw in nethttp chi gin; do # from their directories: each may be its own module
 	(cd "examples/$fw" && go build -o "$OUT/bin/example-$fw" .)
 done
@@ -234,8 +239,10 @@ done
 # The session's /api/me answer, which the bare apps write too.
 ME="$(curl -fsS --max-time 5 -H "Cookie: $COOKIE" "http://127.0.0.1:$EX_NETHTTP_PORT/api/me")" || die "examples/nethttp /api/me with the cookie failed"
 log "/api/me: $ME"
-start bare-nethttp "$OUT/bin/bare" -framework nethttp -addr "127.0.0.1:$BARE_NETHTTP_PORT" -kratos "$KRATOS" -me "$ME" -max-duration "$max_dur"
-start bare-chi "$OUT/bin/bare" -framework chi -addr "127.0.0.1:$BARE_CHI_PORT" -kratos "$KRATOS" -me "$ME" -max-duration "$max_dur"
+start bare-nethttp "$OUT/bin/bare" -addr "127.0.0.1:$BARE_NETHTTP_PORT" -kratos "$KRATOS" -me "$ME" -max-duration "$max_dur"
+start bare-chi "$OUT/bin/bare-chi" -addr "127.0.0.1:$BARE_CHI_PORT" -kratos "$KRATOS" -me "$ME" -max-duration "$max_dur"
+want bare-chi-nootel &&
+	start bare-chi-nootel "$OUT/bin/bare-chi" -otelhttp=false -addr "127.0.0.1:$BARE_CHI_NOOTEL_PORT" -kratos "$KRATOS" -me "$ME" -max-duration "$max_dur"
 start bare-gin "$OUT/bin/bare-gin" -addr "127.0.0.1:$BARE_GIN_PORT" -kratos "$KRATOS" -me "$ME" -max-duration "$max_dur"
 start naive "$OUT/bin/naive" -addr "127.0.0.1:$NAIVE_PORT" -kratos "$KRATOS" -max-duration "$max_dur"
 ((legacy)) && start server "$OUT/bin/server" -addr "127.0.0.1:$APP_PORT" -kratos "$KRATOS" -max-duration "$max_dur"
@@ -286,6 +293,7 @@ def bare-nethttp "http://127.0.0.1:$BARE_NETHTTP_PORT/api/me" bare-nethttp "bare
 def nethttp "http://127.0.0.1:$EX_NETHTTP_PORT/api/me" bare-nethttp "kratosauth net/http"
 def bare-chi "http://127.0.0.1:$BARE_CHI_PORT/api/me" bare-chi "bare chi"
 def chi "http://127.0.0.1:$EX_CHI_PORT/api/me" bare-chi "kratosauth chi"
+def bare-chi-nootel "http://127.0.0.1:$BARE_CHI_NOOTEL_PORT/api/me" bare-chi "bare chi, no otelhttp"
 def bare-gin "http://127.0.0.1:$BARE_GIN_PORT/api/me" bare-gin "bare gin"
 def gin "http://127.0.0.1:$EX_GIN_PORT/api/me" bare-gin "kratosauth gin"
 def naive "http://127.0.0.1:$NAIVE_PORT/api/me" bare-nethttp "naive whoami"
@@ -399,7 +407,7 @@ echo "load at end: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$OUT/machine-load.txt"
 		rps[$1, $3, $2] = $4; p50[$1, $3, $2] = $5; p99[$1, $3, $2] = $6; err[$1, $3] += $7; tw[$1, $3, $2] = $8; cpu[$1, $3, $2] = $9
 	}
 	END {
-		printf "%-5s %-20s %8s %15s %8s %15s %8s %8s %6s %6s %8s %8s\n", "conns", "case", "req/s", "(min-max)", "vs bare", "(min-max)", "p50 ms", "p99 ms", "errors", "TW/run", "CPU us", "+bare"
+		printf "%-5s %-22s %8s %15s %8s %15s %8s %8s %6s %6s %8s %8s\n", "conns", "case", "req/s", "(min-max)", "vs bare", "(min-max)", "p50 ms", "p99 ms", "errors", "TW/run", "CPU us", "+bare"
 		for (ci = 1; ci <= nconns; ci++) {
 			c = conns[ci]
 			for (k = 1; k <= ncase; k++) {
@@ -411,7 +419,7 @@ echo "load at end: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$OUT/machine-load.txt"
 					u[i] = cpu[c, name, i]; du[i] = cpu[c, name, i] - cpu[c, b, i]
 				}
 				m = med(x, runs); rm = med(r, runs)
-				printf "%-5s %-20s %8.0f %15s %7.1f%% %15s %8.3f %8.3f %6d %6d %8.1f %8s\n", c, label[name], m, sprintf("(%.0f-%.0f)", x[1], x[runs]), \
+				printf "%-5s %-22s %8.0f %15s %7.1f%% %15s %8.3f %8.3f %6d %6d %8.1f %8s\n", c, label[name], m, sprintf("(%.0f-%.0f)", x[1], x[runs]), \
 					100 * rm, name == b ? "" : sprintf("(%.1f-%.1f%%)", 100 * r[1], 100 * r[runs]), med(l50, runs), med(l99, runs), err[c, name], med(t, runs), \
 					med(u, runs), name == b ? "" : sprintf("%+.1f", med(du, runs))
 				summary[c, name] = sprintf("%7.0f %6.1f%%", m, 100 * rm)
@@ -420,9 +428,9 @@ echo "load at end: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$OUT/machine-load.txt"
 		}
 		# The peer comparison: median req/s and median ratio to the bare case.
 		printf "peer comparison: median req/s and ratio to the bare app (kratosauth: its framework'"'"'s; naive, oathkeeper: net/http'"'"'s), %d runs\n", runs
-		printf "%-20s", "case"; for (ci = 1; ci <= nconns; ci++) printf " %15s", conns[ci] " conn" (conns[ci] == 1 ? "" : "s"); print ""
+		printf "%-22s", "case"; for (ci = 1; ci <= nconns; ci++) printf " %15s", conns[ci] " conn" (conns[ci] == 1 ? "" : "s"); print ""
 		for (k = 1; k <= ncase; k++) {
-			printf "%-20s", label[order[k]]; for (ci = 1; ci <= nconns; ci++) printf " %15s", summary[conns[ci], order[k]]; print ""
+			printf "%-22s", label[order[k]]; for (ci = 1; ci <= nconns; ci++) printf " %15s", summary[conns[ci], order[k]]; print ""
 		}
 	}' | tee "$OUT/load.txt"
 cat "$OUT/machine-load.txt"

@@ -1,13 +1,13 @@
 // Command bare is the bare case of the app-level comparison in
-// scripts/bench.sh, for examples/nethttp and examples/chi (-framework);
-// bench/bare/gin is the same for examples/gin.
+// scripts/bench.sh for examples/nethttp; bench/bare/chi and bench/bare/gin
+// are the same for examples/chi and examples/gin.
 //
 // It is the example app with nothing changed but one route: the same
-// router, global middleware (chi: middleware.Recoverer), self-service
-// mount, the /, /dashboard and /healthz routes and http.Server settings;
-// only GET /api/me is served without RequireSession, writing the example's
-// JSON for the fixed session given by -me (the example's own /api/me
-// answer), encoded the same way on every request. So the example's /api/me
+// router, self-service mount, the /, /dashboard and /healthz routes and
+// http.Server settings (the optional Keto /admin route is off, as in the
+// benchmark's example); only GET /api/me is served without RequireSession,
+// writing the example's JSON for the fixed session given by -me (the
+// example's own /api/me answer), encoded the same way on every request. So the example's /api/me
 // req/s over this one's is what kratosauth costs the app: RequireSession,
 // Session from the context and Traits, and nothing else.
 //
@@ -25,9 +25,6 @@ import (
 	"os"
 	"time"
 
-	"github.com/go-chi/chi/v5"
-	"github.com/go-chi/chi/v5/middleware"
-
 	"github.com/kratosauth/kratosauth"
 	kratoshttp "github.com/kratosauth/kratosauth/adapters/nethttp"
 	"github.com/kratosauth/kratosauth/selfservice"
@@ -42,7 +39,6 @@ type me struct {
 }
 
 func main() {
-	framework := flag.String("framework", "nethttp", "nethttp or chi: the example app to mirror")
 	addr := flag.String("addr", "127.0.0.1:4571", "listen address (loopback)")
 	kratos := flag.String("kratos", "http://127.0.0.1:4533", "Kratos public URL (for the self-service mount; /api/me never calls it)")
 	appURL := flag.String("app-url", "http://127.0.0.1:4455", "the app's URL (as the example's APP_URL)")
@@ -84,33 +80,13 @@ func main() {
 	}
 	page := func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "page") }
 
-	var h http.Handler
-	switch *framework {
-	case "nethttp": // examples/nethttp's newApp
-		mux := http.NewServeMux()
-		mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
-		mux.Handle("GET /{$}", kratoshttp.LoadSession(auth)(http.HandlerFunc(page)))
-		mux.Handle("GET /dashboard", kratoshttp.RequireSession(auth)(http.HandlerFunc(page)))
-		mux.HandleFunc("GET /api/me", apiMe) // the one difference: no RequireSession
-		ui.Register(mux)
-		h = mux
-	case "chi": // examples/chi's newApp
-		r := chi.NewRouter()
-		r.Use(middleware.Recoverer)
-		r.Get("/healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
-		r.Group(func(r chi.Router) {
-			r.Use(auth.LoadSession().Middleware)
-			r.Get("/", page)
-		})
-		r.Group(func(r chi.Router) { // the one difference: no RequireSession in this group
-			r.Get("/dashboard", page)
-			r.Get("/api/me", apiMe)
-		})
-		ui.Register(r)
-		h = r
-	default:
-		log.Fatalf("bare: -framework %q: nethttp or chi (gin: bench/bare/gin)", *framework)
-	}
+	// examples/nethttp's newApp.
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
+	mux.Handle("GET /{$}", kratoshttp.LoadSession(auth)(http.HandlerFunc(page)))
+	mux.Handle("GET /dashboard", kratoshttp.RequireSession(auth)(http.HandlerFunc(page)))
+	mux.HandleFunc("GET /api/me", apiMe) // the one difference: no RequireSession
+	ui.Register(mux)
 
 	time.AfterFunc(*maxDur, func() {
 		log.Printf("bare: -max-duration %s reached, exiting", *maxDur)
@@ -119,7 +95,7 @@ func main() {
 	// The examples' http.Server.
 	srv := &http.Server{
 		Addr:              *addr,
-		Handler:           h,
+		Handler:           mux,
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       15 * time.Second,
 		WriteTimeout:      30 * time.Second,

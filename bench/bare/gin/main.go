@@ -4,7 +4,8 @@
 // changed but GET /api/me, served without RequireSession, writing the
 // example's JSON for the fixed session given by -me. Same gin engine, global
 // middleware (gin.Recovery), release mode, self-service mount, other routes
-// and http.Server settings as examples/gin.
+// and http.Server settings as examples/gin (whose optional Keto /admin route
+// is off in the benchmark).
 //
 // The build constraint keeps it out of the root module, which must not
 // require gin (scripts/test.sh checks): scripts/bench.sh builds it as a
