@@ -357,18 +357,19 @@ time_wait() { ss -Htan state time-wait "( sport = :$KRATOS_PUBLIC_PORT or dport 
 # ms converts wrk's latency (e.g. 212.00us, 1.53ms, 1.02s) to milliseconds.
 ms() { awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) n /= 1000; else if (v ~ /ms$/) n = n; else if (v ~ /s$/) n *= 1000; printf "%.3f", n }'; }
 
-# load CONNS SECONDS CASE FILE: one wrk run.
+# load CONNS SECONDS CASE FILE: one wrk run; wrk's own CPU time (user and
+# system seconds) goes to FILE.cpu.
 load() {
-	local c="$1" secs="$2" case="$3" f="$4" cred threads=$(( $1 < 2 ? $1 : 2 ))
+	local c="$1" secs="$2" case="$3" f="$4" cred threads=$(( $1 < 2 ? $1 : 2 )) TIMEFORMAT='%3U %3S'
 	cred=(-H "Cookie: $COOKIE"); [[ "$case" == *-mu ]] && cred=(-s "$OUT/users.lua")
-	wrk -t "$threads" -c "$c" -d "${secs}s" --timeout 5s --latency "${cred[@]}" "${URL[$case]}" >"$f"
+	{ time wrk -t "$threads" -c "$c" -d "${secs}s" --timeout 5s --latency "${cred[@]}" "${URL[$case]}" >"$f"; } 2>"$f.cpu"
 }
 
 log "warm-up: 1 s per case at 8 connections"
 for c in $LOAD_CASES; do load 8 1 "$c" "$OUT/wrk-warmup-$c.txt"; done
 
 RESULTS="$OUT/load.tsv"
-printf 'conns\trun\tcase\treq_s\tp50_ms\tp99_ms\terrors\ttime_wait_new\tcpu_us_per_req\n' >"$RESULTS"
+printf 'conns\trun\tcase\treq_s\tp50_ms\tp99_ms\terrors\ttime_wait_new\tcpu_us_per_req\twrk_cpu_us_per_req\n' >"$RESULTS"
 machine | tee "$OUT/machine-load.txt"
 for c in $LOAD_CONNS; do
 	for run in $(seq 1 "$LOAD_RUNS"); do
@@ -379,11 +380,12 @@ for c in $LOAD_CONNS; do
 			cpu1="$(server_ticks)" tw1="$(time_wait)"
 			reqs="$(awk '/ requests in / { print $1 }' "$f")"
 			cpu="$(awk -v t=$(( cpu1 - cpu0 )) -v us="$TICK_US" -v n="$reqs" 'BEGIN { printf "%.2f", n ? t * us / n : 0 }')"
+			wrk_cpu="$(awk -v n="$reqs" 'END { printf "%.2f", n ? ($1 + $2) * 1e6 / n : 0 }' "$f.cpu")"
 			rps="$(awk '/^Requests\/sec:/ { print $2 }' "$f")"
 			p50="$(ms "$(awk '$1 == "50%" { print $2 }' "$f")")"
 			p99="$(ms "$(awk '$1 == "99%" { print $2 }' "$f")")"
 			errs="$(awk '/Non-2xx or 3xx responses:/ { n += $NF } /Socket errors:/ { gsub(",", ""); n += $4 + $6 + $8 + $10 } END { print n + 0 }' "$f")"
-			printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$c" "$run" "$case" "$rps" "$p50" "$p99" "$errs" "$(( tw1 > tw0 ? tw1 - tw0 : 0 ))" "$cpu" >>"$RESULTS"
+			printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$c" "$run" "$case" "$rps" "$p50" "$p99" "$errs" "$(( tw1 > tw0 ? tw1 - tw0 : 0 ))" "$cpu" "$wrk_cpu" >>"$RESULTS"
 		done
 		log "$c conns, run $run of $LOAD_RUNS done"
 	done
@@ -394,7 +396,12 @@ echo "load at end: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$OUT/machine-load.txt"
 # the ratio to the case's bare case, run by run, median and min-max; median
 # p50 and p99; errors (all runs); new TIME_WAIT sockets on Kratos' port
 # (median per run); CPU time of the servers per request in microseconds
-# (median) and its difference to the bare case's, run by run (median).
+# (median) and its difference to the bare case's, run by run (median); the
+# CPU ratio, run by run (median): the bare case's CPU time per request over
+# this case's, servers and wrk together. When wrk and the servers keep both
+# cores busy (8 and 64 connections), req/s is the cores' time over that CPU
+# time, so the CPU ratio is the req/s ratio that a machine of our own would
+# show; other work on the machine moves it much less than req/s.
 {
 	for c in $LOAD_CASES; do printf 'case\t%s\t%s\t%s\n' "$c" "${BASE[$c]}" "${LABEL[$c]}"; done
 	tail -n +2 "$RESULTS"
@@ -404,33 +411,34 @@ echo "load at end: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$OUT/machine-load.txt"
 	$1 == "case" { order[++ncase] = $2; base[$2] = $3; label[$2] = $4; next }
 	{
 		if (!($1 in seen)) { seen[$1] = 1; conns[++nconns] = $1 }
-		rps[$1, $3, $2] = $4; p50[$1, $3, $2] = $5; p99[$1, $3, $2] = $6; err[$1, $3] += $7; tw[$1, $3, $2] = $8; cpu[$1, $3, $2] = $9
+		rps[$1, $3, $2] = $4; p50[$1, $3, $2] = $5; p99[$1, $3, $2] = $6; err[$1, $3] += $7; tw[$1, $3, $2] = $8; cpu[$1, $3, $2] = $9; all[$1, $3, $2] = $9 + $10
 	}
 	END {
-		printf "%-5s %-22s %8s %15s %8s %15s %8s %8s %6s %6s %8s %8s\n", "conns", "case", "req/s", "(min-max)", "vs bare", "(min-max)", "p50 ms", "p99 ms", "errors", "TW/run", "CPU us", "+bare"
+		printf "%-5s %-22s %8s %15s %8s %15s %8s %8s %6s %6s %8s %8s %9s\n", "conns", "case", "req/s", "(min-max)", "vs bare", "(min-max)", "p50 ms", "p99 ms", "errors", "TW/run", "CPU us", "+bare", "CPU ratio"
 		for (ci = 1; ci <= nconns; ci++) {
 			c = conns[ci]
 			for (k = 1; k <= ncase; k++) {
 				name = order[k]; b = base[name]
-				delete x; delete r; delete l50; delete l99; delete t; delete u; delete du
+				delete x; delete r; delete l50; delete l99; delete t; delete u; delete du; delete cr
 				for (i = 1; i <= runs; i++) {
 					x[i] = rps[c, name, i]; r[i] = rps[c, name, i] / rps[c, b, i]
 					l50[i] = p50[c, name, i]; l99[i] = p99[c, name, i]; t[i] = tw[c, name, i]
-					u[i] = cpu[c, name, i]; du[i] = cpu[c, name, i] - cpu[c, b, i]
+					u[i] = cpu[c, name, i]; du[i] = cpu[c, name, i] - cpu[c, b, i]; cr[i] = all[c, b, i] / all[c, name, i]
 				}
 				m = med(x, runs); rm = med(r, runs)
-				printf "%-5s %-22s %8.0f %15s %7.1f%% %15s %8.3f %8.3f %6d %6d %8.1f %8s\n", c, label[name], m, sprintf("(%.0f-%.0f)", x[1], x[runs]), \
+				printf "%-5s %-22s %8.0f %15s %7.1f%% %15s %8.3f %8.3f %6d %6d %8.1f %8s %8.1f%%\n", c, label[name], m, sprintf("(%.0f-%.0f)", x[1], x[runs]), \
 					100 * rm, name == b ? "" : sprintf("(%.1f-%.1f%%)", 100 * r[1], 100 * r[runs]), med(l50, runs), med(l99, runs), err[c, name], med(t, runs), \
-					med(u, runs), name == b ? "" : sprintf("%+.1f", med(du, runs))
-				summary[c, name] = sprintf("%7.0f %6.1f%%", m, 100 * rm)
+					med(u, runs), name == b ? "" : sprintf("%+.1f", med(du, runs)), 100 * med(cr, runs)
+				summary[c, name] = sprintf("%7.0f %6.1f%% %6.1f%%", m, 100 * rm, 100 * med(cr, runs))
 			}
 			print ""
 		}
 		# The peer comparison: median req/s and median ratio to the bare case.
-		printf "peer comparison: median req/s and ratio to the bare app (kratosauth: its framework'"'"'s; naive, oathkeeper: net/http'"'"'s), %d runs\n", runs
-		printf "%-22s", "case"; for (ci = 1; ci <= nconns; ci++) printf " %15s", conns[ci] " conn" (conns[ci] == 1 ? "" : "s"); print ""
+		printf "peer comparison: median req/s, ratio to the bare app (kratosauth: its framework'"'"'s; naive, oathkeeper: net/http'"'"'s)\n"
+		printf "and CPU ratio (the bare case'"'"'s CPU per request over the case'"'"'s, servers and wrk), %d runs\n", runs
+		printf "%-22s", "case"; for (ci = 1; ci <= nconns; ci++) printf " %22s", conns[ci] " conn" (conns[ci] == 1 ? "" : "s"); print ""
 		for (k = 1; k <= ncase; k++) {
-			printf "%-22s", label[order[k]]; for (ci = 1; ci <= nconns; ci++) printf " %15s", summary[conns[ci], order[k]]; print ""
+			printf "%-22s", label[order[k]]; for (ci = 1; ci <= nconns; ci++) printf " %22s", summary[conns[ci], order[k]]; print ""
 		}
 	}' | tee "$OUT/load.txt"
 cat "$OUT/machine-load.txt"
