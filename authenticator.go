@@ -30,6 +30,7 @@ type Authenticator struct {
 	writeLocks writeLocks
 	hot        *hotCache // nil unless the store is the default one
 	loginURL   string    // browser URL + /self-service/login/browser
+	warnings   warnLimiter
 }
 
 // New returns an Authenticator for the Kratos public API at kratosPublicURL
@@ -194,7 +195,7 @@ func (a *Authenticator) Invalidate(r *http.Request) {
 		return
 	}
 	key := cred.digest(a.namespace)
-	a.refuse(&key, refusedInvalidated, a.cfg.cacheTTL)
+	_ = a.refuse(&key, refusedInvalidated, a.cfg.cacheTTL) // a failure is logged
 }
 
 // HandleError writes the response for err with the configured ErrorHandler,

@@ -36,4 +36,10 @@
 // sends it as a bearer token to the app's downstream services, which verify
 // it without calling Kratos with package kratosjwt (module
 // github.com/kratosauth/kratosauth/jwtverify).
+//
+// Invalidate evicts a request's session on logout; InvalidateIdentity
+// evicts every session of an identity, and NewWebhookHandler does so when
+// Kratos calls it after a password change or a recovery. With several
+// replicas, share the cache in Redis (package
+// github.com/kratosauth/kratosauth/cache/redis) so that all of them see it.
 package kratosauth

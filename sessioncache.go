@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"errors"
-	"log/slog"
 	"sync"
 	"time"
 
@@ -80,7 +79,7 @@ func (a *Authenticator) lookupStore(key *digest, now time.Time) (s *Session, sta
 	e, err := a.cfg.store.Get(key.storeKey())
 	if err != nil {
 		if !errors.Is(err, cache.ErrNotFound) {
-			a.cfg.logger.Warn("kratosauth: session cache read failed", slog.String("error", err.Error()))
+			a.warn("kratosauth: session cache read failed", err)
 		}
 		return nil, cacheMiss, deadline
 	}
@@ -150,12 +149,19 @@ func (a *Authenticator) store(key *digest, s *Session, cacheFor time.Duration) {
 		return
 	}
 	e, err := encodeEntry(s, now.Add(ttl))
+	stored := false
 	if err == nil {
 		// The store keeps it through the grace period, for stale-if-error.
-		err = a.cfg.store.Set(key.storeKey(), e, ttl+a.cfg.staleGrace)
+		stored, err = a.writeEntry(key, e, ttl+a.cfg.staleGrace)
 	}
 	if err != nil {
-		a.cfg.logger.Warn("kratosauth: session cache write failed", slog.String("error", err.Error()))
+		a.warn("kratosauth: session cache write failed", err)
+		return
+	}
+	if !stored {
+		return // a logout on another process came first
+	}
+	if !a.indexSession(key, s, ttl+a.cfg.staleGrace) {
 		return
 	}
 	if a.hot != nil {
@@ -173,7 +179,7 @@ func (a *Authenticator) forget(key *digest, err error) {
 		return
 	}
 	if a.cfg.negativeTTL > 0 && errors.Is(err, ErrInvalidSession) {
-		a.refuse(key, refusedByKratos, a.cfg.negativeTTL)
+		_ = a.refuse(key, refusedByKratos, a.cfg.negativeTTL) // a failure is logged
 		return
 	}
 	defer a.writeLocks.lock(key)()
@@ -184,24 +190,41 @@ func (a *Authenticator) forget(key *digest, err error) {
 		return
 	}
 	if err := a.cfg.store.Delete(key.storeKey()); err != nil {
-		a.cfg.logger.Warn("kratosauth: session cache delete failed", slog.String("error", err.Error()))
+		a.warn("kratosauth: session cache delete failed", err)
 	}
 }
 
 // refuse stores a refusal entry for key that lasts ttl.
-func (a *Authenticator) refuse(key *digest, reason byte, ttl time.Duration) {
+func (a *Authenticator) refuse(key *digest, reason byte, ttl time.Duration) error {
 	if a.cfg.store == nil || ttl <= 0 {
-		return
+		return nil
 	}
 	defer a.writeLocks.lock(key)()
+	return a.refuseLocked(key, reason, ttl)
+}
+
+// refuseLocked is refuse for a caller holding key's write lock. When the
+// Store refuses the marker, the entry is deleted instead: the session stops
+// being served (a store refusing writes, such as a Redis at maxmemory,
+// still deletes), though an answer racing the eviction may be cached
+// again. When both fail, a shared Store may go on serving the session until
+// its entry expires: the warning says so, and the error is returned.
+func (a *Authenticator) refuseLocked(key *digest, reason byte, ttl time.Duration) error {
 	if a.hot != nil {
 		a.hot.delete(key)
 	}
 	e := binary.BigEndian.AppendUint64(make([]byte, 0, entryHeaderLen+2), uint64(time.Now().Add(ttl).UnixNano()))
 	e = append(e, entryRefusal, reason)
-	if err := a.cfg.store.Set(key.storeKey(), e, ttl); err != nil {
-		a.cfg.logger.Warn("kratosauth: session cache write failed", slog.String("error", err.Error()))
+	err := a.cfg.store.Set(key.storeKey(), e, ttl)
+	if err == nil {
+		return nil
 	}
+	if derr := a.cfg.store.Delete(key.storeKey()); derr == nil {
+		a.warn("kratosauth: session cache marker not written; the entry was deleted instead", err)
+		return nil
+	}
+	a.warn("kratosauth: session cache eviction failed; the session may be served from the cache until its entry expires", err)
+	return err
 }
 
 func encodeEntry(s *Session, deadline time.Time) ([]byte, error) {

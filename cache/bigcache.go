@@ -16,17 +16,26 @@ import (
 type BigCache struct {
 	c         *bigcache.BigCache
 	evictions atomic.Int64
+	*memIndex
 }
 
 var (
 	_ Store         = (*BigCache)(nil)
+	_ IdentityIndex = (*BigCache)(nil)
 	_ StatsReporter = (*BigCache)(nil)
 )
+
+// indexKeysPerMB bounds the identity index of a BigCache: one key per KB of
+// cache, about twice the sessions the cache itself can hold (an entry takes
+// about 600 bytes, an index key about 100). Past it, AddToIndex fails with
+// ErrIndexFull until keys expire, and sessions are not cached meanwhile.
+const indexKeysPerMB = 1024
 
 // NewBigCache returns a store whose entries live at most lifeWindow (bigcache
 // has one lifetime for all entries; shorter per-entry deadlines are checked
 // by the reader) and that holds at most maxMB megabytes, dropping the oldest
-// entries first when full. Its cleanup goroutine runs until Close.
+// entries first when full. Its identity index (IdentityIndex, in process)
+// holds at most maxMB × 1024 keys. Its cleanup goroutine runs until Close.
 func NewBigCache(lifeWindow time.Duration, maxMB int) (*BigCache, error) {
 	if lifeWindow <= 0 {
 		return nil, fmt.Errorf("cache: life window must be positive, got %s", lifeWindow)
@@ -48,7 +57,8 @@ func NewBigCache(lifeWindow time.Duration, maxMB int) (*BigCache, error) {
 
 // NewBigCacheWithConfig returns a store with a bigcache configuration of
 // your own. Stats counts evictions only when cfg has no OnRemove callbacks
-// of its own.
+// of its own. Its identity index holds at most HardMaxCacheSize × 1024 keys
+// (128k when HardMaxCacheSize is 0, unbounded).
 func NewBigCacheWithConfig(cfg bigcache.Config) (*BigCache, error) {
 	b := &BigCache{}
 	if cfg.OnRemove == nil && cfg.OnRemoveWithMetadata == nil && cfg.OnRemoveWithReason == nil {
@@ -62,7 +72,12 @@ func NewBigCacheWithConfig(cfg bigcache.Config) (*BigCache, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cache: %w", err)
 	}
+	mb := cfg.HardMaxCacheSize
+	if mb <= 0 {
+		mb = 128
+	}
 	b.c = c
+	b.memIndex = newMemIndex(mb * indexKeysPerMB)
 	return b, nil
 }
 

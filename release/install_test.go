@@ -18,10 +18,11 @@ import (
 )
 
 const (
-	rootPath = "github.com/kratosauth/kratosauth"
-	ginPath  = rootPath + "/adapters/gin"
-	jwtPath  = rootPath + "/jwtverify"
-	otelPath = rootPath + "/otelkratosauth"
+	rootPath  = "github.com/kratosauth/kratosauth"
+	ginPath   = rootPath + "/adapters/gin"
+	jwtPath   = rootPath + "/jwtverify"
+	otelPath  = rootPath + "/otelkratosauth"
+	redisPath = rootPath + "/cache/redis"
 )
 
 // TestInstall installs kratosauth as a user would, before the release is
@@ -64,13 +65,14 @@ func TestInstall(t *testing.T) {
 	if v := requiredVersion(t, filepath.Join(repo, "jwtverify/go.mod"), rootPath); v != rootVersion && os.Getenv("KRATOSAUTH_ROOT_VERSION") == "" {
 		t.Fatalf("jwtverify requires %s %s, adapters/gin %s: release them against one root version", rootPath, v, rootVersion)
 	}
-	for _, v := range []string{rootVersion, ginVersion, jwtVersion, otelVersion} {
+	redisVersion := envOr("KRATOSAUTH_REDIS_VERSION", requiredVersion(t, filepath.Join(repo, "examples/gin/go.mod"), redisPath))
+	for _, v := range []string{rootVersion, ginVersion, jwtVersion, otelVersion, redisVersion} {
 		if !semver.IsValid(v) || semver.Canonical(v) != v || module.IsPseudoVersion(v) || v == "v0.0.0" {
 			t.Fatalf("version %q is not a release version", v)
 		}
 	}
-	t.Logf("root module %s, jwtverify %s, adapters/gin %s, otelkratosauth %s", rootVersion, jwtVersion, ginVersion, otelVersion)
-	versions := moduleVersions{root: rootVersion, jwt: jwtVersion, gin: ginVersion, otel: otelVersion}
+	t.Logf("root module %s, jwtverify %s, adapters/gin %s, otelkratosauth %s, cache/redis %s", rootVersion, jwtVersion, ginVersion, otelVersion, redisVersion)
+	versions := moduleVersions{root: rootVersion, jwt: jwtVersion, gin: ginVersion, otel: otelVersion, redis: redisVersion}
 	ginMod := filepath.Join(repo, "adapters/gin/go.mod")
 
 	t.Run("released versions", func(t *testing.T) {
@@ -86,10 +88,12 @@ func TestInstall(t *testing.T) {
 			"kratosjwt: 200 with a token, 401 with a bad one",
 			"kratosginjwt: 200 with a token, 401 with a bad one",
 			"otelkratosauth: 6 session checks counted, 3 whoami calls timed",
+			"redis store, Redis down: 200 with a session, 401 without",
 			"dep " + rootPath + " " + rootVersion + "\n",
 			"dep " + ginPath + " " + ginVersion + "\n",
 			"dep " + jwtPath + " " + jwtVersion + "\n",
 			"dep " + otelPath + " " + otelVersion + "\n",
+			"dep " + redisPath + " " + redisVersion + "\n",
 		} {
 			if !strings.Contains(out, want) {
 				t.Errorf("output lacks %q:\n%s", want, out)
@@ -138,10 +142,10 @@ func TestInstall(t *testing.T) {
 }
 
 // moduleVersions are the versions of the published modules to install.
-type moduleVersions struct{ root, jwt, gin, otel string }
+type moduleVersions struct{ root, jwt, gin, otel, redis string }
 
-// install serves the root module, jwtverify, adapters/gin and
-// otelkratosauth at v (with ginGoMod as adapters/gin's go.mod when not nil)
+// install serves the root module, jwtverify, adapters/gin,
+// otelkratosauth and cache/redis at v (with ginGoMod as adapters/gin's go.mod when not nil)
 // from a local proxy, and gets, builds and runs the consumer in a fresh
 // module. It returns the go commands' and the consumer's output.
 func install(t *testing.T, repo string, v moduleVersions, ginGoMod []byte) (string, error) {
@@ -158,6 +162,9 @@ func install(t *testing.T, repo string, v moduleVersions, ginGoMod []byte) (stri
 		t.Fatal(err)
 	}
 	if err := proxy.add(module.Version{Path: otelPath, Version: v.otel}, filepath.Join(repo, "otelkratosauth"), nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := proxy.add(module.Version{Path: redisPath, Version: v.redis}, filepath.Join(repo, "cache/redis"), nil); err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("proxy built in %v", time.Since(start).Round(time.Millisecond))
@@ -178,7 +185,7 @@ func install(t *testing.T, repo string, v moduleVersions, ginGoMod []byte) (stri
 	// that third-party modules are verified without asking the checksum
 	// database; anything missing is still checked against it.
 	var sums bytes.Buffer
-	for _, f := range []string{"go.sum", "jwtverify/go.sum", "adapters/gin/go.sum", "otelkratosauth/go.sum"} {
+	for _, f := range []string{"go.sum", "jwtverify/go.sum", "adapters/gin/go.sum", "otelkratosauth/go.sum", "cache/redis/go.sum"} {
 		b, err := os.ReadFile(filepath.Join(repo, f))
 		if err != nil {
 			t.Fatal(err)
@@ -231,6 +238,9 @@ func install(t *testing.T, repo string, v moduleVersions, ginGoMod []byte) (stri
 	// OpenTelemetry users add otelkratosauth; its SDK is the app's choice,
 	// the consumer's comes from the proxy like any module.
 	if err := run("go", "get", otelPath+"@"+v.otel, "go.opentelemetry.io/otel/sdk/metric"); err != nil {
+		return out.String(), err
+	}
+	if err := run("go", "get", redisPath+"@"+v.redis); err != nil {
 		return out.String(), err
 	}
 	// -trimpath keeps compiled packages independent of the temporary module

@@ -8,7 +8,7 @@
 #      memory and GC with 100,000 cached sessions, Traits; the cost of a hit
 #      over bare in wall time (medians, min-max) and in CPU time (which
 #      other work on the machine inflates much less), and a CPU profile of
-#      a hit.
+#      a hit; then the Redis store's (bench/redis, REDIS_BENCH_COUNT runs).
 #   2. Load over loopback, every case in one run: a real Kratos v1.3.1
 #      (scripts/kratos.sh on KRATOS_PUBLIC_PORT/KRATOS_ADMIN_PORT, default
 #      4533/4534, so it does not clash with `make demo` on 4433), a
@@ -29,7 +29,7 @@
 #      median ratio and min-max, p50/p99 (medians), errors, new TIME_WAIT
 #      sockets on Kratos' port per run.
 #
-# Environment (defaults): BENCH_COUNT=8 LOAD_SECONDS=2 LOAD_RUNS=7
+# Environment (defaults): BENCH_COUNT=8 REDIS_BENCH_COUNT=6 LOAD_SECONDS=2 LOAD_RUNS=7
 #   LOAD_CONNS="1 8 64" SKIP_GO=0 SKIP_LOAD=0 USERS=16 (for the -mu cases)
 #   LOAD_CASES="bare-nethttp nethttp naive oathkeeper bare-chi chi bare-chi-nootel
 #   bare-gin gin"
@@ -48,6 +48,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
 BENCH_COUNT="${BENCH_COUNT:-8}"
+REDIS_BENCH_COUNT="${REDIS_BENCH_COUNT:-6}"
 LOAD_SECONDS="${LOAD_SECONDS:-2}"
 LOAD_RUNS="${LOAD_RUNS:-7}"
 LOAD_CONNS="${LOAD_CONNS:-1 8 64}"
@@ -148,6 +149,15 @@ if [[ "$SKIP_GO" != 1 ]]; then
 		go tool pprof -top -cum -nodecount 40 "$TEST" "$OUT/hit.cpu.pprof"
 	} 2>/dev/null >"$OUT/hit-profile.txt"
 	sed -n '1,20p' "$OUT/hit-profile.txt"
+
+	# The Redis store (BENCHMARKS.md, "Many replicas"): hit costs by store
+	# and client, whoami calls per session for fleets, memory per session,
+	# invalidation delays; a redis-server on a free loopback port.
+	"$ROOT/scripts/deps.sh" bench
+	log "Redis store benchmarks (bench/redis)"
+	(cd bench/redis && go test -run '^$' -bench . -benchmem -count "$REDIS_BENCH_COUNT" -benchtime 100000x .) | tee "$OUT/redis-go.txt"
+	benchstat_cmd "$OUT/redis-go.txt" | tee "$OUT/redis-benchstat.txt"
+	(cd bench/redis && MEMORY_SESSIONS=20000 go test -count=1 -run 'Fleet|Memory|Invalidation' -v .) | tee "$OUT/redis-tables.txt"
 fi
 [[ "$SKIP_LOAD" == 1 ]] && exit 0
 

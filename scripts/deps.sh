@@ -4,9 +4,13 @@
 #                   Debian's Chromium for the browser test (no browser is
 #                   downloaded from elsewhere), and Node.js with npm, which
 #                   installs the browser test's pinned axe-core
-#                   (e2e/browser/package-lock.json, npm ci) when missing
+#                   (e2e/browser/package-lock.json, npm ci) when missing,
+#                   and Debian's redis-server for the shared cache's tests
+#                   (started by internal/redistest on a free loopback port,
+#                   never as a system service)
 #   deps.sh demo    gcc, curl, jq (the README's curl lines use jq)
-#   deps.sh bench   gcc, curl, jq, and wrk for the load comparison
+#   deps.sh bench   gcc, curl, jq, wrk for the load comparison, and
+#                   redis-server for the Redis store's benchmarks
 set -euo pipefail
 mode="${1:-test}"
 need=()
@@ -17,8 +21,12 @@ case "$mode" in
 test)
 	command -v chromium >/dev/null || need+=(chromium)
 	command -v npm >/dev/null || need+=(nodejs npm)
+	command -v redis-server >/dev/null || need+=(redis-server)
 	;;
-bench) command -v wrk >/dev/null || need+=(wrk) ;;
+bench)
+	command -v wrk >/dev/null || need+=(wrk)
+	command -v redis-server >/dev/null || need+=(redis-server)
+	;;
 demo) ;;
 *) echo "deps.sh: unknown mode $mode (test, demo or bench)" >&2; exit 2 ;;
 esac

@@ -36,6 +36,24 @@ moduleDir() {
 	echo "$d"
 }
 
+# fuzzOnce runs one target; go's fuzzer sometimes reports its own -fuzztime
+# deadline, reached while it minimizes a new input, as a failure ("context
+# deadline exceeded", no failing input written): that run is tried again,
+# once. A real failure always writes its input.
+fuzzOnce() {
+	local out; out="$(mktemp)"
+	if (cd "$1" && go test -run '^$' -fuzz "^${2}\$" -fuzztime "$DURATION" -parallel "$PARALLEL" "$3") 2>&1 | tee "$out"; [[ ${PIPESTATUS[0]} -eq 0 ]]; then
+		rm -f "$out"; return 0
+	fi
+	if grep -q 'context deadline exceeded' "$out" && ! grep -q 'Failing input written' "$out"; then
+		rm -f "$out"
+		echo "fuzz.sh: $2 hit go's fuzz deadline while minimizing; running it again"
+		(cd "$1" && go test -run '^$' -fuzz "^${2}\$" -fuzztime "$DURATION" -parallel "$PARALLEL" "$3")
+		return
+	fi
+	rm -f "$out"; return 1
+}
+
 failed=()
 for entry in "${TARGETS[@]}"; do
 	dir="${entry% *}"; target="${entry#* }"
@@ -43,7 +61,7 @@ for entry in "${TARGETS[@]}"; do
 	mod="$(moduleDir "$dir")"
 	pkg="./${dir#"$mod"}"; pkg="${pkg/#.\/\//./}"; [[ "$pkg" == "./" ]] && pkg="."
 	echo "== fuzz $target ($dir) for $DURATION"
-	if ! (cd "$mod" && go test -run '^$' -fuzz "^${target}\$" -fuzztime "$DURATION" -parallel "$PARALLEL" "$pkg"); then
+	if ! fuzzOnce "$mod" "$target" "$pkg"; then
 		failed+=("$dir:$target")
 	fi
 done

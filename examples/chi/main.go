@@ -10,6 +10,9 @@
 //	                403 page (browsers) or a JSON 403, and 503 if Keto is down
 //	/login, /registration, /settings, /verification, /recovery, /error,
 //	/logout         Kratos' self-service pages (package selfservice)
+//	POST /hooks/kratos  with KRATOS_WEBHOOK_KEY only: Kratos' web_hook after
+//	                a password change or a recovery, which evicts the
+//	                identity's cached sessions (shared.go)
 //
 // Configuration (environment): KRATOS_PUBLIC_URL (http://127.0.0.1:4433),
 // KRATOS_BROWSER_URL (the public URL), APP_URL (http://127.0.0.1:4455),
@@ -20,6 +23,13 @@
 // its request's; telemetry.go), FORM_ACTION_ORIGINS (space-separated
 // origins of social sign-in providers, and of the pages they redirect
 // through, for the pages' CSP form-action; none).
+//
+// With REDIS_URL (e.g. redis://127.0.0.1:6379/0) sessions are cached in
+// Redis (package rediscache), shared by every replica of the app: one
+// whoami per session for the fleet, and a logout (/logout) on one replica
+// is seen by all. Without it, each process has its own in-memory cache.
+// KRATOS_WEBHOOK_KEY is the value Kratos sends in the X-Kratos-Webhook-Key
+// header (README: "Many replicas, one truth").
 package main
 
 import (
@@ -54,6 +64,8 @@ type config struct {
 	SessionCacheTTL  time.Duration
 	KetoReadURL      string
 	KetoAllowTTL     time.Duration
+	RedisURL         string // "": the default in-process cache
+	WebhookKey       string // "": no /hooks/kratos
 	Metrics          bool
 	Traces           string
 
@@ -84,6 +96,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		return cfg, fmt.Errorf("SESSION_CACHE_TTL: %w", err)
 	}
 	cfg.SessionCacheTTL = ttl
+	loadSharedConfig(&cfg, get)
 	if err := loadKetoConfig(&cfg, get); err != nil {
 		return cfg, err
 	}
@@ -102,7 +115,7 @@ func newApp(cfg config, logger *slog.Logger) (http.Handler, func(), error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	permOpts, closePerms, err := permissionOptions(cfg)
+	permOpts, closePerms, err := sharedCache{cfg, logger}.with(permissionOptions(cfg))
 	if err != nil {
 		_ = tel.shutdown(context.Background())
 		return nil, nil, err
@@ -159,6 +172,14 @@ func newApp(cfg config, logger *slog.Logger) (http.Handler, func(), error) {
 	// Self-service pages, /logout included: it drops the session from the
 	// cache (auth.Invalidate) and sends the browser to Kratos' logout URL.
 	ui.Register(r)
+	hook, err := webhook(cfg, auth)
+	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
+	if hook != nil {
+		r.Method(http.MethodPost, "/hooks/kratos", hook)
+	}
 
 	return tel.wrap(r), cleanup, nil
 }

@@ -35,6 +35,19 @@ func TestAppWithFakeKratos(t *testing.T) {
 	})
 }
 
+// Three instances on one Redis (REDIS_URL), as replicas.
+func TestAppWithRedis(t *testing.T) {
+	exampletest.RunShared(t, "gin", func(kratosPublicURL, appURL, redisURL string) (http.Handler, func(), error) {
+		return newApp(config{
+			KratosPublicURL:  kratosPublicURL,
+			KratosBrowserURL: kratosPublicURL,
+			AppURL:           appURL,
+			SessionCacheTTL:  time.Minute,
+			RedisURL:         redisURL,
+		}, slog.New(slog.DiscardHandler))
+	})
+}
+
 func TestLoadConfig(t *testing.T) {
 	env := func(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
 	cfg, err := loadConfig(env(nil))

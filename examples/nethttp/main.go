@@ -10,11 +10,21 @@
 //	                403 page (browsers) or a JSON 403, and 503 if Keto is down
 //	/login, /registration, /settings, /verification, /recovery, /error,
 //	/logout         Kratos' self-service pages (package selfservice)
+//	POST /hooks/kratos  with KRATOS_WEBHOOK_KEY only: Kratos' web_hook after
+//	                a password change or a recovery, which evicts the
+//	                identity's cached sessions (shared.go)
 //
 // Configuration (environment): KRATOS_PUBLIC_URL (http://127.0.0.1:4433),
 // KRATOS_BROWSER_URL (the public URL), APP_URL (http://127.0.0.1:4455),
 // ADDR (127.0.0.1:4455), SESSION_CACHE_TTL (1m), KETO_READ_URL (Keto's
 // read API, e.g. http://127.0.0.1:4466; none: no /admin), KETO_ALLOW_TTL (5s).
+//
+// With REDIS_URL (e.g. redis://127.0.0.1:6379/0) sessions are cached in
+// Redis (package rediscache), shared by every replica of the app: one
+// whoami per session for the fleet, and a logout (/logout) on one replica
+// is seen by all. Without it, each process has its own in-memory cache.
+// KRATOS_WEBHOOK_KEY is the value Kratos sends in the X-Kratos-Webhook-Key
+// header (README: "Many replicas, one truth").
 package main
 
 import (
@@ -44,6 +54,8 @@ type config struct {
 	SessionCacheTTL  time.Duration
 	KetoReadURL      string
 	KetoAllowTTL     time.Duration
+	RedisURL         string // "": the default in-process cache
+	WebhookKey       string // "": no /hooks/kratos
 }
 
 // loadConfig reads the configuration from the environment; the URLs are
@@ -66,6 +78,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		return cfg, fmt.Errorf("SESSION_CACHE_TTL: %w", err)
 	}
 	cfg.SessionCacheTTL = ttl
+	loadSharedConfig(&cfg, get)
 	if err := loadKetoConfig(&cfg, get); err != nil {
 		return cfg, err
 	}
@@ -77,7 +90,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 
 // newApp returns the app's handler and a function releasing its resources.
 func newApp(cfg config, logger *slog.Logger) (http.Handler, func(), error) {
-	permOpts, closePerms, err := permissionOptions(cfg)
+	permOpts, closePerms, err := sharedCache{cfg, logger}.with(permissionOptions(cfg))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -108,6 +121,15 @@ func newApp(cfg config, logger *slog.Logger) (http.Handler, func(), error) {
 	// Self-service pages, /logout included: it drops the session from the
 	// cache (auth.Invalidate) and sends the browser to Kratos' logout URL.
 	ui.Register(mux)
+	hook, err := webhook(cfg, auth)
+	if err != nil {
+		auth.Close()
+		closePerms()
+		return nil, nil, err
+	}
+	if hook != nil {
+		mux.Handle("POST /hooks/kratos", hook)
+	}
 
 	return mux, func() { auth.Close(); closePerms() }, nil
 }

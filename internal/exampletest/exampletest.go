@@ -13,8 +13,10 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
 
 	"github.com/kratosauth/kratosauth/internal/kratostest"
+	"github.com/kratosauth/kratosauth/internal/redistest"
 )
 
 const password = "example-Test-Passw0rd-!42"
@@ -127,4 +129,70 @@ func Run(t *testing.T, name string, newApp NewApp) {
 			assert.Contains(t, resp.Header.Get("Location"), "/self-service/login/browser")
 		}
 	})
+}
+
+// NewSharedApp builds an example app whose sessions are cached in the
+// Redis at redisURL (REDIS_URL).
+type NewSharedApp func(kratosPublicURL, appURL, redisURL string) (http.Handler, func(), error)
+
+// RunShared runs three instances of an example app on one real Redis, as
+// replicas behind a load balancer: a session is served by all of them, a
+// logout on one is refused by the others, and once every instance is
+// closed no goroutine of theirs is left (rueidis' connections, the
+// breaker's probe, the whoami client's).
+func RunShared(t *testing.T, name string, newApp NewSharedApp) {
+	rds := redistest.Start(t)
+	srv := httptest.NewUnstartedServer(nil)
+	appURL := "http://" + srv.Listener.Addr().String()
+	k := kratostest.Start(t, kratostest.Options{AppURL: appURL})
+	leaks := goleak.IgnoreCurrent() // Kratos' and Redis' processes are waited on by the harness
+
+	var urls []string
+	var closers []func()
+	for i := range 3 {
+		handler, cleanup, err := newApp(k.PublicURL, appURL, rds.URL)
+		require.NoError(t, err)
+		closers = append(closers, cleanup)
+		s := srv
+		if i > 0 {
+			s = httptest.NewUnstartedServer(nil)
+		}
+		s.Config.Handler = handler
+		s.Start()
+		closers = append(closers, s.Close)
+		urls = append(urls, s.URL)
+	}
+	jar, c := k.RegisterBrowser(t, kratostest.UniqueEmail(name+"-shared"), password)
+	noFollow := func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	plain := &http.Client{CheckRedirect: noFollow}
+	status := func(u string) int {
+		req, err := http.NewRequest(http.MethodGet, u+"/api/me", nil)
+		require.NoError(t, err)
+		req.AddCookie(&http.Cookie{Name: c.Name, Value: c.Value})
+		resp, err := plain.Do(req)
+		require.NoError(t, err)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	for _, u := range urls {
+		require.Equal(t, http.StatusOK, status(u))
+	}
+	browserClient := &http.Client{Jar: jar, CheckRedirect: noFollow}
+	resp, err := browserClient.Get(urls[0] + "/logout")
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusSeeOther, resp.StatusCode)
+	resp, err = browserClient.Get(resp.Header.Get("Location")) // Kratos ends the session
+	require.NoError(t, err)
+	resp.Body.Close()
+	for _, u := range urls {
+		assert.Equal(t, http.StatusUnauthorized, status(u), "logged out on the first instance")
+	}
+
+	for _, f := range closers {
+		f()
+	}
+	plain.CloseIdleConnections()
+	browserClient.CloseIdleConnections()
+	goleak.VerifyNone(t, leaks)
 }

@@ -75,6 +75,11 @@ type Options struct {
 	// database and the log. "" means t.TempDir() in Start; WriteConfig
 	// requires it.
 	Dir string
+	// Webhook, when set, makes Kratos revoke an identity's other sessions
+	// after a password change (settings) and after a recovery, then call
+	// the app's kratosauth webhook (kratosauth.NewWebhookHandler) with
+	// the identity's ID, as README's "Many replicas" configures it.
+	Webhook *Webhook
 	// Tokenizer holds session.whoami.tokenizer.templates by name, for
 	// whoami?tokenize_as=NAME; nil (the default) configures none.
 	Tokenizer map[string]TokenizerTemplate
@@ -143,6 +148,17 @@ func (o Options) checkTokenizer() error {
 	}
 	return nil
 }
+
+// Webhook is where Kratos' web_hook action calls the app, and the API key
+// it sends in the X-Kratos-Webhook-Key header.
+type Webhook struct {
+	URL, APIKey string
+}
+
+// WebhookBody is the web_hook's body template, the Jsonnet
+// `function(ctx) { identity_id: ctx.identity.id }` (base64), which
+// README's configuration uses too.
+const WebhookBody = "base64://ZnVuY3Rpb24oY3R4KSB7IGlkZW50aXR5X2lkOiBjdHguaWRlbnRpdHkuaWQgfQ=="
 
 // OIDCProvider is an OpenID Connect provider for Kratos' oidc method.
 type OIDCProvider struct {
@@ -231,17 +247,27 @@ func WriteConfig(dir string, o Options) (cfgPath string, err error) {
 	if err != nil {
 		return "", err
 	}
+	if w := o.Webhook; w != nil {
+		if u, perr := url.Parse(w.URL); perr != nil || u.Scheme == "" || u.Host == "" {
+			return "", fmt.Errorf("kratostest: invalid Webhook.URL %q", w.URL)
+		}
+		if w.APIKey == "" || strings.ContainsAny(w.APIKey+w.URL, "\"\n\\") {
+			return "", errors.New("kratostest: Webhook.APIKey must be set, and both fields plain text")
+		}
+	}
 	var buf bytes.Buffer
 	err = tmpl.Execute(&buf, struct {
 		Dir                     string
 		PublicPort, AdminPort   int
 		AppURL, RequiredAAL     string
+		Webhook                 *Webhook
+		WebhookBody             string
 		Tokenizer               map[string]TokenizerTemplate
 		Host, RPID              string
 		CourierURL, CourierBody string
 		AllMethods              bool
 		OIDC                    *OIDCProvider
-	}{filepath.ToSlash(dir), o.PublicPort, o.AdminPort, o.AppURL, o.RequiredAAL, o.Tokenizer,
+	}{filepath.ToSlash(dir), o.PublicPort, o.AdminPort, o.AppURL, o.RequiredAAL, o.Webhook, WebhookBody, o.Tokenizer,
 		o.Host, appURL.Hostname(), o.CourierURL, base64.StdEncoding.EncodeToString([]byte(courierBody)),
 		o.AllMethods, o.OIDC})
 	if err != nil {

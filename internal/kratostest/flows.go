@@ -383,3 +383,25 @@ func SessionIDs(t testing.TB, sess json.RawMessage) (sessionID, identityID strin
 func UniqueEmail(prefix string) string {
 	return fmt.Sprintf("%s-%d@example.com", prefix, time.Now().UnixNano())
 }
+
+// ChangePasswordAPI sets a new password through the API settings flow of
+// the session token's identity (a privileged session: authenticated within
+// the last 15 minutes). With Options.Webhook, Kratos then revokes the
+// identity's other sessions and calls the webhook before answering.
+func (s *Server) ChangePasswordAPI(t testing.TB, token, newPassword string) {
+	t.Helper()
+	c := noRedirect(nil)
+	f := s.getFlow(t, c, "/self-service/settings/api", tokenHeader(token))
+	resp, body := do(t, c, http.MethodPost, f.UI.Action, map[string]any{
+		"method":   "password",
+		"password": newPassword,
+	}, tokenHeader(token))
+	expect(t, resp, body, http.StatusOK)
+	var r struct {
+		State string `json:"state"`
+	}
+	decode(t, body, &r)
+	if r.State != "success" {
+		t.Fatalf("settings flow state %q, want success: %s", r.State, body)
+	}
+}

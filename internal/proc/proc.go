@@ -27,6 +27,11 @@ type Process struct {
 	// ReadyURLs must all answer 200 for the process to be ready; their
 	// hosts must refuse connections before it starts and after it stops.
 	ReadyURLs []string
+	// Addrs (host:port) must refuse connections before it starts and after
+	// it stops too, for servers that do not speak HTTP; ReadyFunc, when
+	// set, must also return true for the process to be ready.
+	Addrs     []string
+	ReadyFunc func() bool
 	// ReadyTimeout bounds the wait for readiness.
 	ReadyTimeout time.Duration
 
@@ -45,10 +50,10 @@ func (p *Process) Start() error {
 	if p.cmd != nil {
 		return fmt.Errorf("%s: already running", p.Name)
 	}
-	for _, u := range p.ReadyURLs {
-		if c, err := net.DialTimeout("tcp", hostPort(u), 200*time.Millisecond); err == nil {
+	for _, a := range p.addrs() {
+		if c, err := net.DialTimeout("tcp", a, 200*time.Millisecond); err == nil {
 			c.Close()
-			return fmt.Errorf("%s: %s is already in use by another process", p.Name, u)
+			return fmt.Errorf("%s: %s is already in use by another process", p.Name, a)
 		}
 	}
 	lf, err := os.OpenFile(p.LogPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
@@ -91,6 +96,9 @@ func (p *Process) Start() error {
 }
 
 func (p *Process) ready(c *http.Client) bool {
+	if p.ReadyFunc != nil && !p.ReadyFunc() {
+		return false
+	}
 	for _, u := range p.ReadyURLs {
 		resp, err := c.Get(u)
 		if err != nil {
@@ -113,6 +121,7 @@ func (p *Process) Stop() {
 	if p.cmd == nil {
 		return
 	}
+	_ = p.cmd.Process.Signal(syscall.SIGCONT) // a stopped (Signal SIGSTOP) process must run to exit
 	_ = p.cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case <-p.done:
@@ -122,15 +131,35 @@ func (p *Process) Stop() {
 	}
 	p.cmd = nil
 	_ = p.log.Close()
-	for _, u := range p.ReadyURLs {
+	for _, a := range p.addrs() {
 		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-			c, err := net.DialTimeout("tcp", hostPort(u), 200*time.Millisecond)
+			c, err := net.DialTimeout("tcp", a, 200*time.Millisecond)
 			if err != nil {
 				break
 			}
 			c.Close()
 		}
 	}
+}
+
+// Signal sends sig to the running process (SIGKILL: a crash; SIGSTOP and
+// SIGCONT: a hung server and its recovery); Stop and Restart still work
+// after it.
+func (p *Process) Signal(sig os.Signal) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.cmd != nil {
+		_ = p.cmd.Process.Signal(sig)
+	}
+}
+
+// addrs are the host:port that must be free before Start and after Stop.
+func (p *Process) addrs() []string {
+	out := append([]string(nil), p.Addrs...)
+	for _, u := range p.ReadyURLs {
+		out = append(out, hostPort(u))
+	}
+	return out
 }
 
 // Restart stops the process, if running, and starts it again.

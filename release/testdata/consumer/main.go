@@ -1,15 +1,16 @@
 // Command consumer is what a user of kratosauth writes after
 //
 //	go get github.com/kratosauth/kratosauth@VERSION github.com/kratosauth/kratosauth/adapters/gin@VERSION \
-//		github.com/kratosauth/kratosauth/otelkratosauth@VERSION
+//		github.com/kratosauth/kratosauth/otelkratosauth@VERSION github.com/kratosauth/kratosauth/cache/redis@VERSION
 //	go get github.com/kratosauth/kratosauth/jwtverify@VERSION
 //
 // TestInstall builds it in a fresh module, outside this repository, from
 // module zips served by a local module proxy. It sends one request with a
 // session and one without through each adapter (net/http, chi, gin) to a
 // fake Kratos whoami, and exits non-zero unless they get 200 and 401 and
-// otelkratosauth's metrics counted them; then the same for a downstream
-// service's token check (jwt.go).
+// otelkratosauth's metrics counted them, and through an Authenticator
+// whose cache is a Redis store with no Redis running (a Redis outage is not
+// the app's); then the same for a downstream service's token check (jwt.go).
 package main
 
 import (
@@ -31,6 +32,7 @@ import (
 	kratoschi "github.com/kratosauth/kratosauth/adapters/chi"
 	kratosgin "github.com/kratosauth/kratosauth/adapters/gin"
 	kratoshttp "github.com/kratosauth/kratosauth/adapters/nethttp"
+	rediscache "github.com/kratosauth/kratosauth/cache/redis"
 	"github.com/kratosauth/kratosauth/otelkratosauth"
 )
 
@@ -95,10 +97,23 @@ func main() {
 		c.String(http.StatusOK, id.ID)
 	})
 
+	store, err := rediscache.New("redis://127.0.0.1:1/0") // nothing listens there
+	if err != nil {
+		fail("rediscache.New: %v", err)
+	}
+	defer store.Close()
+	shared, err := kratosauth.New(kratos.URL, kratosauth.WithCache(store))
+	if err != nil {
+		fail("kratosauth.New with the Redis store: %v", err)
+	}
+	defer shared.Close()
+	redisMux := http.NewServeMux()
+	redisMux.Handle("GET /me", kratoshttp.RequireSession(shared)(http.HandlerFunc(hello)))
+
 	for _, a := range []struct {
 		name string
 		h    http.Handler
-	}{{"net/http", mux}, {"chi", router}, {"gin", engine}} {
+	}{{"net/http", mux}, {"chi", router}, {"gin", engine}, {"redis store, Redis down", redisMux}} {
 		with := serve(a.h, token)
 		without := serve(a.h, "")
 		if with.Code != http.StatusOK || with.Body.String() != identityID {

@@ -1,0 +1,116 @@
+package cache
+
+import (
+	"sync"
+	"time"
+)
+
+// memIndex is an in-process IdentityIndex: a map of indexes, each a map of
+// keys to their expiry (Unix nanoseconds), and the holds of taken indexes.
+// It is bounded by maxKeys unexpired keys across all indexes; holds are not
+// counted (a hold must never be dropped to make room, and there is at most
+// one per eviction within the hold period).
+type memIndex struct {
+	maxKeys int
+
+	mu        sync.Mutex
+	indexes   map[string]map[string]int64
+	holds     map[string]int64 // index -> end of hold
+	keys      int              // keys in indexes, expired ones included until pruned
+	lastSweep int64
+}
+
+// sweepEvery bounds how often a full index refuses a key after a sweep of
+// every index for expired keys, so that a full index does not cost a full
+// sweep per add.
+const sweepEvery = int64(time.Second)
+
+func newMemIndex(maxKeys int) *memIndex {
+	return &memIndex{
+		maxKeys: maxKeys,
+		indexes: make(map[string]map[string]int64),
+		holds:   make(map[string]int64),
+	}
+}
+
+func (m *memIndex) AddToIndex(index, key string, ttl time.Duration) error {
+	now := time.Now().UnixNano()
+	exp := now + int64(ttl)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if end, ok := m.holds[index]; ok {
+		if now < end {
+			return ErrIndexHeld
+		}
+		delete(m.holds, index)
+	}
+	keys := m.indexes[index]
+	if old, ok := keys[key]; ok {
+		keys[key] = max(old, exp)
+		return nil
+	}
+	if len(keys) >= 8 {
+		m.prune(keys, now) // an identity's expired sessions, without a full sweep
+	}
+	if m.keys >= m.maxKeys && now-m.lastSweep >= sweepEvery {
+		m.sweep(now)
+	}
+	if m.keys >= m.maxKeys {
+		return ErrIndexFull
+	}
+	if keys == nil {
+		keys = make(map[string]int64)
+		m.indexes[index] = keys
+	}
+	keys[key] = exp
+	m.keys++
+	return nil
+}
+
+func (m *memIndex) TakeIndex(index string, hold time.Duration) ([]string, error) {
+	now := time.Now().UnixNano()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	keys := m.indexes[index]
+	delete(m.indexes, index)
+	m.keys -= len(keys)
+	if hold > 0 {
+		m.holds[index] = max(m.holds[index], now+int64(hold))
+	}
+	if now-m.lastSweep >= int64(time.Minute) {
+		m.sweep(now) // holds of identities never seen again
+	}
+	out := make([]string, 0, len(keys))
+	for k, exp := range keys {
+		if now < exp {
+			out = append(out, k)
+		}
+	}
+	return out, nil
+}
+
+// prune drops the expired keys of one index.
+func (m *memIndex) prune(keys map[string]int64, now int64) {
+	for k, exp := range keys {
+		if now >= exp {
+			delete(keys, k)
+			m.keys--
+		}
+	}
+}
+
+// sweep drops every expired key and hold.
+func (m *memIndex) sweep(now int64) {
+	m.lastSweep = now
+	for name, keys := range m.indexes {
+		m.prune(keys, now)
+		if len(keys) == 0 {
+			delete(m.indexes, name)
+		}
+	}
+	for name, end := range m.holds {
+		if now >= end {
+			delete(m.holds, name)
+		}
+	}
+}
