@@ -1,9 +1,16 @@
 // Command naive is the baseline of the load comparison: the per-request
-// whoami middleware found in blog posts and samples. It forwards the
-// request's whole Cookie header (and any X-Session-Token) to Kratos with
+// whoami middleware found in blog posts and samples, such as the Go
+// sessionMiddleware of Ory's "session management" guide (whole Cookie header
+// to FrontendAPI.ToSession on every request). It forwards the request's
+// whole Cookie header (and any X-Session-Token) to Kratos with
 // http.DefaultClient on every request, decodes the session and puts it in
 // the context. No cache, no credential parsing, default transport (2 idle
-// connections per host). It serves /naive and exits after -max-duration.
+// connections per host). It is a little lighter than the guide's: no SDK
+// client, no log line per request.
+//
+// It serves GET /api/me, writing the examples' /api/me JSON for the
+// session (so its req/s compare with bench/bare's and the examples'), and
+// GET /naive (the same), and exits after -max-duration.
 package main
 
 import (
@@ -22,9 +29,12 @@ type ctxKey struct{}
 type session struct {
 	ID       string `json:"id"`
 	Active   bool   `json:"active"`
+	AAL      string `json:"authenticator_assurance_level"`
 	Identity struct {
-		ID     string          `json:"id"`
-		Traits json.RawMessage `json:"traits"`
+		ID     string `json:"id"`
+		Traits struct {
+			Email string `json:"email"`
+		} `json:"traits"`
 	} `json:"identity"`
 }
 
@@ -66,11 +76,20 @@ func main() {
 	if host, _, err := net.SplitHostPort(*addr); err != nil || !net.ParseIP(host).IsLoopback() {
 		log.Fatalf("naive: -addr %q must be a loopback address", *addr)
 	}
+	// The examples' /api/me handler.
 	app := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s, _ := r.Context().Value(ctxKey{}).(*session)
-		_, _ = w.Write([]byte("ok " + s.Identity.ID))
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "no-store")
+		_ = json.NewEncoder(w).Encode(map[string]string{
+			"identity_id": s.Identity.ID,
+			"email":       s.Identity.Traits.Email,
+			"session_id":  s.ID,
+			"aal":         s.AAL,
+		})
 	})
 	mux := http.NewServeMux()
+	mux.Handle("GET /api/me", requireSession(*kratos, app))
 	mux.Handle("GET /naive", requireSession(*kratos, app))
 	time.AfterFunc(*maxDur, func() {
 		log.Printf("naive: -max-duration %s reached, exiting", *maxDur)
