@@ -235,9 +235,9 @@ type downStore struct{}
 
 var errDown = errors.New("store down")
 
-func (downStore) Get(string) ([]byte, error)                     { return nil, errDown }
-func (downStore) Begin(string) (cache.Ticket, error)             { return cache.Ticket{}, errDown }
-func (downStore) Close() error                                   { return nil }
+func (downStore) Get(string) ([]byte, error)         { return nil, errDown }
+func (downStore) Begin(string) (cache.Ticket, error) { return cache.Ticket{}, errDown }
+func (downStore) Close() error                       { return nil }
 func (downStore) Revoke(string, []byte, time.Duration, time.Duration) error {
 	return errDown
 }

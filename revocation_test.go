@@ -158,3 +158,29 @@ func TestInvalidateIdentityIgnoresASCIICase(t *testing.T) {
 	require.NoError(t, a.InvalidateIdentity(context.Background(), strings.ToUpper(id)))
 	assert.Equal(t, "invalid", check(a, bob), "the upper-case ID evicted nothing")
 }
+
+// A session revoked in Kratos alone (an admin, another app) is refused by
+// Kratos on replica 1; an admission replica 2 fetched before that is not
+// cached after it, with or without the negative cache.
+func TestRefusalFencesEarlierAdmits(t *testing.T) {
+	for name, neg := range map[string]time.Duration{"no negative cache": 0, "negative cache": time.Minute} {
+		t.Run(name, func(t *testing.T) {
+			kratos := kratosauthtest.NewServer(t)
+			store := newBigCache(t)
+			held := newHeldAnswers()
+			opts := []kratosauth.Option{kratosauth.WithCache(store), kratosauth.WithLogger(discard)}
+			if neg > 0 {
+				opts = append(opts, kratosauth.WithNegativeCacheTTL(neg))
+			}
+			r1 := newAuth(t, kratos.URL, opts...)
+			r2 := newAuth(t, kratos.URL, append(opts, kratosauth.WithHTTPClient(&http.Client{Transport: held}))...)
+			alice := kratos.Login()
+
+			deliver := startHeld(t, r2, held, alice)
+			kratos.Revoke(alice)
+			require.Equal(t, "invalid", check(r1, alice))
+			assert.Equal(t, "ok", deliver())
+			assert.Equal(t, "invalid", check(r2, alice), "the admission from before the refusal was cached")
+		})
+	}
+}

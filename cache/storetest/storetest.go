@@ -34,7 +34,9 @@ func Run(t *testing.T, newStore func(t *testing.T) cache.Store) {
 	t.Run("ConcurrentRevocationsWin", func(t *testing.T) { concurrent(t, newStore(t)) })
 }
 
-func key(*testing.T) string { return fmt.Sprintf("storetest-%x-%d", rand.Uint64(), time.Now().UnixNano()) }
+func key(*testing.T) string {
+	return fmt.Sprintf("storetest-%x-%d", rand.Uint64(), time.Now().UnixNano())
+}
 
 func begin(t *testing.T, s cache.Store, k string) cache.Ticket {
 	t.Helper()
