@@ -118,7 +118,6 @@ func (s *recordingStore) only(t *testing.T) (string, []byte, time.Duration) {
 	}
 	require.Len(t, keys, 1)
 	return keys[0], s.entries[keys[0]], s.ttls[keys[0]]
-	return "", nil, 0
 }
 
 func TestCacheKeyIsAHashNeverTheCredential(t *testing.T) {

@@ -52,7 +52,9 @@ func BenchmarkGet(b *testing.B) {
 
 	const key = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 	for _, s := range []cache.Store{big, local} {
-		require.NoError(b, s.Set(key, entry, time.Hour))
+		tk, err := s.Begin(key)
+		require.NoError(b, err)
+		require.NoError(b, s.Put(key, entry, time.Hour, tk, time.Minute))
 	}
 	time.Sleep(1100 * time.Millisecond) // past the store's read-through of its own writes
 
@@ -238,7 +240,7 @@ func TestInvalidationDelay(t *testing.T) {
 		set  func(v []byte) error
 		get  func() ([]byte, error)
 	}{
-		{"rueidis (rediscache)", func(v []byte) error { return r1.Set("k", v, time.Minute) }, func() ([]byte, error) { return r2.Get("k") }},
+		{"rueidis (rediscache)", func(v []byte) error { return r1.Revoke("k", v, time.Minute, 0) }, func() ([]byte, error) { return r2.Get("k") }},
 		{"go-redis", func(v []byte) error { return gw.Set(ctx, "kratosauth:k", v, time.Minute).Err() },
 			func() ([]byte, error) { return gr.Get(ctx, "kratosauth:k").Bytes() }},
 	} {
