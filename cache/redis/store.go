@@ -27,7 +27,7 @@
 // Every key starts with the prefix (WithPrefix, "kratosauth:"). kratosauth's
 // keys are hex SHA-256 digests of its namespace (Kratos URL, cookie name)
 // and a credential; an entry is kratosauth's binary entry bytes, stored
-// with SET ... PX, the entry's own lifetime. An identity's index is a
+// with a Lua script's SET ... PX, the entry's own lifetime. An identity's index is a
 // sorted set under prefix+"idx:"+digest, whose members are the keys of the
 // identity's sessions scored by their expiry; it expires with its last
 // member. Every command names one key, and the index scripts touch only
@@ -38,10 +38,19 @@
 //
 // About 1 KB of Redis memory per cached session with its index member (see
 // BENCHMARKS.md for the measurement); give Redis a maxmemory that holds
-// every session cached within the TTL, or use a volatile-* or allkeys-*
-// eviction policy knowing that an evicted index hold (after
-// InvalidateIdentity) reopens, for at most the whoami timeout, the window
-// in which an answer fetched before the eviction could be cached.
+// every session cached within the TTL, with the noeviction policy: an
+// evicting policy could drop a revocation's fence or an index hold before
+// its time. Writes refused at maxmemory fail closed (a revocation returns
+// an error; a session is not cached).
+//
+// # Fencing
+//
+// Every value starts with its key's fence (16 decimal digits, microseconds
+// of Redis' clock). Begin, Put and Revoke are Lua scripts on the key, so
+// Redis itself orders a cache write against the revocations of its key, on
+// its own clock, whenever the write arrives; a ticket carries the server's
+// run_id, which a restart or failover changes, so a ticket issued before
+// Redis lost its fences is refused.
 package rediscache
 
 import (
