@@ -31,6 +31,7 @@ type Authenticator struct {
 	hot        *hotCache // nil unless the store is the default one
 	loginURL   string    // browser URL + /self-service/login/browser
 	warnings   warnLimiter
+	ext        *extender // nil without WithSessionExtension
 }
 
 // New returns an Authenticator for the Kratos public API at kratosPublicURL
@@ -79,6 +80,9 @@ func New(kratosPublicURL string, opts ...Option) (*Authenticator, error) {
 	// must never get these sessions, whose Tokenized it did not ask for.
 	a.namespace = a.whoamiURL + "\x00" + c.cookieName
 	a.loginURL = c.browserURL.String() + "/self-service/login/browser"
+	if c.extension != nil {
+		a.ext = newExtender()
+	}
 
 	if c.cacheTTL > 0 && !c.storeSet {
 		store, err := cache.NewBigCache(max(c.cacheTTL+c.staleGrace, c.negativeTTL), c.cacheSizeMB)
@@ -117,6 +121,9 @@ func whoamiClient(client *http.Client) *http.Client {
 // and closes the whoami client's idle connections. A store passed with
 // WithCache is left open. Requests must not be authenticated after Close.
 func (a *Authenticator) Close() error {
+	if a.ext != nil {
+		a.ext.close() // before the store closes: a finished extension writes to it
+	}
 	a.cfg.client.CloseIdleConnections() // their read/write goroutines would outlive Close
 	if a.ownsStore && a.cfg.store != nil {
 		return a.cfg.store.Close()
@@ -158,6 +165,7 @@ func (a *Authenticator) authenticate(r *http.Request) (authResult, error) {
 	cached, state := a.lookup(&key, time.Now())
 	switch state {
 	case cacheHit:
+		a.maybeExtend(&key, cached)
 		return authResult{session: cached, cache: CacheHit}, nil
 	case cacheRefused:
 		return authResult{cache: CacheNegative}, a.withRedirect(r, &Error{Kind: ErrInvalidSession, Cause: errRefusedRecently})
@@ -176,6 +184,7 @@ func (a *Authenticator) authenticate(r *http.Request) (authResult, error) {
 		}
 		return authResult{cache: res.cache}, a.withRedirect(r, err)
 	}
+	a.maybeExtend(&key, res.session)
 	return res, nil
 }
 

@@ -63,6 +63,8 @@ type config struct {
 
 	tokenizeAs  string // Kratos tokenizer template, "" for none
 	permissions PermissionChecker
+
+	extension *sessionExtension // nil: sessions are not extended
 }
 
 // WithBrowserURL sets the URL browsers use to reach Kratos' public API,
@@ -356,6 +358,9 @@ func isCookieName(s string) bool {
 
 // validate rejects combinations of options that cannot work together.
 func (c *config) validate() error {
+	if c.extension != nil && c.extension.adminURL == "" {
+		return errors.New("kratosauth: WithKratosAdminAPIKey needs WithSessionExtension")
+	}
 	if c.cacheTTL > 0 {
 		if c.storeSet && c.cacheSizeSet {
 			return errors.New("kratosauth: WithCacheSizeMB sizes the default cache; it cannot be combined with WithCache")

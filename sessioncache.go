@@ -54,6 +54,7 @@ const (
 	entryRefusal       = 0xff
 	refusedByKratos    = 'r' // Kratos said 401 (WithNegativeCacheTTL)
 	refusedInvalidated = 'i' // Invalidate was called (logout)
+	evictedExtended    = 'e' // Kratos extended the session: read its new expiry (already past: a miss)
 )
 
 // lookup returns the state of key's entry and, for cacheHit and cacheStale,
