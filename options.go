@@ -64,7 +64,8 @@ type config struct {
 	tokenizeAs  string // Kratos tokenizer template, "" for none
 	permissions PermissionChecker
 
-	extension *sessionExtension // nil: sessions are not extended
+	extension      *sessionExtension // nil: sessions are not extended
+	revocationSink RevocationSink
 }
 
 // WithBrowserURL sets the URL browsers use to reach Kratos' public API,
@@ -360,6 +361,9 @@ func isCookieName(s string) bool {
 func (c *config) validate() error {
 	if c.extension != nil && c.extension.adminURL == "" {
 		return errors.New("kratosauth: WithKratosAdminAPIKey needs WithSessionExtension")
+	}
+	if c.revocationSink != nil && c.cacheTTL <= 0 {
+		return errors.New("kratosauth: WithRevocationSink needs the cache (session IDs are read from it), which WithCacheTTL(0) disables")
 	}
 	if c.cacheTTL > 0 {
 		if c.storeSet && c.cacheSizeSet {
