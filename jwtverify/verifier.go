@@ -151,6 +151,18 @@ func (v *Verifier) claims(payload []byte, now time.Time) (*Claims, error) {
 	case v.cfg.audience != "" && !slices.Contains(r.Audience, v.cfg.audience):
 		return nil, invalid("audience %q does not include %q", []string(r.Audience), v.cfg.audience)
 	}
+	if l := v.cfg.revocations; l != nil {
+		if r.SessionID == "" {
+			return nil, invalid("no sid: the revocation list cannot be checked")
+		}
+		revoked, err := l.Revoked(r.SessionID)
+		if err != nil {
+			return nil, &kratosauth.Error{Kind: kratosauth.ErrUnavailable, Cause: fmt.Errorf("kratosjwt: revocation list: %w", err)}
+		}
+		if revoked {
+			return nil, invalid("session revoked")
+		}
+	}
 	return &Claims{
 		Subject:   r.Subject,
 		SessionID: r.SessionID,
