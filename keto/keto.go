@@ -6,6 +6,10 @@
 //	perms, err := keto.New("http://127.0.0.1:4466") // Keto's read port
 //	allowed, err := perms.Check(ctx, keto.Tuple{Namespace: "Doc", Object: id, Relation: "view", SubjectID: identityID})
 //
+// FilterPermitted answers the question for a list of objects (what a list
+// endpoint may show), all or nothing; ForgetObject, ForgetSubject and
+// ForgetAll drop cached decisions when the app changes tuples.
+//
 // A *Client is a kratosauth.PermissionChecker, for routes protected with
 // kratosauth's RequirePermission (pass it with kratosauth.WithPermissions).
 //
