@@ -155,7 +155,7 @@ func (a *Authenticator) authenticate(r *http.Request) (authResult, error) {
 		return authResult{}, a.withRedirect(r, err)
 	}
 	key := cred.digest(a.namespace)
-	cached, state := a.lookup(&key, time.Now())
+	cached, state, rev := a.lookup(&key, time.Now())
 	switch state {
 	case cacheHit:
 		return authResult{session: cached, cache: CacheHit}, nil
@@ -165,7 +165,7 @@ func (a *Authenticator) authenticate(r *http.Request) (authResult, error) {
 	if !cred.sendable() {
 		return authResult{}, a.withRedirect(r, &Error{Kind: ErrInvalidSession, Cause: errMalformedCredential})
 	}
-	res, err := a.fetchShared(r.Context(), key, cred)
+	res, err := a.fetchShared(r.Context(), key, rev, cred)
 	if err != nil {
 		// Only Kratos' own failure may fall back on the stale session: never
 		// a refusal, and never a client that hung up.
@@ -232,13 +232,18 @@ func (a *Authenticator) HandleError(w http.ResponseWriter, r *http.Request, err 
 	a.cfg.errorHandler(w, r, err)
 }
 
-// fetchShared makes one whoami call per credential at a time. The call runs
+// fetchShared makes one whoami call per credential and revision (the
+// revocation the caller saw in the cache) at a time. The call runs
 // detached from any one caller's context, bounded by the configured timeout,
 // so a client that goes away does not fail the others waiting on it; that
 // client itself gets ErrCanceled.
-func (a *Authenticator) fetchShared(ctx context.Context, key digest, cred credential) (authResult, error) {
+func (a *Authenticator) fetchShared(ctx context.Context, key digest, rev revision, cred credential) (authResult, error) {
 	cache := CacheShared // unless this request's own call runs
-	ch := a.inflight.DoChan(string(key[:]), func() (any, error) {
+	flight := string(key[:])
+	if rev != (revision{}) {
+		flight += string(rev[:])
+	}
+	ch := a.inflight.DoChan(flight, func() (any, error) {
 		cache = CacheMiss // read after the result arrives: the channel orders it
 		// The ticket is taken before Kratos is asked: a revocation after
 		// this point, on any replica, keeps the answer out of the cache.

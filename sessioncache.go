@@ -56,54 +56,62 @@ const (
 	refusedInvalidated = 'i' // Invalidate was called (logout)
 )
 
+// A revision is the refusal marker a lookup saw (zero: none): which
+// revocation of the key, if any, a request knows of. A request that saw
+// one never shares a whoami call with one that saw another (fetchShared),
+// so no request that starts after a revocation gets an answer fetched
+// before it.
+type revision [entryHeaderLen + 2]byte
+
 // lookup returns the state of key's entry and, for cacheHit and cacheStale,
-// its session.
-func (a *Authenticator) lookup(key *digest, now time.Time) (*Session, cacheState) {
+// its session, and the revision it saw.
+func (a *Authenticator) lookup(key *digest, now time.Time) (*Session, cacheState, revision) {
 	if a.hot != nil {
 		if s, ok := a.hot.get(key, now); ok {
-			return s, cacheHit
+			return s, cacheHit, revision{}
 		}
 	}
-	s, state, _ := a.lookupStore(key, now)
+	s, state, _, rev := a.lookupStore(key, now)
 	if state == cacheHit && a.hot != nil {
 		a.promote(key)
 	}
-	return s, state
+	return s, state, rev
 }
 
 // lookupStore is lookup in the Store alone; deadline is a hit's.
-func (a *Authenticator) lookupStore(key *digest, now time.Time) (s *Session, state cacheState, deadline time.Time) {
+func (a *Authenticator) lookupStore(key *digest, now time.Time) (s *Session, state cacheState, deadline time.Time, rev revision) {
 	if a.cfg.store == nil {
-		return nil, cacheMiss, deadline
+		return nil, cacheMiss, deadline, rev
 	}
 	e, err := a.cfg.store.Get(key.storeKey())
 	if err != nil {
 		if !errors.Is(err, cache.ErrNotFound) {
 			a.warn("kratosauth: session cache read failed", err)
 		}
-		return nil, cacheMiss, deadline
+		return nil, cacheMiss, deadline, rev
 	}
 	if len(e) == entryHeaderLen+2 && e[entryHeaderLen] == entryRefusal {
+		copy(rev[:], e)
 		if now.UnixNano() >= int64(binary.BigEndian.Uint64(e)) {
-			return nil, cacheMiss, deadline
+			return nil, cacheMiss, deadline, rev
 		}
 		if e[entryHeaderLen+1] == refusedInvalidated {
-			return nil, cacheNoStore, deadline
+			return nil, cacheNoStore, deadline, rev
 		}
-		return nil, cacheRefused, deadline
+		return nil, cacheRefused, deadline, rev
 	}
 	if s, ok := decodeEntry(e, now); ok {
-		return s, cacheHit, time.Unix(0, int64(binary.BigEndian.Uint64(e)))
+		return s, cacheHit, time.Unix(0, int64(binary.BigEndian.Uint64(e))), rev
 	}
 	if a.cfg.staleGrace > 0 {
 		// Past the deadline: usable only while Kratos is down, for at most
 		// the grace period and never past the session's own expiry, nor its
 		// token's (WithTokenizeAs).
 		if s, ok := decodeEntry(e, now.Add(-a.cfg.staleGrace)); ok && now.Before(s.ExpiresAt) && tokenUsable(s.Tokenized, now) {
-			return s, cacheStale, deadline
+			return s, cacheStale, deadline, rev
 		}
 	}
-	return nil, cacheMiss, deadline
+	return nil, cacheMiss, deadline, rev
 }
 
 // writeLocks make "check the Store, then write both tiers" atomic against a
@@ -122,7 +130,7 @@ func (l *writeLocks) lock(key *digest) func() {
 // logout that landed meanwhile is not undone.
 func (a *Authenticator) promote(key *digest) {
 	defer a.writeLocks.lock(key)()
-	if s, state, deadline := a.lookupStore(key, time.Now()); state == cacheHit {
+	if s, state, deadline, _ := a.lookupStore(key, time.Now()); state == cacheHit {
 		s.traits = new(traitsMemo) // freshly decoded: not shared yet
 		a.hot.put(key, s, deadline)
 	}
