@@ -161,8 +161,9 @@ func (a *Authenticator) begin(key *digest) (cache.Ticket, bool) {
 // store caches s, fetched under ticket t, until the earliest of the
 // configured TTL, the session's expiry and Kratos' Ory-Session-Cache-For
 // (cacheFor < 0: not sent). The store refuses it when the key was revoked
-// after t was issued: then s may predate a logout, and is not cached.
-func (a *Authenticator) store(key *digest, s *Session, cacheFor time.Duration, t cache.Ticket) {
+// after t was issued: then s may predate a logout, and is not cached. It
+// reports whether the store accepted s.
+func (a *Authenticator) store(key *digest, s *Session, cacheFor time.Duration, t cache.Ticket) bool {
 	defer a.writeLocks.lock(key)()
 	now := time.Now()
 	ttl := a.cfg.cacheTTL
@@ -171,30 +172,31 @@ func (a *Authenticator) store(key *digest, s *Session, cacheFor time.Duration, t
 	}
 	ttl = min(ttl, s.ExpiresAt.Sub(now))
 	if ttl <= 0 {
-		return
+		return false
 	}
 	e, err := encodeEntry(s, now.Add(ttl))
 	if err != nil {
 		a.warn("kratosauth: session cache write failed", err)
-		return
+		return false
 	}
 	// Indexed first: an entry that is in the store, even one whose reply
 	// was lost, is always in its identity's index.
 	if !a.indexSession(key, s, ttl+a.cfg.staleGrace) {
-		return
+		return false
 	}
 	// The store keeps it through the grace period, for stale-if-error.
 	switch err := a.cfg.store.Put(key.storeKey(), e, ttl+a.cfg.staleGrace, t, a.ticketMaxAge()); {
 	case errors.Is(err, cache.ErrFenced):
-		return // revoked after the ticket: on this process or another
+		return false // revoked after the ticket: on this process or another
 	case err != nil:
 		a.warn("kratosauth: session cache write failed", err)
-		return
+		return false
 	}
 	if a.hot != nil {
 		s.traits = new(traitsMemo) // s is not shared yet: the flight has not returned it
 		a.hot.put(key, s, now.Add(ttl))
 	}
+	return true
 }
 
 // forget ends what the cache holds for key after Kratos refused its
