@@ -26,6 +26,9 @@ type memIndex struct {
 // sweep per add.
 const sweepEvery = int64(time.Second)
 
+// wallNow is the wall clock; tests step it.
+var wallNow = time.Now
+
 func newMemIndex(maxKeys int) *memIndex {
 	return &memIndex{
 		maxKeys: maxKeys,
@@ -35,7 +38,7 @@ func newMemIndex(maxKeys int) *memIndex {
 }
 
 func (m *memIndex) AddToIndex(index, key string, ttl time.Duration) error {
-	now := time.Now().UnixNano()
+	now := wallNow().UnixNano()
 	exp := now + int64(ttl)
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -69,7 +72,7 @@ func (m *memIndex) AddToIndex(index, key string, ttl time.Duration) error {
 }
 
 func (m *memIndex) TakeIndex(index string, hold time.Duration) ([]string, error) {
-	now := time.Now().UnixNano()
+	now := wallNow().UnixNano()
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	keys := m.indexes[index]

@@ -62,3 +62,34 @@ func TestBigCacheIsAnIdentityIndex(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, []string{"k"}, keys)
 }
+
+// stepWallClock moves the wall clock the index reads by d until the test ends.
+func stepWallClock(t *testing.T, d time.Duration) {
+	orig := wallNow
+	wallNow = func() time.Time { return orig().Add(d) }
+	t.Cleanup(func() { wallNow = orig })
+}
+
+// A step of the wall clock (NTP correcting it, a VM resumed) must not end
+// an eviction's hold early: an answer fetched before the eviction has a
+// ticket on the monotonic clock, still young, and a key the eviction never
+// saw; indexed after the hold, it would be cached.
+func TestHoldOutlastsAWallClockStep(t *testing.T) {
+	b, err := NewBigCache(time.Minute, 1)
+	require.NoError(t, err)
+	t.Cleanup(func() { b.Close() })
+	const maxAge = 3 * time.Second
+	ticket, err := b.Begin("k") // a whoami call starts
+	require.NoError(t, err)
+	keys, err := b.TakeIndex("alice", time.Minute+maxAge) // the eviction, before k is indexed
+	require.NoError(t, err)
+	require.Empty(t, keys)
+
+	stepWallClock(t, 2*time.Minute)
+	err = b.AddToIndex("alice", "k", time.Minute)
+	assert.ErrorIs(t, err, ErrIndexHeld, "the wall clock step ended the hold")
+	if err == nil {
+		assert.ErrorIs(t, b.Put("k", []byte("session"), time.Minute, ticket, maxAge), ErrFenced,
+			"the answer from before the eviction was cached")
+	}
+}
