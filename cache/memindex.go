@@ -7,16 +7,20 @@ import (
 
 // memIndex is an in-process IdentityIndex: a map of indexes, each a map of
 // keys to their expiry (Unix nanoseconds), and the holds of taken indexes.
+// Keys expire on the wall clock, as the entries they name do; holds end on
+// the monotonic clock, as the tickets they must outlast do, so that a step
+// of the wall clock cannot end a hold before the tickets it guards.
 // It is bounded by maxKeys: unexpired keys across all indexes plus holds.
 // A hold is never refused or dropped to make room (an eviction must always
 // block what it evicted from coming back), so holds may fill the bound, and
 // then no key is added, and no session cached, until they end.
 type memIndex struct {
 	maxKeys int
+	origin  time.Time // holds are monotonic nanoseconds since origin
 
 	mu        sync.Mutex
 	indexes   map[string]map[string]int64
-	holds     map[string]int64 // index -> end of hold
+	holds     map[string]int64 // index -> end of hold (monotonic)
 	keys      int              // keys in indexes, expired ones included until pruned
 	lastSweep int64
 }
@@ -32,18 +36,19 @@ var wallNow = time.Now
 func newMemIndex(maxKeys int) *memIndex {
 	return &memIndex{
 		maxKeys: maxKeys,
+		origin:  time.Now(),
 		indexes: make(map[string]map[string]int64),
 		holds:   make(map[string]int64),
 	}
 }
 
 func (m *memIndex) AddToIndex(index, key string, ttl time.Duration) error {
-	now := wallNow().UnixNano()
+	now, mono := wallNow().UnixNano(), m.mono()
 	exp := now + int64(ttl)
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if end, ok := m.holds[index]; ok {
-		if now < end {
+		if mono < end {
 			return ErrIndexHeld
 		}
 		delete(m.holds, index)
@@ -57,7 +62,7 @@ func (m *memIndex) AddToIndex(index, key string, ttl time.Duration) error {
 		m.prune(keys, now) // an identity's expired sessions, without a full sweep
 	}
 	if m.keys+len(m.holds) >= m.maxKeys && now-m.lastSweep >= sweepEvery {
-		m.sweep(now)
+		m.sweep(now, mono)
 	}
 	if m.keys+len(m.holds) >= m.maxKeys {
 		return ErrIndexFull
@@ -72,17 +77,17 @@ func (m *memIndex) AddToIndex(index, key string, ttl time.Duration) error {
 }
 
 func (m *memIndex) TakeIndex(index string, hold time.Duration) ([]string, error) {
-	now := wallNow().UnixNano()
+	now, mono := wallNow().UnixNano(), m.mono()
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	keys := m.indexes[index]
 	delete(m.indexes, index)
 	m.keys -= len(keys)
 	if hold > 0 {
-		m.holds[index] = max(m.holds[index], now+int64(hold))
+		m.holds[index] = max(m.holds[index], mono+int64(hold))
 	}
 	if now-m.lastSweep >= int64(time.Minute) {
-		m.sweep(now) // holds of identities never seen again
+		m.sweep(now, mono) // holds of identities never seen again
 	}
 	out := make([]string, 0, len(keys))
 	for k, exp := range keys {
@@ -92,6 +97,8 @@ func (m *memIndex) TakeIndex(index string, hold time.Duration) ([]string, error)
 	}
 	return out, nil
 }
+
+func (m *memIndex) mono() int64 { return int64(time.Since(m.origin)) }
 
 // prune drops the expired keys of one index.
 func (m *memIndex) prune(keys map[string]int64, now int64) {
@@ -104,7 +111,7 @@ func (m *memIndex) prune(keys map[string]int64, now int64) {
 }
 
 // sweep drops every expired key and hold.
-func (m *memIndex) sweep(now int64) {
+func (m *memIndex) sweep(now, mono int64) {
 	m.lastSweep = now
 	for name, keys := range m.indexes {
 		m.prune(keys, now)
@@ -113,7 +120,7 @@ func (m *memIndex) sweep(now int64) {
 		}
 	}
 	for name, end := range m.holds {
-		if now >= end {
+		if mono >= end {
 			delete(m.holds, name)
 		}
 	}
