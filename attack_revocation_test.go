@@ -101,3 +101,37 @@ func TestRequestWithFailedReadDoesNotJoinEarlierCall(t *testing.T) {
 	assert.Equal(t, "ok", heldAnswer)
 	assert.Equal(t, "invalid", later, "a request that started after the logout got an answer from before it")
 }
+
+// failingRevokes is a shared store whose revocations fail on demand (Redis
+// down, or refusing writes), before anything is written.
+type failingRevokes struct {
+	*cache.BigCache
+	fail atomic.Bool
+}
+
+func (s *failingRevokes) Revoke(k string, m []byte, ttl, fence time.Duration) error {
+	if s.fail.Load() {
+		return errTimeout
+	}
+	return s.BigCache.Revoke(k, m, ttl, fence)
+}
+
+// An identity eviction whose revocations failed returned the error, and
+// Kratos (or the app) tries again: the retry must evict what the failed
+// one could not, not find an index already emptied and report success.
+func TestRetriedIdentityEvictionEvictsWhatTheFailedOneMissed(t *testing.T) {
+	kratos := kratosauthtest.NewServer(t)
+	store := &failingRevokes{BigCache: newBigCache(t)}
+	r1 := newAuth(t, kratos.URL, kratosauth.WithCache(store), kratosauth.WithLogger(discard))
+	r2 := newAuth(t, kratos.URL, kratosauth.WithCache(store), kratosauth.WithLogger(discard))
+	const id = "1b2c3d4e-5f60-4718-8293-a4b5c6d7e8f9"
+	bob := kratos.Login(kratosauthtest.WithIdentityID(id))
+	require.Equal(t, "ok", check(r1, bob))
+
+	kratos.DisableIdentity(id)
+	store.fail.Store(true)
+	require.Error(t, r1.InvalidateIdentity(context.Background(), id), "the store failed: the eviction says so")
+	store.fail.Store(false)
+	require.NoError(t, r1.InvalidateIdentity(context.Background(), id), "the retry succeeds")
+	assert.Equal(t, "invalid", check(r2, bob), "the retry reported success; the session is still served from the cache")
+}
