@@ -135,3 +135,25 @@ func TestRetriedIdentityEvictionEvictsWhatTheFailedOneMissed(t *testing.T) {
 	require.NoError(t, r1.InvalidateIdentity(context.Background(), id), "the retry succeeds")
 	assert.Equal(t, "invalid", check(r2, bob), "the retry reported success; the session is still served from the cache")
 }
+
+// Replicas of one app sharing a store may not share every option (a
+// rolling deploy that changes WithTimeout): the record of a revocation
+// must outlive the tickets of every replica, not only of the one that
+// revoked.
+func TestRefusalFencesAReplicaWithALongerTimeout(t *testing.T) {
+	kratos := kratosauthtest.NewServer(t)
+	store := newBigCache(t)
+	held := newHeldAnswers()
+	r1 := newAuth(t, kratos.URL, kratosauth.WithCache(store), kratosauth.WithLogger(discard),
+		kratosauth.WithTimeout(200*time.Millisecond))
+	r2 := newAuth(t, kratos.URL, kratosauth.WithCache(store), kratosauth.WithLogger(discard),
+		kratosauth.WithTimeout(5*time.Second), kratosauth.WithHTTPClient(&http.Client{Transport: held}))
+	alice := kratos.Login()
+
+	deliver := startHeld(t, r2, held, alice) // Kratos admits Alice; the answer is on its way
+	kratos.Revoke(alice)
+	require.Equal(t, "invalid", check(r1, alice), "Kratos refuses; r1 records it")
+	time.Sleep(1500 * time.Millisecond) // past r1's ticket age (200 ms + 1 s), within r2's
+	assert.Equal(t, "ok", deliver())
+	assert.Equal(t, "invalid", check(r1, alice), "the admission from before the refusal was cached")
+}
