@@ -204,7 +204,9 @@ func WithHTTPClient(client *http.Client) Option {
 }
 
 // WithTimeout bounds each whoami call; when it passes, the request fails
-// with ErrUnavailable. Default: DefaultTimeout (5 seconds).
+// with ErrUnavailable. An answer that takes longer than DefaultTimeout is
+// served but not cached (so that the cache's revocations never depend on
+// each replica's timeout). Default: DefaultTimeout (5 seconds).
 func WithTimeout(d time.Duration) Option {
 	return func(c *config) error {
 		if d <= 0 {

@@ -136,13 +136,14 @@ func (a *Authenticator) promote(key *digest) {
 	}
 }
 
-// ticketSlack is how long, after its whoami call's timeout, an answer may
-// still be cached: the index and cache writes take the store's own (short)
-// timeouts. A later write is refused (cache.ErrFenced): it is only a miss.
-const ticketSlack = time.Second
-
-// ticketMaxAge bounds how old a ticket may be when its answer is cached.
-func (a *Authenticator) ticketMaxAge() time.Duration { return a.cfg.timeout + ticketSlack }
+// ticketMaxAge bounds how old a ticket may be when its answer is cached,
+// and so how long a revocation's record must outlive its fence. It is one
+// constant, not this Authenticator's timeout: replicas sharing a store may
+// differ in options (a rolling deploy), and every replica's tickets must
+// end before any replica's records do. It leaves the default timeout a
+// second for the index and cache writes; a slower answer is served, not
+// cached (cache.ErrFenced is only a miss).
+const ticketMaxAge = DefaultTimeout + time.Second
 
 // begin takes the store's ticket for an answer about to be fetched for key;
 // false when there is no store or it failed (the answer is then not cached).
@@ -185,7 +186,7 @@ func (a *Authenticator) store(key *digest, s *Session, cacheFor time.Duration, t
 		return false
 	}
 	// The store keeps it through the grace period, for stale-if-error.
-	switch err := a.cfg.store.Put(key.storeKey(), e, ttl+a.cfg.staleGrace, t, a.ticketMaxAge()); {
+	switch err := a.cfg.store.Put(key.storeKey(), e, ttl+a.cfg.staleGrace, t, ticketMaxAge); {
 	case errors.Is(err, cache.ErrFenced):
 		return false // revoked after the ticket: on this process or another
 	case err != nil:
@@ -228,7 +229,7 @@ func (a *Authenticator) revoke(key *digest, reason byte, ttl, fence time.Duratio
 	}
 	e := binary.BigEndian.AppendUint64(make([]byte, 0, entryHeaderLen+2), uint64(time.Now().Add(ttl).UnixNano()))
 	e = append(e, entryRefusal, reason)
-	err := a.cfg.store.Revoke(key.storeKey(), e, max(ttl, fence)+a.ticketMaxAge(), fence)
+	err := a.cfg.store.Revoke(key.storeKey(), e, max(ttl, fence)+ticketMaxAge, fence)
 	if err != nil {
 		a.warn("kratosauth: session cache revocation failed; the session may be served from the cache until its entry expires", err)
 	}
