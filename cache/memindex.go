@@ -81,8 +81,7 @@ func (m *memIndex) TakeIndex(index string, hold time.Duration) ([]string, error)
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	keys := m.indexes[index]
-	delete(m.indexes, index)
-	m.keys -= len(keys)
+	m.prune(keys, now)
 	if hold > 0 {
 		m.holds[index] = max(m.holds[index], mono+int64(hold))
 	}
@@ -90,10 +89,8 @@ func (m *memIndex) TakeIndex(index string, hold time.Duration) ([]string, error)
 		m.sweep(now, mono) // holds of identities never seen again
 	}
 	out := make([]string, 0, len(keys))
-	for k, exp := range keys {
-		if now < exp {
-			out = append(out, k)
-		}
+	for k := range keys {
+		out = append(out, k)
 	}
 	return out, nil
 }

@@ -374,19 +374,21 @@ redis.call('ZADD', KEYS[1], 'GT', now + ttl, ARGV[1])
 if redis.call('PTTL', KEYS[1]) < ttl then redis.call('PEXPIRE', KEYS[1], ttl) end
 return 1`
 
-// takeScript: KEYS[1] index; ARGV hold ms. Returns the unexpired members
-// and leaves only the hold (the later of this one and an earlier one),
-// which expires with it.
+// takeScript: KEYS[1] index; ARGV hold ms. Drops the expired members and
+// returns the others, which stay (a retry after failed revocations finds
+// them again), and holds the index until the later of this hold and an
+// earlier one; the index lives at least as long as its hold.
 const takeScript = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local keys = redis.call('ZRANGE', KEYS[1], '(' .. now, '+inf', 'BYSCORE')
 local held = tonumber(redis.call('ZSCORE', KEYS[1], '!held') or 0)
-redis.call('DEL', KEYS[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+local keys = redis.call('ZRANGE', KEYS[1], '(' .. now, '+inf', 'BYSCORE')
 local hold = math.max(now + tonumber(ARGV[1]), held) - now
 if hold > 0 then
   redis.call('ZADD', KEYS[1], now + hold, '!held')
-  redis.call('PEXPIRE', KEYS[1], hold)
+  local ttl = redis.call('PTTL', KEYS[1])
+  if ttl >= 0 and ttl < hold or ttl == -1 then redis.call('PEXPIRE', KEYS[1], hold) end
 end
 local out = {}
 for _, k in ipairs(keys) do if k ~= '!held' then out[#out + 1] = k end end
