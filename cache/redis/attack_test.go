@@ -3,12 +3,14 @@ package rediscache_test
 import (
 	"net/http"
 	"net/http/httptest"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/kratosauth/kratosauth"
 	"github.com/kratosauth/kratosauth/internal/redistest"
 	"github.com/kratosauth/kratosauth/kratosauthtest"
 )
@@ -43,4 +45,51 @@ func TestLogoutSurvivesRestartFromSnapshot(t *testing.T) {
 	for i, a := range replicas {
 		assert.Equal(t, "invalid", status(a, alice), "replica %d admitted a session logged out before the restart", i)
 	}
+}
+
+// heldAnswers is a whoami transport whose next call, once armed, reaches
+// Kratos (which answers then) but whose answer is held until released.
+type heldAnswers struct {
+	armed   atomic.Bool
+	arrived chan struct{}
+	release chan struct{}
+}
+
+func (h *heldAnswers) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := http.DefaultTransport.RoundTrip(r)
+	if h.armed.CompareAndSwap(true, false) {
+		h.arrived <- struct{}{}
+		<-h.release
+	}
+	return resp, err
+}
+
+// A Redis that restarts empty loses the logout's marker with everything
+// else: a request after the logout then reads what a request before it
+// read (nothing), and must still not share the earlier request's answer.
+func TestRequestAfterRestartDoesNotJoinEarlierCall(t *testing.T) {
+	kratos := kratosauthtest.NewServer(t)
+	srv := redistest.Start(t)
+	held := &heldAnswers{arrived: make(chan struct{}, 1), release: make(chan struct{})}
+	r2 := fleet(t, kratos.URL, srv.URL, 1, false, kratosauth.WithHTTPClient(&http.Client{Transport: held}))[0]
+	r1 := fleet(t, kratos.URL, srv.URL, 1, false)[0]
+	alice := kratos.Login()
+
+	held.armed.Store(true)
+	before := make(chan string, 1)
+	go func() { before <- status(r2, alice) }()
+	<-held.arrived // Kratos admitted Alice; the answer is on its way
+	r := httptest.NewRequest(http.MethodGet, "/", nil)
+	r.Header.Set("X-Session-Token", alice.Token)
+	require.NoError(t, r1.Invalidate(r), "the logout is recorded")
+	kratos.Revoke(alice)
+	srv.Kill()
+	srv.Restart(t) // empty
+
+	after := make(chan string, 1)
+	go func() { after <- status(r2, alice) }()
+	time.Sleep(200 * time.Millisecond) // the later request waits on the held call, if it may
+	close(held.release)
+	assert.Equal(t, "ok", <-before)
+	assert.Equal(t, "invalid", <-after, "a request that started after the logout got an answer from before it")
 }
