@@ -2,6 +2,7 @@ package kratosauth_test
 
 import (
 	"context"
+	"math"
 	"net/http"
 	"sync/atomic"
 	"testing"
@@ -156,4 +157,28 @@ func TestRefusalFencesAReplicaWithALongerTimeout(t *testing.T) {
 	time.Sleep(1500 * time.Millisecond) // past r1's ticket age (200 ms + 1 s), within r2's
 	assert.Equal(t, "ok", deliver())
 	assert.Equal(t, "invalid", check(r1, alice), "the admission from before the refusal was cached")
+}
+
+// A cache TTL so long that the revocation's arithmetic overflows (a
+// "forever" of math.MaxInt64) must not turn a logout's fence into one that
+// has already passed: New refuses it.
+func TestHugeCacheTTLIsRefused(t *testing.T) {
+	kratos := kratosauthtest.NewServer(t)
+	store := newBigCache(t)
+	held := newHeldAnswers()
+	opts := []kratosauth.Option{kratosauth.WithCache(store), kratosauth.WithLogger(discard),
+		kratosauth.WithCacheTTL(math.MaxInt64)}
+	r1, err := kratosauth.New(kratos.URL, opts...)
+	if err != nil {
+		return // refused: nothing can overflow
+	}
+	t.Cleanup(func() { r1.Close() })
+	r2 := newAuth(t, kratos.URL, append(opts, kratosauth.WithHTTPClient(&http.Client{Transport: held}))...)
+	alice := kratos.Login()
+
+	deliver := startHeld(t, r2, held, alice)
+	require.NoError(t, invalidate(r1, alice))
+	kratos.Revoke(alice)
+	assert.Equal(t, "ok", deliver())
+	assert.Equal(t, "invalid", check(r1, alice), "the answer from before the logout was cached")
 }
