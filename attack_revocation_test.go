@@ -160,19 +160,22 @@ func TestRefusalFencesAReplicaWithALongerTimeout(t *testing.T) {
 }
 
 // A cache TTL so long that the revocation's arithmetic overflows (a
-// "forever" of math.MaxInt64) must not turn a logout's fence into one that
-// has already passed: New refuses it.
-func TestHugeCacheTTLIsRefused(t *testing.T) {
+// "forever" of math.MaxInt64) turned a logout's fence into one that had
+// already passed. New refuses it; the longest durations it accepts fence.
+func TestCacheDurationsNeverOverflowAFence(t *testing.T) {
 	kratos := kratosauthtest.NewServer(t)
+	for _, o := range []kratosauth.Option{kratosauth.WithCacheTTL(math.MaxInt64),
+		kratosauth.WithStaleIfError(math.MaxInt64), kratosauth.WithNegativeCacheTTL(math.MaxInt64)} {
+		_, err := kratosauth.New(kratos.URL, o)
+		assert.Error(t, err)
+	}
+
+	const year = 365 * 24 * time.Hour
 	store := newBigCache(t)
 	held := newHeldAnswers()
 	opts := []kratosauth.Option{kratosauth.WithCache(store), kratosauth.WithLogger(discard),
-		kratosauth.WithCacheTTL(math.MaxInt64)}
-	r1, err := kratosauth.New(kratos.URL, opts...)
-	if err != nil {
-		return // refused: nothing can overflow
-	}
-	t.Cleanup(func() { r1.Close() })
+		kratosauth.WithCacheTTL(year), kratosauth.WithStaleIfError(year), kratosauth.WithNegativeCacheTTL(year)}
+	r1 := newAuth(t, kratos.URL, opts...)
 	r2 := newAuth(t, kratos.URL, append(opts, kratosauth.WithHTTPClient(&http.Client{Transport: held}))...)
 	alice := kratos.Login()
 
