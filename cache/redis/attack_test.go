@@ -1,6 +1,7 @@
 package rediscache_test
 
 import (
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"sync/atomic"
@@ -11,6 +12,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/kratosauth/kratosauth"
+	"github.com/kratosauth/kratosauth/cache"
+	rediscache "github.com/kratosauth/kratosauth/cache/redis"
 	"github.com/kratosauth/kratosauth/internal/redistest"
 	"github.com/kratosauth/kratosauth/kratosauthtest"
 )
@@ -92,4 +95,35 @@ func TestRequestAfterRestartDoesNotJoinEarlierCall(t *testing.T) {
 	close(held.release)
 	assert.Equal(t, "ok", <-before)
 	assert.Equal(t, "invalid", <-after, "a request that started after the logout got an answer from before it")
+}
+
+// Without any other call to show the new instance, a value of the old one
+// is read for epochFresh (250 ms) at most.
+func TestValueOfAnEarlierInstanceIsNotRead(t *testing.T) {
+	srv := redistest.Start(t)
+	for _, local := range []bool{false, true} {
+		var opts []rediscache.Option
+		if !local {
+			opts = append(opts, rediscache.WithLocalCacheMB(0))
+		}
+		s := newStore(t, srv.URL, opts...)
+		put(t, s, "k", "session", time.Minute)
+		_, err := srv.Do("SAVE")
+		require.NoError(t, err)
+		got, err := s.Get("k")
+		require.NoError(t, err)
+		require.Equal(t, "session", string(got))
+
+		srv.Kill()
+		srv.Restart(t) // from the snapshot
+		time.Sleep(300 * time.Millisecond)
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+			_, err := s.Get("k")
+			require.Error(t, err, "local cache %v: the value of the instance before the restart was read", local)
+			if errors.Is(err, cache.ErrNotFound) {
+				break
+			}
+			require.True(t, time.Now().Before(deadline), "Redis never answered: %v", err)
+		}
+	}
 }
