@@ -141,8 +141,11 @@ func WithRefreshInterval(d time.Duration) Option {
 // WithMinRefreshInterval sets the least time between two reads of the JWKS
 // caused by tokens whose kid it does not list: one such token makes one
 // read (concurrent ones share it), and during the following d the others
-// are refused (401, or 503 when the last read failed) without reading it.
-// It cannot exceed the refresh interval.
+// are answered without reading it. A kid that a read made after it was
+// asked for does not list is refused (401); one the JWKS may have listed
+// since the last read (a key rotated in right after it) is unavailable
+// (503, Retry-After the rest of d), as when the last read failed, and the
+// next read settles it. It cannot exceed the refresh interval.
 // Default: DefaultMinRefreshInterval (10 seconds).
 func WithMinRefreshInterval(d time.Duration) Option {
 	return func(c *config) error {

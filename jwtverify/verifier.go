@@ -75,7 +75,9 @@ func (v *Verifier) JWKSReads() int64 { return v.keys.reads.Load() }
 
 // Verify checks token and returns its claims. On failure the error is a
 // *kratosauth.Error matching ErrInvalidSession (a bad token),
-// ErrUnavailable (its key cannot be known: the JWKS cannot be read) or
+// ErrUnavailable (its key cannot be known: the JWKS cannot be read, or
+// has not been read since the token came: RetryAfter says when it will
+// be) or
 // ErrCanceled (ctx ended while the JWKS was read). Its Cause says why, for
 // logs; it never holds the token.
 func (v *Verifier) Verify(ctx context.Context, token string) (*Claims, error) {
@@ -101,10 +103,15 @@ func (v *Verifier) verify(ctx context.Context, token string, now time.Time) (*Cl
 	}
 	h := jws.Signatures[0].Header
 	key, err := v.keys.key(ctx, h.KeyID, jose.SignatureAlgorithm(h.Algorithm))
+	var notYet *notReadYet
 	switch {
 	case err == nil:
 	case errors.Is(err, errUnknownKey):
 		return nil, invalid("kid %q, alg %s: %w", h.KeyID, h.Algorithm, err)
+	case errors.As(err, &notYet):
+		// The key may have been published since the last read: not a 401.
+		return nil, &kratosauth.Error{Kind: kratosauth.ErrUnavailable, Cause: fmt.Errorf("kratosjwt: kid %q, alg %s: %w", h.KeyID, h.Algorithm, err),
+			RetryAfter: max((notYet.retryAfter + time.Second - 1).Truncate(time.Second), time.Second)}
 	case ctx.Err() != nil:
 		return nil, &kratosauth.Error{Kind: kratosauth.ErrCanceled, Cause: err}
 	default:
