@@ -51,14 +51,33 @@ func Funcs() template.FuncMap {
 
 // imgSrc lets data:image URLs (QR codes) through html/template, which
 // would otherwise replace them with "#ZgotmplZ".
+// The prefix is compared in ASCII only: Unicode lower-casing would take
+// "data:İmage/png" for "data:image/png" (and shift the offsets into src).
 func imgSrc(src string) template.URL {
-	l := strings.ToLower(src)
 	for _, p := range []string{"data:image/png;base64,", "data:image/gif;base64,", "data:image/jpeg;base64,", "data:image/webp;base64,"} {
-		if strings.HasPrefix(l, p) && !strings.ContainsAny(src[len(p):], "\"'<> \t\r\n") {
+		if hasPrefixASCIIFold(src, p) && !strings.ContainsAny(src[len(p):], "\"'<> \t\r\n") {
 			return template.URL(src) //nolint:gosec // checked raster image data URL
 		}
 	}
 	return ""
+}
+
+// hasPrefixASCIIFold reports whether s starts with prefix, a lower-case
+// ASCII string, ASCII letters compared case-insensitively.
+func hasPrefixASCIIFold(s, prefix string) bool {
+	if len(s) < len(prefix) {
+		return false
+	}
+	for i := 0; i < len(prefix); i++ {
+		c := s[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != prefix[i] {
+			return false
+		}
+	}
+	return true
 }
 
 // Page is the data the "page" template is executed with.

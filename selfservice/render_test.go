@@ -97,6 +97,10 @@ func TestFuncsForTemplatesFromScratch(t *testing.T) {
 		"data:image/png;base64,iVBORw0KGgo=": `<img src="data:image/png;base64,iVBORw0KGgo=">`,
 		"javascript:alert(1)":                `<img src="">`,
 		"https://evil.example/x.png":         `<img src="">`,
+		// Unicode lower-casing folds "İ" to "i": not the image type it spells.
+		"data:\u0130mage/svg+xml;base64,PHN2Zz4=": `<img src="">`,
+		"data:\u0130mage/png;base64,iVBORw0KGgo=": `<img src="">`,
+		"DATA:IMAGE/PNG;BASE64,iVBORw0KGgo=":      `<img src="DATA:IMAGE/PNG;BASE64,iVBORw0KGgo=">`,
 	} {
 		var b strings.Builder
 		if err := tmpl.Execute(&b, src); err != nil {
