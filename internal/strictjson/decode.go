@@ -211,7 +211,7 @@ type structFields struct {
 var fieldCache sync.Map // reflect.Type → *structFields
 
 // fieldsOf returns t's fields by JSON name with encoding/json's rules:
-// exported fields, named by their json tag or Go name, "-" skipped,
+// exported fields, named by their json tag (when valid) or Go name, "-" skipped,
 // untagged embedded structs' fields promoted; of fields sharing a name,
 // the shallowest wins, among equally shallow ones the only tagged one, and
 // otherwise none.
@@ -245,6 +245,9 @@ func fieldsOf(t reflect.Type) *structFields {
 				continue
 			}
 			name, opts, _ := strings.Cut(tag, ",")
+			if !validTagName(name) {
+				name = ""
+			}
 			if sf.Anonymous && name == "" && ft.Kind() == reflect.Struct {
 				walk(ft, depth+1, visited)
 				continue
@@ -256,9 +259,9 @@ func fieldsOf(t reflect.Type) *structFields {
 			if !tagged {
 				name = sf.Name
 			}
-			quoted := false
+			quoted := false // ",string" counts for scalars only, as in encoding/json
 			for o := range strings.SplitSeq(opts, ",") {
-				quoted = quoted || o == "string"
+				quoted = quoted || o == "string" && isScalar(sf.Type)
 			}
 			byName[name] = append(byName[name], candidate{field{sf.Type, quoted}, depth, tagged})
 		}
@@ -294,4 +297,33 @@ func fieldsOf(t reflect.Type) *structFields {
 	}
 	f, _ := fieldCache.LoadOrStore(t, fs)
 	return f.(*structFields)
+}
+
+// validTagName is encoding/json's isValidTag: a json tag name with other
+// characters names the field by its Go name.
+func validTagName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, c := range s {
+		switch {
+		case strings.ContainsRune("!#$%&()*+-./:;<=>?@[]^_{|}~ ", c):
+		case !unicode.IsLetter(c) && !unicode.IsDigit(c):
+			return false
+		}
+	}
+	return true
+}
+
+func isScalar(t reflect.Type) bool {
+	if t.Name() == "" && t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.Bool, reflect.String, reflect.Float32, reflect.Float64,
+		reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+		return true
+	}
+	return false
 }

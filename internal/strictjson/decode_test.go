@@ -103,6 +103,23 @@ func TestFieldsOfFollowsEncodingJSON(t *testing.T) {
 	require.NoError(t, Decode(data, &got))
 	require.NoError(t, json.Unmarshal(data, &want))
 	assert.Equal(t, want, got)
+	// A tag name encoding/json finds invalid names the field by its Go name.
+	type oddTag struct {
+		Odd int `json:"a\\b"`
+	}
+	var odd oddTag
+	require.NoError(t, Decode([]byte(`{"Odd":1}`), &odd))
+	assert.Equal(t, 1, odd.Odd)
+	assert.ErrorIs(t, Decode([]byte(`{"odd":1}`), &odd), ErrShape)
+
+	// ",string" on a slice is ignored by encoding/json: its elements are
+	// checked as any others.
+	type quotedSlice struct {
+		Tags []string `json:"tags,string"`
+	}
+	var qs quotedSlice
+	assert.ErrorIs(t, Decode([]byte(`{"tags":[null]}`), &qs), ErrShape)
+
 	f := fieldsOf(reflect.TypeFor[outer]())
 	assert.NotContains(t, f.exact, "X", "A.X and B.X: equally deep and untagged, neither")
 	assert.Equal(t, reflect.TypeFor[int](), f.exact["Y"].typ)
