@@ -32,8 +32,8 @@ var ErrShape = errors.New("strictjson: value does not fit the type exactly")
 //     drops or zero-fills elements.
 //
 // Members a struct has no field for are not read, as encoding/json does
-// not read them. Types with their own UnmarshalJSON or UnmarshalText
-// decide for themselves below the point where they are met.
+// not read them. Below a type with its own UnmarshalJSON or UnmarshalText,
+// only the first rule applies: the type decides the rest.
 func Decode(data []byte, v any) error {
 	rv := reflect.ValueOf(v)
 	if rv.Kind() != reflect.Pointer || rv.IsNil() {
