@@ -182,7 +182,8 @@ func WithHTTPClient(client *http.Client) Option {
 }
 
 // WithLogger sets the logger for JWKS read failures and refused requests'
-// causes at 503 (never a token); to discard them, pass
+// causes at 503 (never a token; an unknown kid that waits for the next
+// JWKS read at DEBUG only, since anyone can send one); to discard them, pass
 // slog.New(slog.DiscardHandler). Default: slog.Default().
 func WithLogger(l *slog.Logger) Option {
 	return func(c *config) error {

@@ -1,10 +1,13 @@
 package kratosjwt_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"net/http"
+	"net/http/httptest"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -56,6 +59,60 @@ func TestRotationRightAfterAnUnknownKidIsNotRefused(t *testing.T) {
 	_, err = v.Verify(context.Background(), attacker)
 	assert.ErrorIs(t, err, kratosauth.ErrInvalidSession, "absent from the new read as well: still a 401")
 	assert.Equal(t, int64(3), srv.reads.Load())
+}
+
+// Through the middleware, an unknown kid within the window is a 503 with
+// Retry-After, and is not logged as a JWKS failure: an attacker's kids
+// would otherwise make one WARN line each. A JWKS that cannot be read
+// still is logged.
+func TestUnknownKidWithinTheWindowIsA503WithoutLog(t *testing.T) {
+	key := jwtkit.NewES256("k1")
+	srv := newJWKSServer(t, jwtkit.PublicJWKS(key))
+	var logs bytes.Buffer
+	var mu sync.Mutex
+	logger := slog.New(slog.NewTextHandler(lockedWriter{&mu, &logs}, nil))
+	v := newVerifier(t, srv.URL, kratosjwt.WithLogger(logger), kratosjwt.WithMinRefreshInterval(time.Minute), kratosjwt.WithRefreshInterval(time.Hour))
+	h := v.Middleware(http.NotFoundHandler())
+	serve := func(token string) *httptest.ResponseRecorder {
+		r := httptest.NewRequest(http.MethodGet, "/orders", nil)
+		r.Header.Set("Authorization", "Bearer "+token)
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		return w
+	}
+	assert.Equal(t, http.StatusNotFound, serve(key.Sign(claims(time.Minute))).Code, "verified, on to the handler")
+	for i := range 20 {
+		w := serve(jwtkit.NewES256(fmt.Sprintf("evil-%d", i)).Sign(claims(time.Minute)))
+		require.Equal(t, http.StatusServiceUnavailable, w.Code)
+		assert.Equal(t, "60", w.Header().Get("Retry-After"))
+	}
+	mu.Lock()
+	assert.Empty(t, logs.String())
+	mu.Unlock()
+
+	srv.set(nil, http.StatusBadGateway)
+	down := newVerifier(t, srv.URL, kratosjwt.WithLogger(logger))
+	assert.Equal(t, http.StatusServiceUnavailable, func() int {
+		w := httptest.NewRecorder()
+		r := httptest.NewRequest(http.MethodGet, "/orders", nil)
+		r.Header.Set("Authorization", "Bearer "+key.Sign(claims(time.Minute)))
+		down.Middleware(http.NotFoundHandler()).ServeHTTP(w, r)
+		return w.Code
+	}())
+	mu.Lock()
+	assert.Contains(t, logs.String(), "JWKS unavailable")
+	mu.Unlock()
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  *bytes.Buffer
+}
+
+func (l lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
 
 // A kid asked about within the window (503) is proven absent by the next

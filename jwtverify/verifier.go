@@ -217,11 +217,16 @@ func (v *Verifier) Check(w http.ResponseWriter, r *http.Request) (*http.Request,
 }
 
 // HandleError writes the response for err with the configured ErrorHandler,
-// after logging a JWKS failure at WARN.
+// after logging a JWKS failure at WARN. An unknown kid waiting for the
+// next read is logged at DEBUG only: anyone can send such kids, and a WARN
+// line each would be theirs to flood.
 func (v *Verifier) HandleError(w http.ResponseWriter, r *http.Request, err error) {
 	if errors.Is(err, kratosauth.ErrUnavailable) {
-		v.cfg.logger.LogAttrs(r.Context(), slog.LevelWarn, "kratosjwt: token check failed: JWKS unavailable",
-			slog.String("error", err.Error()), slog.String("path", r.URL.Path))
+		level, msg := slog.LevelWarn, "kratosjwt: token check failed: JWKS unavailable"
+		if notYet := (*notReadYet)(nil); errors.As(err, &notYet) {
+			level, msg = slog.LevelDebug, "kratosjwt: token check deferred: unknown kid, JWKS read rate-limited"
+		}
+		v.cfg.logger.LogAttrs(r.Context(), level, msg, slog.String("error", err.Error()), slog.String("path", r.URL.Path))
 	}
 	v.cfg.errorHandler(w, r, err)
 }
