@@ -27,7 +27,8 @@ import (
 // JWKS was read before the token was asked about): it is unavailable,
 // with the time to the next read, and verifies once the window is over.
 func TestRotationRightAfterAnUnknownKidIsNotRefused(t *testing.T) {
-	const window = 300 * time.Millisecond
+	t.Parallel() // mostly sleeping through windows
+	const window = time.Second // long enough for the steps inside it on a busy machine
 	old, rotated := jwtkit.NewES256("old"), jwtkit.NewES256("rotated")
 	srv := newJWKSServer(t, jwtkit.PublicJWKS(old))
 	v := newVerifier(t, srv.URL, kratosjwt.WithMinRefreshInterval(window), kratosjwt.WithRefreshInterval(time.Hour))
@@ -126,7 +127,8 @@ func (l lockedWriter) Write(p []byte) (int, error) {
 // read, whoever causes it: a client holding a token of a removed key gets
 // its 401 after at most one window, not a 503 at every other request.
 func TestKidAskedWithinTheWindowIsSettledByTheNextRead(t *testing.T) {
-	const window = 200 * time.Millisecond
+	t.Parallel() // mostly sleeping through windows
+	const window = 500 * time.Millisecond
 	key := jwtkit.NewES256("k1")
 	srv := newJWKSServer(t, jwtkit.PublicJWKS(key))
 	v := newVerifier(t, srv.URL, kratosjwt.WithMinRefreshInterval(window), kratosjwt.WithRefreshInterval(time.Hour))
