@@ -40,8 +40,10 @@ type Handler struct {
 	prefix string // app URL (if any) + base path, for links
 	home   string
 	secure bool // set the restart cookie with Secure
-	// formAction is the CSP form-action source list, built once by New.
-	formAction string
+	// formAction is the CSP form-action source list, built once by New;
+	// formOrigins are its WithFormActionOrigins entries, parsed.
+	formAction  string
+	formOrigins []*url.URL
 	// catalogs are the built-in catalogs with the app's (WithCatalog)
 	// merged in, by language.
 	catalogs map[string]Catalog
@@ -100,6 +102,13 @@ func New(auth *kratosauth.Authenticator, opts ...Option) (*Handler, error) {
 	}
 	h := &Handler{cfg: c, auth: auth, client: client, prefix: c.basePath, home: "/", catalogs: catalogs,
 		formAction: strings.Join(append([]string{"'self'", kratos}, c.formOrigins...), " ")}
+	for _, o := range c.formOrigins {
+		u, err := url.Parse(o) // checked by WithFormActionOrigins
+		if err != nil {
+			return nil, fmt.Errorf("selfservice: form action origin %q: %w", o, err)
+		}
+		h.formOrigins = append(h.formOrigins, u)
+	}
 	if app := client.app; app != nil {
 		h.prefix = app.String() + c.basePath
 		h.home = app.String() + "/"
@@ -218,11 +227,6 @@ func (h *Handler) serveFlow(w http.ResponseWriter, r *http.Request, kind Kind) {
 	if c, err := r.Cookie(restartCookie); err == nil && c.Value != "" {
 		h.setRestarts(w, -1)
 	}
-	if _, ok := origin.Same(f.UI.Action, h.client.browser); !ok {
-		h.logger().LogAttrs(r.Context(), slog.LevelWarn,
-			"selfservice: the flow's form action is not on the Kratos browser URL, so the pages' Content-Security-Policy blocks it; set kratosauth.WithBrowserURL to Kratos' serve.public.base_url",
-			slog.String("flow", string(kind)))
-	}
 	p, err := h.flowPage(kind, f)
 	if err != nil {
 		h.logger().LogAttrs(r.Context(), slog.LevelError, "selfservice: flow not rendered",
@@ -230,11 +234,60 @@ func (h *Handler) serveFlow(w http.ResponseWriter, r *http.Request, kind Kind) {
 		h.renderError(w, r, http.StatusInternalServerError, tooLargeError)
 		return
 	}
+	if submittable(p.Forms) && !h.formActionAllowed(r, f.UI.Action) {
+		h.logger().LogAttrs(r.Context(), slog.LevelWarn,
+			"selfservice: the flow's form action is on an origin the pages' Content-Security-Policy (form-action) does not allow, so browsers will not post its forms; set kratosauth.WithBrowserURL to Kratos' serve.public.base_url",
+			slog.String("flow", string(kind)), slog.String("action_origin", actionOrigin(f.UI.Action)))
+	}
 	p.Scripts = h.scripts(r, f)
 	if kind == Login && (f.Refresh || f.RequestedAAL == kratosauth.AAL2) {
 		p.SignOutURL = h.signOutURL(r, f)
 	}
 	h.render(w, r, http.StatusOK, p)
+}
+
+// formActionAllowed reports whether the pages' form-action lets a form
+// post to action: Kratos' browser URL, the app ('self') or an origin of
+// WithFormActionOrigins. Without an app URL, 'self' is the request's own
+// origin; the answer only decides whether to log.
+func (h *Handler) formActionAllowed(r *http.Request, action string) bool {
+	self := h.client.app
+	if self == nil {
+		self = &url.URL{Scheme: "http", Host: r.Host}
+		if r.TLS != nil {
+			self.Scheme = "https"
+		}
+	}
+	for _, o := range append([]*url.URL{h.client.browser, self}, h.formOrigins...) {
+		if _, ok := origin.Same(action, o); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// submittable reports whether a form has a button: a flow that only
+// links on (a verification that succeeded has the return address as its
+// action and a "Continue" link) posts nothing, wherever its action is.
+func submittable(forms []Form) bool {
+	for _, f := range forms {
+		for _, fd := range f.Fields {
+			if fd.IsSubmit() || fd.Type == "input" && fd.Attributes.Type == "button" {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// actionOrigin is the origin of a form action, for logs (the flow id in
+// its query stays out of them), or "invalid".
+func actionOrigin(action string) string {
+	u, err := url.Parse(action)
+	if err != nil || u.Host == "" {
+		return "invalid"
+	}
+	return u.Scheme + "://" + u.Host
 }
 
 // webauthnScriptPath is where Kratos serves webauthn.js.
