@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/kratosauth/kratosauth"
 	"github.com/kratosauth/kratosauth/internal/origin"
@@ -436,13 +437,38 @@ func (h *Handler) serveError(w http.ResponseWriter, r *http.Request) {
 		if status < 400 || status > 599 {
 			status = http.StatusInternalServerError
 		}
-		pe := friendlyError(&c.Error)
-		h.renderError(w, r, status, pe)
+		h.logKratosError(r, &c.Error)
+		h.renderError(w, r, status, friendlyError(&c.Error))
 	case errors.Is(err, ErrUnavailable):
 		h.unavailable(w, r, err)
 	default:
 		h.renderError(w, r, http.StatusNotFound, notFoundError)
 	}
+}
+
+// logKratosError logs the error the /error page shows: users of a server
+// error only read "Something went wrong", while Kratos' reason (a relying
+// party origin that is not the app's, say) is what the operator needs.
+// Server errors are logged at ERROR, the others at INFO.
+func (h *Handler) logKratosError(r *http.Request, e *KratosError) {
+	level := slog.LevelInfo
+	if e.Code < 400 || e.Code >= 500 {
+		level = slog.LevelError
+	}
+	h.logger().LogAttrs(r.Context(), level, "selfservice: Kratos reported an error",
+		slog.String("id", e.ID), slog.Int("code", e.Code),
+		slog.String("reason", truncate(e.Reason, 1000)), slog.String("message", truncate(e.Message, 1000)))
+}
+
+// truncate cuts s to at most n bytes, at a rune boundary.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
 }
 
 // serveLogout ends the browser's session: it asks Kratos for the logout

@@ -98,3 +98,20 @@ func TestFormActionWarning(t *testing.T) {
 		})
 	}
 }
+
+// TestErrorPageLogsKratosReason: the /error page shows a server error as
+// "Something went wrong" and logs Kratos' reason, here Kratos v1.3.1's
+// answer to a passkey whose origin is not in webauthn's rp.origins
+// (passkey_registration.go).
+func TestErrorPageLogsKratosReason(t *testing.T) {
+	const reason = "Unable to create WebAuthn credential: Error validating origin"
+	k := newFakeKratos(t)
+	k.set("/self-service/errors", http.StatusOK, []byte(`{"id":"5b6a2d7e-3c1f-4e8a-9b0d-1f2e3d4c5b6a","error":{"code":500,"status":"Internal Server Error","reason":"`+reason+`","message":"An internal server error occurred, please contact the system administrator"},"created_at":"2026-01-01T00:00:00Z"}`))
+	ui, logs := loggedMethodsUI(t, k)
+	rec := serve(ui, http.MethodGet, "/error?id=5b6a2d7e-3c1f-4e8a-9b0d-1f2e3d4c5b6a", nil)
+	require.Equal(t, http.StatusInternalServerError, rec.Code)
+	assert.Contains(t, rec.Body.String(), "Something went wrong")
+	assert.NotContains(t, rec.Body.String(), "WebAuthn", "the reason is never shown")
+	assert.Contains(t, logs.String(), "level=ERROR")
+	assert.Contains(t, logs.String(), reason)
+}
