@@ -209,3 +209,23 @@ func TestLanguageOptions(t *testing.T) {
 		assert.Error(t, err)
 	}
 }
+
+// TestReadOnlyLabelsTranslated: the values shown as text (the account on
+// a second-factor or code login, whose hidden identifier node Kratos
+// sends without a label) are labelled in the page's language.
+func TestReadOnlyLabelsTranslated(t *testing.T) {
+	k := newFakeKratos(t)
+	body := readTestdata(t, "methods/login_code_wrong")
+	k.set("/self-service/login/flows", http.StatusOK, body)
+	ui := methodsUI(t, k)
+	for lang, want := range map[string]string{"de": "Konto", "fr": "Compte", "en": "Account"} {
+		rec := serve(ui, http.MethodGet, "/login?flow="+decodeFlow(t, body).ID, map[string]string{"Accept-Language": lang})
+		require.Equal(t, http.StatusOK, rec.Code)
+		d := parseDoc(t, rec.Body.String())
+		dts := d.find(func(n *htmlNode) bool { return n.Data == "dt" })
+		require.Len(t, dts, 1, lang)
+		require.NotNil(t, dts[0].FirstChild, lang)
+		assert.Equal(t, want, dts[0].FirstChild.Data, lang)
+		assert.NotContains(t, d.text, "Identifier", lang)
+	}
+}

@@ -265,10 +265,29 @@ type ReadOnlyValue struct {
 
 // ReadOnlyValues returns the values of the hidden inputs that carry what
 // the user already entered (traits.*, identifier), to be shown as text:
-// the email on the password step of a two-step registration. Label is the
-// node's label or, as Kratos gives these none, one made from its name
-// ("traits.email" -> "Email").
+// the email on the password step of a two-step registration, the account
+// on a second-factor login. Label is the node's label or, when Kratos
+// gives none, the English catalog's "field.<name>" ("field.identifier":
+// "Account"), else one made from the name ("traits.email" -> "Email").
+// Page.ReadOnlyValues gives the same in the page's language.
 func (f *Flow) ReadOnlyValues() []ReadOnlyValue {
+	return f.readOnlyValues(translator{en: builtinCatalogs["en"]})
+}
+
+// ReadOnlyValues is Flow.ReadOnlyValues with the labels Kratos does not
+// give taken from the page's language; the default templates show these.
+func (p *Page) ReadOnlyValues() []ReadOnlyValue {
+	if p.Flow == nil {
+		return nil
+	}
+	tr := p.tr
+	if tr.en == nil {
+		tr.en = builtinCatalogs["en"]
+	}
+	return p.Flow.readOnlyValues(tr)
+}
+
+func (f *Flow) readOnlyValues(tr translator) []ReadOnlyValue {
 	var out []ReadOnlyValue
 	for i := range f.UI.Nodes {
 		n := &f.UI.Nodes[i]
@@ -278,6 +297,9 @@ func (f *Flow) ReadOnlyValues() []ReadOnlyValue {
 			continue
 		}
 		label := n.Label()
+		if label == "" {
+			label, _ = tr.lookup("field." + name)
+		}
 		if label == "" && len(name) > len("traits.") {
 			label = strings.NewReplacer(".", " ", "_", " ").Replace(strings.TrimPrefix(name, "traits."))
 			label = strings.ToUpper(label[:1]) + label[1:]
