@@ -1,7 +1,9 @@
 package selfservice
 
 import (
+	"crypto/sha256"
 	"embed"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -456,8 +458,13 @@ func lastResend(fields []Field) {
 // another site (social sign-in), so that its form needs no input.
 func redirecting(group string) bool { return group == "oidc" || group == "saml" }
 
+// maxIDValue is the longest button value an id spells out; a longer one
+// (a security key's challenge, hundreds of characters of JSON) is
+// replaced by a short hash of it.
+const maxIDValue = 32
+
 // htmlID builds a page-unique, stable id from the form's group and the
-// node's name (or id).
+// node's name (or id), and for buttons, which share names, their value.
 func htmlID(group string, n *Node, i int) string {
 	name := n.Attributes.Name
 	if name == "" {
@@ -467,7 +474,12 @@ func htmlID(group string, n *Node, i int) string {
 		name = strconv.Itoa(i)
 	}
 	if n.IsSubmit() || n.Attributes.Type == "button" {
-		name += "-" + n.Attributes.StringValue()
+		v := n.Attributes.StringValue()
+		if len(v) > maxIDValue {
+			sum := sha256.Sum256([]byte(v))
+			v = hex.EncodeToString(sum[:6])
+		}
+		name += "-" + v
 	}
 	var b strings.Builder
 	b.WriteString("ks-")

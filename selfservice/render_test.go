@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
+
 	"github.com/kratosauth/kratosauth/selfservice"
 )
 
@@ -104,6 +106,30 @@ func TestFuncsForTemplatesFromScratch(t *testing.T) {
 		}
 		if b.String() != want {
 			t.Errorf("imgsrc %q: %s, want %s", src, b.String(), want)
+		}
+	}
+}
+
+// Element ids stay short and unique: a security key's button, whose value
+// is its challenge (hundreds of characters of JSON), gets a hash in its
+// id instead.
+func TestElementIDsAreShort(t *testing.T) {
+	for _, c := range []struct {
+		kind selfservice.Kind
+		name string
+	}{{selfservice.Settings, "settings_flow"}, {selfservice.Login, "login_flow"}, {selfservice.Registration, "registration_flow"}} {
+		d := parseDoc(t, showRecorded(t, c.kind, c.name).Body.String())
+		seen := map[string]bool{}
+		for _, n := range d.find(func(n *htmlNode) bool { return attrOf(n, "id") != "" }) {
+			id := attrOf(n, "id")
+			assert.LessOrEqual(t, len(id), 80, "%s: id %.100s...", c.name, id)
+			assert.False(t, seen[id], "%s: id %s twice", c.name, id)
+			seen[id] = true
+		}
+		if c.name == "settings_flow" {
+			assert.Len(t, d.find(func(n *htmlNode) bool {
+				return strings.HasPrefix(attrOf(n, "id"), "ks-webauthn-webauthn_register_trigger-")
+			}), 1)
 		}
 	}
 }
