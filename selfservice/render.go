@@ -157,6 +157,12 @@ type Form struct {
 	Action  string
 	Method  string
 	Fields  []Field
+	// Username, on a form with a password input but no visible username
+	// (registration's password step, settings), is the account's
+	// identifier, for password managers to save the password under: the
+	// default templates put it in a hidden input without a name
+	// (autocomplete="username"), which is never submitted.
+	Username string
 }
 
 // groupTitles are the headings of the settings page's forms.
@@ -336,7 +342,8 @@ var ErrFlowTooLarge = errors.New("selfservice: flow too large to render")
 // form and a code form, a settings flow a profile, a password and a TOTP
 // form. Each form repeats the "default" nodes; a form of a redirecting
 // method (oidc, saml) gets only the hidden ones, so that the browser does
-// not demand the other fields. Script nodes are left out (the page loads
+// not demand the other fields. A form with a password but no visible
+// username gets the flow's identifier as Username. Script nodes are left out (the page loads
 // Kratos' webauthn.js itself, see Page.Scripts), and a group of scripts
 // only gets no form. "Resend code" buttons come last in their form. A
 // flow with only default nodes gets one form.
@@ -432,7 +439,60 @@ func (f *Flow) Forms() ([]Form, error) {
 		}
 		lastResend(form.Fields)
 	}
+	setUsernames(f, forms)
 	return forms, nil
+}
+
+// setUsernames sets Username on the forms with a password input and no
+// visible username input, to the flow's identifier: the first non-empty
+// string value of an identifier input, else of a trait input whose
+// autocomplete is "username" or "email".
+func setUsernames(f *Flow, forms []Form) {
+	username := ""
+	for _, want := range []func(n *Node) bool{
+		func(n *Node) bool { return n.Attributes.Name == "identifier" },
+		func(n *Node) bool {
+			return strings.HasPrefix(n.Attributes.Name, "traits.") && usernameAutocomplete(n.Attributes.Autocomplete)
+		},
+	} {
+		for i := range f.UI.Nodes {
+			n := &f.UI.Nodes[i]
+			if v, ok := n.Attributes.Value.(string); ok && v != "" && n.Type == "input" && want(n) {
+				username = v
+				break
+			}
+		}
+		if username != "" {
+			break
+		}
+	}
+	if username == "" {
+		return
+	}
+	for k := range forms {
+		password, visible := false, false
+		for _, fd := range forms[k].Fields {
+			if fd.Type != "input" {
+				continue
+			}
+			password = password || fd.Attributes.Type == "password"
+			visible = visible || !fd.IsHidden() && !fd.IsSubmit() && (fd.Attributes.Name == "identifier" || usernameAutocomplete(fd.Attributes.Autocomplete))
+		}
+		if password && !visible {
+			forms[k].Username = username
+		}
+	}
+}
+
+// usernameAutocomplete reports whether an autocomplete attribute names the
+// username or the email ("username webauthn" does).
+func usernameAutocomplete(a string) bool {
+	for _, tok := range strings.Fields(a) {
+		if tok == "username" || tok == "email" {
+			return true
+		}
+	}
+	return false
 }
 
 // lastResend moves "Resend code" buttons after the form's other fields,
