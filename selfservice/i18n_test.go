@@ -229,3 +229,22 @@ func TestReadOnlyLabelsTranslated(t *testing.T) {
 		assert.NotContains(t, d.text, "Identifier", lang)
 	}
 }
+
+// TestReadOnlyEmailLabelTranslated: registration's password step, where
+// Kratos v1.3.1 sends the email as a hidden trait without a label, labels
+// it in the page's language.
+func TestReadOnlyEmailLabelTranslated(t *testing.T) {
+	f := decodeFlow(t, readTestdata(t, "methods/registration_flow"))
+	for i := range f.UI.Nodes {
+		if n := &f.UI.Nodes[i]; n.Attributes.Name == "traits.email" {
+			n.Attributes.Type, n.Attributes.Value, n.Attributes.Autocomplete, n.Meta.Label = "hidden", "a@example.com", "", nil
+		}
+	}
+	body, err := json.Marshal(f)
+	require.NoError(t, err)
+	k := newFakeKratos(t)
+	k.set("/self-service/registration/flows", http.StatusOK, body)
+	rec := serve(methodsUI(t, k), http.MethodGet, "/registration?flow="+f.ID, map[string]string{"Accept-Language": "de"})
+	require.Equal(t, http.StatusOK, rec.Code)
+	assert.Contains(t, rec.Body.String(), "<dt>E-Mail</dt><dd>a@example.com</dd>")
+}

@@ -446,13 +446,19 @@ func (f *Flow) Forms() ([]Form, error) {
 // setUsernames sets Username on the forms with a password input and no
 // visible username input, to the flow's identifier: the first non-empty
 // string value of an identifier input, else of a trait input whose
-// autocomplete is "username" or "email".
+// autocomplete is "username" or "email", else of a trait named username
+// or email (Kratos v1.3.1 sends registration's password step the email
+// as a hidden trait without autocomplete).
 func setUsernames(f *Flow, forms []Form) {
 	username := ""
 	for _, want := range []func(n *Node) bool{
 		func(n *Node) bool { return n.Attributes.Name == "identifier" },
 		func(n *Node) bool {
 			return strings.HasPrefix(n.Attributes.Name, "traits.") && usernameAutocomplete(n.Attributes.Autocomplete)
+		},
+		func(n *Node) bool {
+			name := n.Attributes.Name
+			return strings.HasPrefix(name, "traits.") && (strings.HasSuffix(name, ".email") || strings.HasSuffix(name, ".username"))
 		},
 	} {
 		for i := range f.UI.Nodes {

@@ -151,7 +151,7 @@ func TestPasswordFormsHaveUsername(t *testing.T) {
 	f := decodeFlow(t, readTestdata(t, "registration_flow"))
 	for i := range f.UI.Nodes {
 		if a := &f.UI.Nodes[i].Attributes; a.Name == "traits.email" {
-			a.Type, a.Value = "hidden", "a@example.com"
+			a.Type, a.Value, a.Autocomplete = "hidden", "a@example.com", ""
 		}
 	}
 	passwordStep, err := json.Marshal(f)
