@@ -200,15 +200,15 @@ func TestWriteConfigAllMethods(t *testing.T) {
 	}
 	cfg := string(b)
 	for want, n := range map[string]int{
-		"base_url: http://localhost:4433/":           1,
+		"base_url: http://localhost:4433/":          1,
 		"origins:\n            - " + app + "\n":     2, // webauthn and passkey
-		"id: localhost\n":                            2,
+		"id: localhost\n":                           2,
 		"allowed_origins:\n        - " + app + "\n": 1, // CORS for webauthn.js
-		"ui_url: " + app + "/error\n":                1,
-		"passwordless_enabled: true":                 1,
-		"- hook: show_verification_ui":               1,
-		"use: code":                                  2, // verification and recovery
-		"delivery_strategy: http":                    1,
+		"ui_url: " + app + "/error\n":               1,
+		"passwordless_enabled: true":                1,
+		"- hook: show_verification_ui":              1,
+		"use: code":                                 2, // verification and recovery
+		"delivery_strategy: http":                   1,
 	} {
 		if got := strings.Count(cfg, want); got != n {
 			t.Errorf("config has %q %d times, want %d", want, got, n)
