@@ -81,7 +81,12 @@ func TestBrowserMethods(t *testing.T) {
 			return err
 		}
 		w.mark()
-		return w.submit(ctx, `button[name="method"][value="password"]`, map[string]string{`input[name="password"]`: password})
+		if err := w.submit(ctx, `button[name="method"][value="password"]`, map[string]string{`input[name="password"]`: password}); err != nil {
+			return err
+		}
+		// The step ends on the next page, not on one being left (the audit
+		// would run during the navigation).
+		return b.waitFor(ctx, "the verification page", func(p page) bool { return p.Path() == "/verification" })
 	})
 	// Kratos' show_verification_ui hook: the page says the code is sent.
 	b.step("verification-code-sent", func(ctx context.Context) error {
