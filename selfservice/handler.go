@@ -481,17 +481,34 @@ func (h *Handler) serveLogout(w http.ResponseWriter, r *http.Request) {
 	u, err := h.client.LogoutURL(r.Context(), r, r.URL.Query().Get("return_to"))
 	switch {
 	case err == nil:
-		h.auth.Invalidate(r)
-		redirect(w, r, u)
+		if h.invalidate(w, r) {
+			redirect(w, r, u)
+		}
 	case errors.Is(err, ErrNoSession):
-		h.auth.Invalidate(r)
-		redirect(w, r, h.home)
+		if h.invalidate(w, r) {
+			redirect(w, r, h.home)
+		}
 	case errors.Is(err, ErrUnavailable):
 		h.unavailable(w, r, err)
 	default:
 		h.logger().LogAttrs(r.Context(), slog.LevelError, "selfservice: logout failed", slog.String("error", err.Error()))
 		h.renderError(w, r, http.StatusInternalServerError, genericError)
 	}
+}
+
+// invalidate revokes the session in the Authenticator's cache before the
+// browser goes to Kratos' logout. When the cache cannot record it, other
+// replicas may go on serving the session: the user gets a 503 and tries
+// again, rather than a logout that looks done and is not.
+func (h *Handler) invalidate(w http.ResponseWriter, r *http.Request) bool {
+	err := h.auth.Invalidate(r)
+	if err == nil {
+		return true
+	}
+	h.logger().LogAttrs(r.Context(), slog.LevelWarn, "selfservice: logout not recorded in the session cache",
+		slog.String("error", err.Error()))
+	h.renderError(w, r, http.StatusServiceUnavailable, logoutFailedError)
+	return false
 }
 
 func (h *Handler) unavailable(w http.ResponseWriter, r *http.Request, err error) {
@@ -639,6 +656,11 @@ var (
 		key:     "unavailable",
 		Title:   "Service unavailable",
 		Message: "We cannot reach the sign-in service right now. Please try again in a moment.",
+	}
+	logoutFailedError = PageError{
+		key:     "logout_failed",
+		Title:   "You are still signed in",
+		Message: "We could not sign you out just now. Please try again in a moment.",
 	}
 	notFoundError = PageError{
 		key:     "not_found",
