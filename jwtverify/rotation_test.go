@@ -27,7 +27,7 @@ import (
 // JWKS was read before the token was asked about): it is unavailable,
 // with the time to the next read, and verifies once the window is over.
 func TestRotationRightAfterAnUnknownKidIsNotRefused(t *testing.T) {
-	t.Parallel() // mostly sleeping through windows
+	t.Parallel()               // mostly sleeping through windows
 	const window = time.Second // long enough for the steps inside it on a busy machine
 	old, rotated := jwtkit.NewES256("old"), jwtkit.NewES256("rotated")
 	srv := newJWKSServer(t, jwtkit.PublicJWKS(old))
