@@ -76,10 +76,9 @@ func (v *Verifier) JWKSReads() int64 { return v.keys.reads.Load() }
 // Verify checks token and returns its claims. On failure the error is a
 // *kratosauth.Error matching ErrInvalidSession (a bad token),
 // ErrUnavailable (its key cannot be known: the JWKS cannot be read, or
-// has not been read since the token came: RetryAfter says when it will
-// be) or
-// ErrCanceled (ctx ended while the JWKS was read). Its Cause says why, for
-// logs; it never holds the token.
+// has not been read since the token came, and RetryAfter says when it
+// will be) or ErrCanceled (ctx ended while the JWKS was read). Its Cause
+// says why, for logs; it never holds the token.
 func (v *Verifier) Verify(ctx context.Context, token string) (*Claims, error) {
 	return v.verify(ctx, token, time.Now())
 }

@@ -101,14 +101,22 @@ func Key(scheme, hostport string) (string, bool) {
 }
 
 // asciiLower lower-cases s's ASCII letters, or returns false when s has a
-// byte outside ASCII.
+// byte outside ASCII. It allocates only when s has an upper-case letter.
 func asciiLower(s string) (string, bool) {
+	upper := false
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 0x80 {
+			return "", false
+		}
+		upper = upper || 'A' <= c && c <= 'Z'
+	}
+	if !upper {
+		return s, true
+	}
 	b := []byte(s)
 	for i, c := range b {
-		switch {
-		case c >= 0x80:
-			return "", false
-		case 'A' <= c && c <= 'Z':
+		if 'A' <= c && c <= 'Z' {
 			b[i] = c + 'a' - 'A'
 		}
 	}
