@@ -69,6 +69,7 @@ import (
 	"unsafe"
 
 	"github.com/redis/rueidis"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/kratosauth/kratosauth/cache"
 )
@@ -83,6 +84,7 @@ type Store struct {
 	localCache bool
 	written    writtenKeys
 	epochs     epochs
+	confirming singleflight.Group // currentEpoch's questions, by run_id
 	breaker    *breaker
 	add, take  *rueidis.Lua
 	begin      *rueidis.Lua
@@ -222,11 +224,16 @@ func (s *Store) currentEpoch(key, epoch string) (bool, error) {
 	if s.epochs.isFresh(epoch) {
 		return true, nil
 	}
-	t, err := s.Begin(key)
+	// One question per run_id at a time: every local hit of a node's keys
+	// needs it when the answer goes stale.
+	current, err, _ := s.confirming.Do(epoch, func() (any, error) {
+		t, err := s.Begin(key)
+		return t.Epoch, err
+	})
 	if err != nil {
 		return false, err
 	}
-	return t.Epoch == epoch, nil
+	return current.(string) == epoch, nil
 }
 
 // epochs are the run_ids nodes reported (Begin), with when (monotonic):
