@@ -52,9 +52,9 @@ type sessionExtension struct {
 // call made earlier than that. Extension runs in the background: a request
 // never waits for it, and its failure (logged at WARN) never refuses a
 // request nor ends a session. It happens at most once per session and
-// expiry per window (the cache TTL plus the whoami timeout and a second),
-// in this process, and across a fleet when the store is a cache.Claimer
-// (the Redis store is). A session with less than ExtendCallTimeout left,
+// expiry per window (the cache TTL plus 6 seconds, the longest a whoami
+// answer may take to be cached), in this process, and across a fleet when
+// the store is a cache.Claimer (the Redis store is). A session with less than ExtendCallTimeout left,
 // inactive, or served stale during an outage is never extended.
 // Default: off; sessions last session.lifespan from their login.
 func WithSessionExtension(kratosAdminURL string, earliestPossibleExtend time.Duration) Option {
@@ -131,7 +131,7 @@ func (a *Authenticator) maybeExtend(key *digest, s *Session) {
 		return // busy: a later request extends it
 	}
 	claim := a.extendClaim(s)
-	window := min(left, a.cfg.cacheTTL+a.ticketMaxAge())
+	window := min(left, a.cfg.cacheTTL+ticketMaxAge)
 	if ok, _ := a.ext.claims.Claim(claim, window); !ok || a.ext.ctx.Err() != nil {
 		<-a.ext.slots
 		return

@@ -184,3 +184,37 @@ func TestRefusalFencesEarlierAdmits(t *testing.T) {
 		})
 	}
 }
+
+// A request that starts after a logout does not share a whoami call that
+// started before it: that call's answer may predate the logout. (The
+// fence keeps such an answer out of the cache; this keeps it from the
+// requests that come after the revocation.)
+func TestRequestAfterRevocationDoesNotJoinEarlierCall(t *testing.T) {
+	for name, shared := range map[string]bool{"same replica": false, "other replica": true} {
+		t.Run(name, func(t *testing.T) {
+			kratos := kratosauthtest.NewServer(t)
+			store := newBigCache(t)
+			held := newHeldAnswers()
+			opts := []kratosauth.Option{kratosauth.WithCache(store), kratosauth.WithLogger(discard)}
+			r2 := newAuth(t, kratos.URL, append(opts, kratosauth.WithHTTPClient(&http.Client{Transport: held}))...)
+			r1 := r2
+			if shared {
+				r1 = newAuth(t, kratos.URL, opts...)
+			}
+			alice := kratos.Login()
+
+			deliver := startHeld(t, r2, held, alice) // admitted by Kratos, answer on its way
+			require.NoError(t, invalidate(r1, alice))
+			kratos.Revoke(alice)
+			after := make(chan string, 1)
+			go func() { after <- check(r2, alice) }()
+			select {
+			case got := <-after:
+				assert.Equal(t, "invalid", got)
+			case <-time.After(3 * time.Second):
+				t.Error("the request after the logout waited for the call from before it")
+			}
+			assert.Equal(t, "ok", deliver())
+		})
+	}
+}
