@@ -28,7 +28,7 @@ type Authenticator struct {
 	namespace  string // sets this Authenticator's cache keys apart in a shared store
 	ownsStore  bool
 	inflight   singleflight.Group
-	calls atomic.Uint64 // names the calls of callers that may not share one (fetchShared)
+	calls      atomic.Uint64 // names the calls of callers that may not share one (fetchShared)
 	writeLocks writeLocks
 	hot        *hotCache // nil unless the store is the default one
 	loginURL   string    // browser URL + /self-service/login/browser
