@@ -28,7 +28,7 @@ type Authenticator struct {
 	namespace  string // sets this Authenticator's cache keys apart in a shared store
 	ownsStore  bool
 	inflight   singleflight.Group
-	ownFlights atomic.Uint64 // names the calls of callers that may not share one (fetchShared)
+	calls      atomic.Uint64 // names the calls of callers that may not share one (fetchShared)
 	writeLocks writeLocks
 	hot        *hotCache // nil unless the store is the default one
 	loginURL   string    // browser URL + /self-service/login/browser
@@ -254,8 +254,11 @@ func (a *Authenticator) HandleError(w http.ResponseWriter, r *http.Request, err 
 // when a revocation of the key came after its ticket, but a revocation the
 // caller cannot see in its revision (an identity eviction, which marks
 // only the keys already indexed; a marker it could not read) may still
-// have come between the call's start and the caller's. A caller left in
-// doubt asks Kratos itself.
+// have come between the call's start and the caller's. The callers left in
+// doubt by one call share a second call, which starts after each of them
+// did (no one else can join it), so its answer is theirs whatever the
+// store says: a credential costs Kratos one call at a time even while the
+// store is down.
 func (a *Authenticator) fetchShared(ctx context.Context, key digest, rev revision, cred credential) (authResult, error) {
 	flight := string(key[:])
 	if rev != (revision{}) {
@@ -265,16 +268,17 @@ func (a *Authenticator) fetchShared(ctx context.Context, key digest, rev revisio
 	if err != nil || !shared || res.trusted {
 		return res.authResult, err
 	}
-	own := a.ownFlights.Add(1)
-	res, _, err = a.fetchFlight(ctx, key, flight+"\x00own"+strconv.FormatUint(own, 10), cred)
+	res, _, err = a.fetchFlight(ctx, key, flight+"\x00after\x00"+strconv.FormatUint(res.call, 10), cred)
 	return res.authResult, err
 }
 
 // flightAnswer is a whoami call's answer; trusted: it was cached, or there
-// is no store (see fetchShared).
+// is no store (see fetchShared); call numbers the call, for the second call
+// of the callers it leaves in doubt.
 type flightAnswer struct {
 	authResult
 	trusted bool
+	call    uint64
 }
 
 // fetchFlight runs or joins the whoami call named flight; shared reports
@@ -298,7 +302,7 @@ func (a *Authenticator) fetchFlight(ctx context.Context, key digest, flight stri
 		case errors.Is(err, ErrInvalidSession), errors.Is(err, ErrAAL2Required):
 			a.forget(&key, err)
 		}
-		return flightAnswer{authResult: res, trusted: trusted}, err
+		return flightAnswer{authResult: res, trusted: trusted, call: a.calls.Add(1)}, err
 	})
 	select {
 	case r := <-ch:

@@ -204,8 +204,11 @@ func (a *Authenticator) store(key *digest, s *Session, cacheFor time.Duration, t
 // forget ends what the cache holds for key after Kratos refused its
 // credential (err), its stale copy included, so that no later outage can
 // serve it, and fences the key: an admission fetched before this refusal,
-// on any replica, is not cached after it. With the negative cache on, a 401
-// is remembered too.
+// on any replica, is not cached after it. The fence reaches ticketMaxAge
+// ahead: a shared store's clock that steps back by less than that cannot
+// put the refusal before a ticket issued earlier (no answer for the key is
+// cached for those seconds). With the negative cache on, a 401 is
+// remembered too.
 func (a *Authenticator) forget(key *digest, err error) {
 	if a.cfg.store == nil {
 		return
@@ -214,7 +217,7 @@ func (a *Authenticator) forget(key *digest, err error) {
 	if a.cfg.negativeTTL > 0 && errors.Is(err, ErrInvalidSession) {
 		ttl = a.cfg.negativeTTL
 	}
-	_ = a.revoke(key, refusedByKratos, ttl, 0) // a failure is logged
+	_ = a.revoke(key, refusedByKratos, ttl, ticketMaxAge) // a failure is logged
 }
 
 // revoke replaces key's entry with a refusal marker (reason) that readers
