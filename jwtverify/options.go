@@ -48,6 +48,7 @@ type config struct {
 	logger       *slog.Logger
 	errorHandler kratosauth.ErrorHandler
 	revocations  RevocationList
+	sidClaim     string // "": Kratos' sid
 }
 
 // asymmetric are the algorithms Kratos can sign with using a public-key
@@ -222,7 +223,7 @@ type RevocationList interface {
 }
 
 // WithRevocationList refuses tokens whose session (the sid claim Kratos'
-// tokenizer sets) the list says was revoked, as ErrInvalidSession (401),
+// tokenizer sets, or WithSessionIDClaim's) the list says was revoked, as ErrInvalidSession (401),
 // and a token without sid. When the list cannot tell, the token is
 // refused as ErrUnavailable (503): never accepted unchecked.
 // Default: none; a token is valid until its exp.
@@ -232,6 +233,20 @@ func WithRevocationList(l RevocationList) Option {
 			return errors.New("kratosjwt: WithRevocationList: nil list")
 		}
 		c.revocations = l
+		return nil
+	}
+}
+
+// WithSessionIDClaim names the claim that holds the session ID, for a
+// claims mapper that moves it; the claim must be a string, else the token
+// is refused when a revocation list is set. Default: "sid", where Kratos'
+// tokenizer puts it.
+func WithSessionIDClaim(name string) Option {
+	return func(c *config) error {
+		if name == "" {
+			return errors.New("kratosjwt: WithSessionIDClaim: empty name")
+		}
+		c.sidClaim = name
 		return nil
 	}
 }

@@ -64,6 +64,32 @@ func TestRevocationList(t *testing.T) {
 
 	_, err = kratosjwt.New(srv.URL, kratosjwt.WithRevocationList(nil))
 	assert.Error(t, err)
+	_, err = kratosjwt.New(srv.URL, kratosjwt.WithSessionIDClaim(""))
+	assert.Error(t, err)
+}
+
+// A claims mapper that puts the session ID elsewhere: the named claim is
+// the one checked, and a token without it (or with a non-string) is refused.
+func TestRevocationListSessionIDClaim(t *testing.T) {
+	key := jwtkit.NewES256("k")
+	srv := newJWKSServer(t, jwtkit.PublicJWKS(key))
+	list := &mapList{revoked: map[string]bool{"s-revoked": true}}
+	v := newVerifier(t, srv.URL, kratosjwt.WithRevocationList(list), kratosjwt.WithSessionIDClaim("session_id"))
+	tok := func(sid any) string {
+		c := jwtkit.KratosClaims(iss, "identity-1", "kratos-sid", time.Minute)
+		if sid != nil {
+			c["session_id"] = sid
+		}
+		return key.Sign(c)
+	}
+	_, err := v.Verify(context.Background(), tok("s-live"))
+	assert.NoError(t, err)
+	_, err = v.Verify(context.Background(), tok("s-revoked"))
+	assert.ErrorIs(t, err, kratosauth.ErrInvalidSession)
+	for _, bad := range []any{nil, 42, ""} {
+		_, err = v.Verify(context.Background(), tok(bad))
+		assert.ErrorIs(t, err, kratosauth.ErrInvalidSession, "%v", bad)
+	}
 }
 
 // BenchmarkVerifyES256WithRevocationList is BenchmarkVerifyES256 plus a

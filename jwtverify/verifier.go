@@ -16,6 +16,7 @@ import (
 	josejwt "github.com/go-jose/go-jose/v4/jwt"
 
 	"github.com/kratosauth/kratosauth"
+	"github.com/kratosauth/kratosauth/internal/strictjson"
 )
 
 // Verifier checks the tokens Kratos made of its sessions against the keys
@@ -158,10 +159,17 @@ func (v *Verifier) claims(payload []byte, now time.Time) (*Claims, error) {
 		return nil, invalid("audience %q does not include %q", []string(r.Audience), v.cfg.audience)
 	}
 	if l := v.cfg.revocations; l != nil {
-		if r.SessionID == "" {
-			return nil, invalid("no sid: the revocation list cannot be checked")
+		sid := r.SessionID
+		if v.cfg.sidClaim != "" && v.cfg.sidClaim != "sid" {
+			raw, err := strictjson.Lookup(payload, v.cfg.sidClaim)
+			if err != nil || json.Unmarshal(raw, &sid) != nil {
+				sid = ""
+			}
 		}
-		revoked, err := l.Revoked(r.SessionID)
+		if sid == "" {
+			return nil, invalid("no session ID claim: the revocation list cannot be checked")
+		}
+		revoked, err := l.Revoked(sid)
 		if err != nil {
 			return nil, &kratosauth.Error{Kind: kratosauth.ErrUnavailable, Cause: fmt.Errorf("kratosjwt: revocation list: %w", err)}
 		}
