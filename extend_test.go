@@ -1,6 +1,8 @@
 package kratosauth_test
 
 import (
+	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -26,6 +28,7 @@ type fakeAdmin struct {
 	mu       sync.Mutex
 	sessions map[string]kratosauthtest.Credentials // by session ID
 	auth     atomic.Value                          // last Authorization header
+	onCall   func(sessionID string)                // set before the first request
 }
 
 func newFakeAdmin(t *testing.T, kratos *kratosauthtest.Server, lifespan time.Duration) *fakeAdmin {
@@ -42,6 +45,9 @@ func newFakeAdmin(t *testing.T, kratos *kratosauthtest.Server, lifespan time.Dur
 		if r.Method != http.MethodPatch || !ok || !ok2 || !known {
 			http.NotFound(w, r)
 			return
+		}
+		if a.onCall != nil {
+			a.onCall(id)
 		}
 		status := int(a.status.Load())
 		if status == http.StatusOK || status == http.StatusNoContent {
@@ -210,4 +216,81 @@ func TestSessionExtensionOptions(t *testing.T) {
 		_, err := kratosauth.New("http://127.0.0.1:4433", opts...)
 		assert.Error(t, err, name)
 	}
+}
+
+// A cache hit of a session that is not due costs sliding expiry nothing:
+// one comparison, no allocation (TestCacheHitAllocations' bound).
+func TestSessionExtensionCostsAHitNothing(t *testing.T) {
+	kratos := kratosauthtest.NewServer(t)
+	admin := newFakeAdmin(t, kratos, time.Hour)
+	a := newAuth(t, kratos.URL, kratosauth.WithSessionExtension(admin.URL, 10*time.Minute))
+	user := admin.login(kratos, kratosauthtest.WithExpiry(time.Now().Add(time.Hour)))
+	h := a.RequireSession().Middleware(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	r := httptest.NewRequest(http.MethodGet, "/", nil)
+	r.AddCookie(user.Cookie)
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	require.Equal(t, http.StatusOK, w.Code)
+	allocs := testing.AllocsPerRun(100, func() { h.ServeHTTP(w, r) })
+	assert.LessOrEqual(t, allocs, 2.0)
+	assert.Zero(t, admin.calls.Load())
+}
+
+// TestExploreSessionExtension lets seeded schedules of requests (three
+// replicas sharing a Claimer store, three sessions, random gaps) try to
+// break the fleet's invariant: one extend call per session and expiry.
+// The fake admin extends by lifespan; after a call the session is not due
+// again for lifespan - threshold, so two calls for one session closer than
+// that are two calls for one expiry. Failing seeds become regressions here.
+func TestExploreSessionExtension(t *testing.T) {
+	for _, seed := range []uint64{1, 2, 3} {
+		t.Run(fmt.Sprint("seed=", seed), func(t *testing.T) { exploreSessionExtension(t, seed) })
+	}
+}
+
+func exploreSessionExtension(t *testing.T, seed uint64) {
+	const lifespan, threshold = 4 * time.Second, 2500 * time.Millisecond
+	kratos := kratosauthtest.NewServer(t)
+	admin := newFakeAdmin(t, kratos, lifespan)
+	var mu sync.Mutex
+	calls := map[string][]time.Time{}
+	admin.onCall = func(id string) {
+		mu.Lock()
+		calls[id] = append(calls[id], time.Now())
+		mu.Unlock()
+	}
+	inner, err := cache.NewBigCache(time.Minute, 16)
+	require.NoError(t, err)
+	t.Cleanup(func() { inner.Close() })
+	store := claimingStore{inner, cache.NewClaims(100)}
+	var fleet []*kratosauth.Authenticator
+	for range 3 {
+		fleet = append(fleet, newAuth(t, kratos.URL, kratosauth.WithCache(store), kratosauth.WithSessionExtension(admin.URL, threshold)))
+	}
+	var users []kratosauthtest.Credentials
+	for range 3 {
+		users = append(users, admin.login(kratos, kratosauthtest.WithExpiry(time.Now().Add(lifespan))))
+	}
+	rng := rand.New(rand.NewPCG(seed, 1))
+	var wg sync.WaitGroup
+	for end := time.Now().Add(4 * time.Second); time.Now().Before(end); {
+		a, u := fleet[rng.IntN(len(fleet))], users[rng.IntN(len(users))]
+		wg.Go(func() {
+			_, err := a.Authenticate(tokenRequest(u.Token))
+			assert.NoError(t, err, "an active session was refused")
+		})
+		time.Sleep(time.Duration(rng.IntN(20)) * time.Millisecond)
+	}
+	wg.Wait()
+	time.Sleep(100 * time.Millisecond)
+	mu.Lock()
+	defer mu.Unlock()
+	total := 0
+	for id, at := range calls {
+		total += len(at)
+		for i := 1; i < len(at); i++ {
+			assert.Greater(t, at[i].Sub(at[i-1]), (lifespan-threshold)/2, "seed %d: two extend calls for session %s, %s apart", seed, id, at[i].Sub(at[i-1]))
+		}
+	}
+	assert.NotZero(t, total, "no session was extended")
 }
