@@ -1,0 +1,2 @@
+// Package revocation is kratosauth's revocation explorer (tests only).
+package revocation

@@ -1,0 +1,206 @@
+package revocation
+
+import (
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/kratosauth/kratosauth/cache"
+)
+
+// This file is the only one that knows the cache.Store interface and the
+// optional interfaces kratosauth looks for: a change of the Store's
+// methods is adapted here.
+
+// spyStore delegates every call to one replica's store and tells the
+// explorer what happened: how many calls are under way (the scheduler waits
+// for none), the keys read (calibration, and whether a request has read its
+// entry yet), and every revocation written (a logout marker or a recorded
+// refusal), per key.
+type spyStore struct {
+	inner   cache.Store
+	replica int
+	obs     *storeObserver
+}
+
+// spySwapStore is a spyStore whose inner store is also a cache.Swapper; the
+// plain spyStore must not offer Swap when its store does not.
+type spySwapStore struct{ *spyStore }
+
+// storeObserver collects what every replica's spy saw.
+type storeObserver struct {
+	inFlight  atomic.Int64
+	lastWrite atomic.Int64 // Unix nanoseconds when the last write returned
+
+	mu          sync.Mutex
+	gets        map[getKey]int         // reads per replica and key
+	revocations map[string][]time.Time // successful revocation writes per key
+	firstGet    chan string            // calibration: the next key read, if set
+	trace       []string
+	alias       func(string) string // key -> token, for the trace
+}
+
+type getKey struct {
+	replica int
+	key     string
+}
+
+func newStoreObserver() *storeObserver {
+	return &storeObserver{gets: map[getKey]int{}, revocations: map[string][]time.Time{}}
+}
+
+// wrap returns inner behind a spy, offering exactly the interfaces inner has.
+func (o *storeObserver) wrap(inner cache.Store, replica int) cache.Store {
+	s := &spyStore{inner: inner, replica: replica, obs: o}
+	if _, ok := inner.(cache.IdentityIndex); !ok {
+		panic("revocation: the store has no identity index")
+	}
+	if _, ok := inner.(cache.Swapper); ok {
+		return spySwapStore{s}
+	}
+	return s
+}
+
+func (o *storeObserver) reset() {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	clear(o.gets)
+	clear(o.revocations)
+	o.trace = nil
+}
+
+func (o *storeObserver) getCount(replica int, key string) int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.gets[getKey{replica, key}]
+}
+
+// revokedBy returns the first successful revocation write of key at or
+// after from, if any.
+func (o *storeObserver) revokedBy(key string, from time.Time) (time.Time, bool) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for _, at := range o.revocations[key] {
+		if !at.Before(from) {
+			return at, true
+		}
+	}
+	return time.Time{}, false
+}
+
+func (o *storeObserver) log(replica int, format string, args ...any) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if len(o.trace) < 2000 {
+		o.trace = append(o.trace, fmt.Sprintf("  r%d store ", replica)+fmt.Sprintf(format, args...))
+	}
+}
+
+func (o *storeObserver) name(key string) string {
+	if o.alias != nil {
+		if t := o.alias(key); t != "" {
+			return t
+		}
+	}
+	if len(key) > 8 {
+		return key[:8]
+	}
+	return key
+}
+
+func (s *spyStore) begin() func() {
+	s.obs.inFlight.Add(1)
+	return func() { s.obs.inFlight.Add(-1) }
+}
+
+func (s *spyStore) wrote() { s.obs.lastWrite.Store(time.Now().UnixNano()) }
+
+// isRevocation tells a logout marker or a recorded refusal from a session
+// entry: kratosauth writes them as 8 bytes of deadline, 0xff and a reason.
+func isRevocation(entry []byte) bool { return len(entry) == 10 && entry[8] == 0xff }
+
+func describe(entry []byte) string {
+	if isRevocation(entry) {
+		return fmt.Sprintf("revocation(%c)", entry[9])
+	}
+	if entry == nil {
+		return "nothing"
+	}
+	return "session"
+}
+
+func (s *spyStore) Get(key string) ([]byte, error) {
+	defer s.begin()()
+	s.obs.mu.Lock()
+	s.obs.gets[getKey{s.replica, key}]++
+	if s.obs.firstGet != nil {
+		s.obs.firstGet <- key
+		s.obs.firstGet = nil
+	}
+	s.obs.mu.Unlock()
+	return s.inner.Get(key)
+}
+
+func (s *spyStore) Set(key string, entry []byte, ttl time.Duration) error {
+	defer s.begin()()
+	err := s.inner.Set(key, entry, ttl)
+	s.wrote()
+	s.obs.log(s.replica, "set %s %s: %v", s.obs.name(key), describe(entry), errText(err))
+	if err == nil && isRevocation(entry) {
+		s.obs.mu.Lock()
+		s.obs.revocations[key] = append(s.obs.revocations[key], time.Now())
+		s.obs.mu.Unlock()
+	}
+	return err
+}
+
+func (s spySwapStore) Swap(key string, entry []byte, ttl time.Duration) ([]byte, error) {
+	defer s.begin()()
+	old, err := s.inner.(cache.Swapper).Swap(key, entry, ttl)
+	s.wrote()
+	s.obs.log(s.replica, "swap %s %s (replaced %s): %v", s.obs.name(key), describe(entry), describe(old), errText(err))
+	if err == nil && isRevocation(entry) {
+		s.obs.mu.Lock()
+		s.obs.revocations[key] = append(s.obs.revocations[key], time.Now())
+		s.obs.mu.Unlock()
+	}
+	return old, err
+}
+
+func (s *spyStore) Delete(key string) error {
+	defer s.begin()()
+	err := s.inner.Delete(key)
+	s.wrote()
+	s.obs.log(s.replica, "delete %s: %v", s.obs.name(key), errText(err))
+	return err
+}
+
+func (s *spyStore) Close() error { return s.inner.Close() }
+
+func (s *spyStore) AddToIndex(index, key string, ttl time.Duration) error {
+	defer s.begin()()
+	err := s.inner.(cache.IdentityIndex).AddToIndex(index, key, ttl)
+	s.wrote()
+	s.obs.log(s.replica, "index %s: %v", s.obs.name(key), errText(err))
+	return err
+}
+
+func (s *spyStore) TakeIndex(index string, hold time.Duration) ([]string, error) {
+	defer s.begin()()
+	keys, err := s.inner.(cache.IdentityIndex).TakeIndex(index, hold)
+	s.wrote()
+	names := make([]string, len(keys))
+	for i, k := range keys {
+		names[i] = s.obs.name(k)
+	}
+	s.obs.log(s.replica, "take index: %v %v", names, errText(err))
+	return keys, err
+}
+
+func errText(err error) string {
+	if err == nil {
+		return "ok"
+	}
+	return "error"
+}
