@@ -15,6 +15,7 @@ var (
 	modeFlag     = flag.String("mode", "", "store of a replayed seed: mem, redis or redis-local (default: all)")
 	profileFlag  = flag.String("profile", "faults", "steps of a replayed seed: faults or quiet")
 	scheduleFlag = flag.String("schedule", "", "replay a schedule as printed (its header and steps)")
+	shrinkFlag   = flag.Bool("shrink", false, "with -seed or -schedule: drop every step the violation does not need, and print what is left")
 )
 
 // TestExplore runs random schedules against every store: a bounded number
@@ -26,7 +27,10 @@ func TestExplore(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		report(t, newHarness(t, s.mode), s)
+		h := newHarness(t, s.mode)
+		if !report(t, h, s) && *shrinkFlag {
+			shrink(t, h, s)
+		}
 		return
 	}
 	count := 3
@@ -62,7 +66,11 @@ func TestExplore(t *testing.T) {
 		t.Run(m.name, func(t *testing.T) {
 			h := newHarness(t, m)
 			if *seedFlag != 0 {
-				report(t, h, newSchedule(m, profiles[0], *seedFlag))
+				s := newSchedule(m, profiles[0], *seedFlag)
+				if !report(t, h, s) && *shrinkFlag {
+					executed, _, _ := h.execute(s)
+					shrink(t, h, executed)
+				}
 				return
 			}
 			for _, quiet := range profiles {
@@ -113,4 +121,24 @@ func report(t *testing.T, h *harness, s schedule) bool {
 func TestMain(m *testing.M) {
 	flag.Parse()
 	os.Exit(m.Run())
+}
+
+// shrink drops steps from a failing schedule, one at a time, as long as
+// some violation remains, and prints the shortest schedule it reached.
+func shrink(t *testing.T, h *harness, s schedule) {
+	for changed := true; changed; {
+		changed = false
+		for i := len(s.steps) - 1; i >= 0; i-- {
+			try := s
+			try.steps = append(append([]step(nil), s.steps[:i]...), s.steps[i+1:]...)
+			if len(try.steps) == 0 {
+				continue
+			}
+			if _, violations, _ := h.execute(try); len(violations) > 0 {
+				s, changed = try, true
+			}
+		}
+	}
+	_, violations, transcript := h.execute(s)
+	t.Logf("shrunk to %d steps (%d violation(s) on this run):\n-schedule %s\n%s", len(s.steps), len(violations), strconv.Quote(s.String()), transcript)
 }

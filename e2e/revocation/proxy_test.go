@@ -3,6 +3,7 @@ package revocation
 import (
 	"errors"
 	"net"
+	"regexp"
 	"sync"
 )
 
@@ -15,6 +16,10 @@ import (
 //     as failed lands late).
 //   - holdDown: replies (and Redis' invalidation messages) wait after Redis
 //     ran the command; the client times out on a command that took effect.
+//   - holdWrite, holdReply: the same, from the next write command (SET, DEL,
+//     EVAL, EVALSHA) on: the reads before it go through. A client whose
+//     read timed out closes its connection, and no later command would
+//     reach Redis; these hold exactly the write.
 //   - cut: every connection is closed at once; bytes still held are lost.
 //   - down: new connections are accepted and closed at once, so the client
 //     fails fast (and its circuit breaker opens after a few failures).
@@ -27,10 +32,13 @@ type faultProxy struct {
 	cond     *sync.Cond
 	holdUp   bool
 	holdDown bool
-	down     bool
-	closed   bool
-	conns    map[*proxyConn]struct{}
-	wg       sync.WaitGroup
+	// armed: hold from the next write command on
+	holdWrite, holdReply bool
+	onHoldDown           func(on bool) // told when holdDown changes; p.mu is held
+	down                 bool
+	closed               bool
+	conns                map[*proxyConn]struct{}
+	wg                   sync.WaitGroup
 }
 
 // pipe is one direction of one connection: what was read from src and not
@@ -99,6 +107,15 @@ func (p *faultProxy) read(pc *proxyConn, src net.Conn, q *pipe) {
 		n, err := src.Read(buf)
 		p.mu.Lock()
 		if n > 0 && !pc.dead {
+			if q == &pc.up && (p.holdWrite || p.holdReply) && writeCommand.Match(buf[:n]) {
+				if p.holdWrite {
+					p.holdWrite, p.holdUp = false, true
+				}
+				if p.holdReply {
+					p.holdReply = false
+					p.setHoldDownLocked(true)
+				}
+			}
 			q.queue = append(q.queue, append([]byte(nil), buf[:n]...))
 		}
 		if err != nil {
@@ -169,7 +186,22 @@ func (p *faultProxy) set(f func()) {
 }
 
 func (p *faultProxy) setHoldUp(on bool)   { p.set(func() { p.holdUp = on }) }
-func (p *faultProxy) setHoldDown(on bool) { p.set(func() { p.holdDown = on }) }
+func (p *faultProxy) setHoldDown(on bool) { p.set(func() { p.setHoldDownLocked(on) }) }
+
+// armWrite holds the next write command before Redis runs it (and what
+// follows it); armReply holds the replies from the next write's on.
+func (p *faultProxy) armWrite() { p.set(func() { p.holdWrite = true }) }
+func (p *faultProxy) armReply() { p.set(func() { p.holdReply = true }) }
+
+func (p *faultProxy) setHoldDownLocked(on bool) {
+	if p.holdDown != on && p.onHoldDown != nil {
+		p.onHoldDown(on)
+	}
+	p.holdDown = on
+}
+
+// writeCommand matches the start of a RESP command that writes.
+var writeCommand = regexp.MustCompile(`\*\d+\r\n\$\d+\r\n(?i:SET|DEL|EVAL|EVALSHA)\r\n`)
 
 // cut closes every connection; held bytes are lost.
 func (p *faultProxy) cut() {
@@ -191,10 +223,21 @@ func (p *faultProxy) setDown(on bool) {
 	p.set(func() { p.down = false })
 }
 
+// release lets held bytes go through (late) and disarms the holds.
+func (p *faultProxy) release() {
+	p.set(func() {
+		p.holdUp, p.holdWrite, p.holdReply = false, false, false
+		p.setHoldDownLocked(false)
+	})
+}
+
 // heal ends every fault: held bytes are forwarded (late), new connections
 // are accepted.
 func (p *faultProxy) heal() {
-	p.set(func() { p.holdUp, p.holdDown, p.down = false, false, false })
+	p.set(func() {
+		p.holdUp, p.down, p.holdWrite, p.holdReply = false, false, false, false
+		p.setHoldDownLocked(false)
+	})
 }
 
 // flowing reports whether every byte not deliberately held has been

@@ -161,22 +161,24 @@ type step struct {
 
 // The steps, with what they take: r = replica, t = token, i = identity.
 var stepArgs = map[string]string{
-	"req":      "rt", // a request starts on replica r with token t, in its own goroutine
-	"eval":     "rt", // Kratos evaluates r's parked whoami call for t (its answer is fixed now)
-	"deliver":  "rt", // Kratos sends that call's answer (evaluated now, if it was not)
-	"logout":   "rt", // r's Invalidate for t returns, then Kratos revokes t
-	"revoke":   "t",  // Kratos revokes t (admin API); no library call
-	"evict":    "ri", // Kratos revokes i's sessions, then r's InvalidateIdentity(i)
-	"disable":  "ri", // Kratos disables i, then r's InvalidateIdentity(i)
-	"webhook":  "ri", // Kratos revokes i's sessions, then POSTs r's webhook handler
-	"wait":     "",   // every TTL and whoami timeout passes
-	"holdup":   "r",  // r's commands wait before Redis runs them
-	"holddown": "r",  // r's replies wait after Redis ran the command
-	"release":  "r",  // r's held bytes go through (late)
-	"cut":      "r",  // r's connections are closed; held bytes are lost
-	"trip":     "r",  // r's Redis refuses it until up, and r's circuit breaker opens
-	"up":       "r",  // r's Redis accepts it again; wait until r's breaker closed
-	"restart":  "",   // Redis restarts, empty
+	"req":       "rt", // a request starts on replica r with token t, in its own goroutine
+	"eval":      "rt", // Kratos evaluates r's parked whoami call for t (its answer is fixed now)
+	"deliver":   "rt", // Kratos sends that call's answer (evaluated now, if it was not)
+	"logout":    "rt", // r's Invalidate for t returns, then Kratos revokes t
+	"revoke":    "t",  // Kratos revokes t (admin API); no library call
+	"evict":     "ri", // Kratos revokes i's sessions, then r's InvalidateIdentity(i)
+	"disable":   "ri", // Kratos disables i, then r's InvalidateIdentity(i)
+	"webhook":   "ri", // Kratos revokes i's sessions, then POSTs r's webhook handler
+	"wait":      "",   // every TTL and whoami timeout passes
+	"holdup":    "r",  // r's commands wait before Redis runs them
+	"holddown":  "r",  // r's replies wait after Redis ran the command
+	"holdwrite": "r",  // from r's next write command on, commands wait before Redis runs them
+	"holdreply": "r",  // from r's next write command on, replies wait after Redis ran it
+	"release":   "r",  // r's held bytes go through (late)
+	"cut":       "r",  // r's connections are closed; held bytes are lost
+	"trip":      "r",  // r's Redis refuses it until up, and r's circuit breaker opens
+	"up":        "r",  // r's Redis accepts it again; wait until r's breaker closed
+	"restart":   "",   // Redis restarts, empty
 }
 
 func (s step) String() string {
@@ -361,6 +363,9 @@ func (h *harness) execute(s schedule) (executed schedule, violations []string, t
 	h.obs.reset()
 	r := &run{h: h, s: s, rng: rand.New(rand.NewPCG(s.seed, 0x73746570)), chk: newChecker(h.obs, h.keys, s.mode.localCache)}
 	r.hot = r.rng.IntN(len(allTokens()))
+	h.obs.mu.Lock()
+	h.obs.sink = r.logf
+	h.obs.mu.Unlock()
 	if h.redis != nil {
 		if _, err := h.redis.Do("FLUSHALL"); err != nil {
 			t.Fatalf("FLUSHALL: %v", err)
@@ -394,14 +399,17 @@ func (h *harness) execute(s schedule) (executed schedule, violations []string, t
 		}
 		r.step = i + 1
 		r.logf("step %d: %s", r.step, st)
+		began := time.Now()
 		r.do(st)
 		r.settle()
+		if d := time.Since(began); d > 50*time.Millisecond {
+			r.logf("  (%s)", d.Round(time.Millisecond))
+		}
 		r.judge()
 	}
 	r.probe()
 	r.judge()
-	trace := strings.Join(r.log, "\n") + "\nstore calls:\n" + strings.Join(h.obs.trace, "\n")
-	return r.s, r.violations, trace
+	return r.s, r.violations, strings.Join(r.log, "\n")
 }
 
 func (r *run) newReplica(i int) *replica {
@@ -412,6 +420,7 @@ func (r *run) newReplica(i int) *replica {
 		rep.proxy = h.proxies[i]
 		rep.proxy.heal()
 		rep.proxy.cut()
+		rep.proxy.set(func() { rep.proxy.onHoldDown = func(on bool) { r.chk.holdDown(i, on, time.Now()) } })
 		opts := []rediscache.Option{rediscache.WithLogger(discardLogger())}
 		if !h.mode.localCache {
 			opts = append(opts, rediscache.WithLocalCacheMB(0))
@@ -478,7 +487,7 @@ var weights = []struct {
 }{
 	{"req", 28, false}, {"eval", 16, false}, {"deliver", 16, false}, {"logout", 3, false},
 	{"revoke", 2, false}, {"evict", 1, false}, {"disable", 1, false}, {"webhook", 1, false}, {"wait", 1, false},
-	{"holdup", 3, true}, {"holddown", 3, true}, {"release", 5, true}, {"cut", 1, true},
+	{"holdup", 2, true}, {"holddown", 2, true}, {"holdwrite", 3, true}, {"holdreply", 3, true}, {"release", 5, true}, {"cut", 1, true},
 	{"trip", 2, true}, {"up", 4, true}, {"restart", 1, true},
 }
 
@@ -584,8 +593,21 @@ func (r *run) draw() step {
 		return step{kind: kind, arg: tok}
 	case "evict", "disable", "webhook":
 		return step{kind: kind, replica: rep, arg: ident}
-	case "holdup", "holddown", "release", "cut", "trip", "up":
-		return step{kind: kind, replica: rep}
+	case "holdup", "holddown", "holdwrite", "holdreply", "release", "cut", "trip", "up":
+		var eligible []int
+		for i, rp := range r.reps {
+			if map[string]bool{
+				"holdup": !rp.heldUp, "holddown": !rp.heldDown, "holdwrite": !rp.heldUp, "holdreply": !rp.heldDown,
+				"release": rp.heldUp || rp.heldDown,
+				"cut":     true, "trip": !rp.down, "up": rp.down,
+			}[kind] {
+				eligible = append(eligible, i)
+			}
+		}
+		if len(eligible) == 0 {
+			return r.drawRequest(rep, tok)
+		}
+		return step{kind: kind, replica: eligible[r.rng.IntN(len(eligible))]}
 	}
 	return step{kind: kind}
 }
@@ -608,8 +630,7 @@ func (r *run) do(st step) {
 	if st.replica < len(r.reps) {
 		rep = r.reps[st.replica]
 	}
-	needsRedis := strings.Contains(stepArgs[st.kind], "r") && (st.kind == "holdup" || st.kind == "holddown" ||
-		st.kind == "release" || st.kind == "cut" || st.kind == "trip" || st.kind == "up")
+	needsRedis := slices.Contains([]string{"holdup", "holddown", "holdwrite", "holdreply", "release", "cut", "trip", "up"}, st.kind)
 	if rep == nil && strings.Contains(stepArgs[st.kind], "r") || needsRedis && rep.proxy == nil || st.kind == "restart" && h.redis == nil {
 		r.logf("  (skipped: not in this fleet)")
 		return
@@ -671,12 +692,15 @@ func (r *run) do(st step) {
 	case "holddown":
 		rep.heldDown = true
 		rep.proxy.setHoldDown(true)
-		r.chk.holdDown(st.replica, true, time.Now())
+	case "holdwrite":
+		rep.heldUp = true
+		rep.proxy.armWrite()
+	case "holdreply":
+		rep.heldDown = true
+		rep.proxy.armReply()
 	case "release":
 		rep.heldUp, rep.heldDown = false, false
-		rep.proxy.setHoldUp(false)
-		rep.proxy.setHoldDown(false)
-		r.chk.holdDown(st.replica, false, time.Now())
+		rep.proxy.release()
 	case "cut":
 		rep.proxy.cut()
 	case "trip":
@@ -690,7 +714,9 @@ func (r *run) do(st step) {
 	case "up":
 		rep.down = false
 		rep.proxy.setDown(false)
-		r.usable(rep)
+		if !rep.heldUp && !rep.heldDown {
+			r.usable(rep)
+		}
 	case "restart":
 		h.redis.Kill()
 		h.redis.Restart(h.t)
@@ -870,13 +896,12 @@ func (r *run) judge() {
 // answering whatever it parks: what the fleet serves once things are calm.
 func (r *run) probe() {
 	r.logf("probe: faults end, every credential on every replica")
-	for i, rep := range r.reps {
+	for _, rep := range r.reps {
 		if rep.proxy == nil {
 			continue
 		}
 		rep.heldUp, rep.heldDown, rep.down = false, false, false
 		rep.proxy.heal()
-		r.chk.holdDown(i, false, time.Now())
 	}
 	for _, rep := range r.reps {
 		if rep.raw != nil {
@@ -948,6 +973,6 @@ func (h traceHandler) Enabled(_ context.Context, l slog.Level) bool { return l >
 func (h traceHandler) WithAttrs([]slog.Attr) slog.Handler           { return h }
 func (h traceHandler) WithGroup(string) slog.Handler                { return h }
 func (h traceHandler) Handle(_ context.Context, rec slog.Record) error {
-	h.obs.log(h.replica, "log %s", rec.Message)
+	h.obs.log(h.replica, "logs %q", rec.Message)
 	return nil
 }

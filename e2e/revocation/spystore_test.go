@@ -34,11 +34,11 @@ type storeObserver struct {
 	lastWrite atomic.Int64 // Unix nanoseconds when the last write returned
 
 	mu          sync.Mutex
-	gets        map[getKey]int         // reads per replica and key
-	revocations map[string][]time.Time // successful revocation writes per key
-	firstGet    chan string            // calibration: the next key read, if set
-	trace       []string
-	alias       func(string) string // key -> token, for the trace
+	gets        map[getKey]int                   // reads per replica and key
+	revocations map[string][]time.Time           // successful revocation writes per key
+	firstGet    chan string                      // calibration: the next key read, if set
+	sink        func(format string, args ...any) // the run's transcript
+	alias       func(string) string              // key -> token, for the transcript
 }
 
 type getKey struct {
@@ -67,7 +67,6 @@ func (o *storeObserver) reset() {
 	defer o.mu.Unlock()
 	clear(o.gets)
 	clear(o.revocations)
-	o.trace = nil
 }
 
 func (o *storeObserver) getCount(replica int, key string) int {
@@ -91,9 +90,10 @@ func (o *storeObserver) revokedBy(key string, from time.Time) (time.Time, bool) 
 
 func (o *storeObserver) log(replica int, format string, args ...any) {
 	o.mu.Lock()
-	defer o.mu.Unlock()
-	if len(o.trace) < 2000 {
-		o.trace = append(o.trace, fmt.Sprintf("  r%d store ", replica)+fmt.Sprintf(format, args...))
+	sink := o.sink
+	o.mu.Unlock()
+	if sink != nil {
+		sink("    r%d %s", replica, fmt.Sprintf(format, args...))
 	}
 }
 
@@ -146,7 +146,7 @@ func (s *spyStore) Set(key string, entry []byte, ttl time.Duration) error {
 	defer s.begin()()
 	err := s.inner.Set(key, entry, ttl)
 	s.wrote()
-	s.obs.log(s.replica, "set %s %s: %v", s.obs.name(key), describe(entry), errText(err))
+	s.obs.log(s.replica, "store set %s %s: %v", s.obs.name(key), describe(entry), errText(err))
 	if err == nil && isRevocation(entry) {
 		s.obs.mu.Lock()
 		s.obs.revocations[key] = append(s.obs.revocations[key], time.Now())
@@ -159,7 +159,7 @@ func (s spySwapStore) Swap(key string, entry []byte, ttl time.Duration) ([]byte,
 	defer s.begin()()
 	old, err := s.inner.(cache.Swapper).Swap(key, entry, ttl)
 	s.wrote()
-	s.obs.log(s.replica, "swap %s %s (replaced %s): %v", s.obs.name(key), describe(entry), describe(old), errText(err))
+	s.obs.log(s.replica, "store swap %s %s (replaced %s): %v", s.obs.name(key), describe(entry), describe(old), errText(err))
 	if err == nil && isRevocation(entry) {
 		s.obs.mu.Lock()
 		s.obs.revocations[key] = append(s.obs.revocations[key], time.Now())
@@ -172,7 +172,7 @@ func (s *spyStore) Delete(key string) error {
 	defer s.begin()()
 	err := s.inner.Delete(key)
 	s.wrote()
-	s.obs.log(s.replica, "delete %s: %v", s.obs.name(key), errText(err))
+	s.obs.log(s.replica, "store delete %s: %v", s.obs.name(key), errText(err))
 	return err
 }
 
@@ -182,7 +182,7 @@ func (s *spyStore) AddToIndex(index, key string, ttl time.Duration) error {
 	defer s.begin()()
 	err := s.inner.(cache.IdentityIndex).AddToIndex(index, key, ttl)
 	s.wrote()
-	s.obs.log(s.replica, "index %s: %v", s.obs.name(key), errText(err))
+	s.obs.log(s.replica, "store index %s: %v", s.obs.name(key), errText(err))
 	return err
 }
 
@@ -194,7 +194,7 @@ func (s *spyStore) TakeIndex(index string, hold time.Duration) ([]string, error)
 	for i, k := range keys {
 		names[i] = s.obs.name(k)
 	}
-	s.obs.log(s.replica, "take index: %v %v", names, errText(err))
+	s.obs.log(s.replica, "store take index: %v %v", names, errText(err))
 	return keys, err
 }
 
