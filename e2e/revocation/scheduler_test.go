@@ -240,7 +240,6 @@ func newSchedule(m mode, quiet bool, seed uint64) schedule {
 // harness is what every schedule of one mode shares: the fake Kratos, the
 // Redis server and each replica's proxy to it.
 type harness struct {
-	t       testing.TB
 	mode    mode
 	kratos  *fakeKratos
 	obs     *storeObserver
@@ -250,7 +249,7 @@ type harness struct {
 }
 
 func newHarness(t testing.TB, m mode) *harness {
-	h := &harness{t: t, mode: m, kratos: newFakeKratos(), obs: newStoreObserver()}
+	h := &harness{mode: m, kratos: newFakeKratos(), obs: newStoreObserver()}
 	for _, i := range identities {
 		for n, tok := range i.sessions {
 			h.kratos.addSession(tok, fmt.Sprintf("%s-%d", i.id[:30], n), i.id)
@@ -339,6 +338,7 @@ type replica struct {
 
 // run is one schedule being executed.
 type run struct {
+	t      testing.TB
 	h      *harness
 	s      schedule
 	rng    *rand.Rand
@@ -357,11 +357,10 @@ type run struct {
 
 // execute runs s (its steps, or as many drawn from its seed) and the final
 // probe of every credential on every replica, and returns the violations.
-func (h *harness) execute(s schedule) (executed schedule, violations []string, transcript string) {
-	t := h.t
+func (h *harness) execute(t testing.TB, s schedule) (executed schedule, violations []string, transcript string) {
 	h.kratos.reset()
 	h.obs.reset()
-	r := &run{h: h, s: s, rng: rand.New(rand.NewPCG(s.seed, 0x73746570)), chk: newChecker(h.obs, h.keys, s.mode.localCache)}
+	r := &run{t: t, h: h, s: s, rng: rand.New(rand.NewPCG(s.seed, 0x73746570)), chk: newChecker(h.obs, h.keys, s.mode.localCache)}
 	r.hot = r.rng.IntN(len(allTokens()))
 	h.obs.mu.Lock()
 	h.obs.sink = r.logf
@@ -427,7 +426,7 @@ func (r *run) newReplica(i int) *replica {
 		}
 		raw, err := rediscache.New("redis://"+rep.proxy.addr+"/0", opts...)
 		if err != nil {
-			h.t.Fatal(err)
+			r.t.Fatal(err)
 		}
 		rep.raw = raw
 		store = raw
@@ -446,12 +445,12 @@ func (r *run) newReplica(i int) *replica {
 	}
 	a, err := kratosauth.New(kratosURL, opts...)
 	if err != nil {
-		h.t.Fatal(err)
+		r.t.Fatal(err)
 	}
 	rep.auth = a
 	hook, err := kratosauth.NewWebhookHandler(a, kratosauth.WebhookAPIKey("X-Webhook-Key", webhookKey))
 	if err != nil {
-		h.t.Fatal(err)
+		r.t.Fatal(err)
 	}
 	rep.hook = hook
 	return rep
@@ -719,7 +718,7 @@ func (r *run) do(st step) {
 		}
 	case "restart":
 		h.redis.Kill()
-		h.redis.Restart(h.t)
+		h.redis.Restart(r.t)
 		for _, rep := range r.reps {
 			if !rep.heldUp && !rep.heldDown && !rep.down {
 				r.usable(rep)
@@ -850,7 +849,7 @@ func (r *run) settle() {
 	calm := 0
 	for calm < 3 {
 		if time.Now().After(deadline) {
-			r.h.t.Fatalf("seed %d: the fleet never settled\n%s", r.s.seed, strings.Join(r.log, "\n"))
+			r.t.Fatalf("seed %d: the fleet never settled\n%s", r.s.seed, strings.Join(r.log, "\n"))
 		}
 		if r.quiet() {
 			calm++

@@ -1,0 +1,87 @@
+package revocation
+
+import (
+	"testing"
+)
+
+// holesOpen says that today's store writes still have the holes the
+// regression schedules below find (no fencing of cache writes yet). While
+// it is set, the open schedules must still find their violation (so that
+// the explorer cannot go blind unnoticed) and go test's bounded random run
+// only logs what its fault schedules find. When the fenced writes land,
+// clear it and every open mark: then every schedule must hold.
+const holesOpen = true
+
+// regressions are schedules the explorer found (shrunk with -shrink), kept
+// so that every go test runs them.
+var regressions = []struct {
+	name     string
+	found    string // seed and store it was found with, or "by hand"
+	schedule string
+	open     bool // today's code breaks the invariant on it
+}{
+	{
+		name:     "an answer fixed before a logout overwrites the refusal that replaced the logout marker",
+		found:    "by hand",
+		schedule: "mode=mem replicas=3 negative=on: req r0 A1; eval r0 A1; logout r1 A1; req r1 A1; deliver r1 A1; deliver r0 A1; req r2 A1",
+		open:     true,
+	},
+	{
+		name:     "the same in Redis",
+		found:    "by hand",
+		schedule: "mode=redis replicas=3 negative=on: req r0 A1; eval r0 A1; logout r1 A1; req r1 A1; deliver r1 A1; deliver r0 A1; req r2 A1",
+		open:     true,
+	},
+	{
+		name:     "the same in Redis with the client-side cache",
+		found:    "by hand",
+		schedule: "mode=redis-local replicas=3 negative=on: req r0 A1; eval r0 A1; logout r1 A1; req r1 A1; deliver r1 A1; deliver r0 A1; req r2 A1",
+		open:     true,
+	},
+	{
+		name:     "a session written by a swap whose reply came late is in no index: the webhook evicts nothing",
+		found:    "by hand",
+		schedule: "mode=redis replicas=3 negative=off: req r0 A1; holdreply r0; deliver r0 A1; webhook r1 A; req r2 A1",
+		open:     true,
+	},
+	{
+		name:     "a swap that reached Redis late overwrites a logout marker",
+		found:    "by hand",
+		schedule: "mode=redis replicas=3 negative=off: req r0 A1; eval r0 A1; holdwrite r0; deliver r0 A1; logout r1 A1; release r0; req r2 A1",
+		open:     true,
+	},
+	{
+		name:     "a logout while the breaker is open never reaches Redis",
+		found:    "by hand",
+		schedule: "mode=redis replicas=3 negative=off: req r0 A1; deliver r0 A1; trip r1; logout r1 A1; req r2 A1",
+		open:     true,
+	},
+}
+
+// TestRegressions replays every kept schedule.
+func TestRegressions(t *testing.T) {
+	harnesses := map[string]*harness{}
+	for _, rc := range regressions {
+		s, err := parseSchedule(rc.schedule)
+		if err != nil {
+			t.Fatalf("%s: %v", rc.name, err)
+		}
+		if harnesses[s.mode.name] == nil {
+			harnesses[s.mode.name] = newHarness(t, s.mode)
+		}
+	}
+	for _, rc := range regressions {
+		t.Run(rc.name, func(t *testing.T) {
+			s, _ := parseSchedule(rc.schedule)
+			_, violations, transcript := harnesses[s.mode.name].execute(t, s)
+			switch {
+			case rc.open && holesOpen && len(violations) == 0:
+				t.Errorf("no violation found: the explorer no longer finds this hole, or it was fixed (then clear its open mark)\n%s", transcript)
+			case rc.open && holesOpen:
+				t.Logf("still open, as expected: %s", violations[0])
+			case len(violations) > 0:
+				t.Errorf("%d violation(s), first: %s\n%s", len(violations), violations[0], transcript)
+			}
+		})
+	}
+}
