@@ -22,7 +22,7 @@ var regressions = []struct {
 }{
 	{
 		name:     "an answer fixed before a logout overwrites the refusal that replaced the logout marker",
-		found:    "by hand",
+		found:    "seeds 29, 87 (mem); 13 (redis, redis-local); written out by hand",
 		schedule: "mode=mem replicas=3 negative=on: req r0 A1; eval r0 A1; logout r1 A1; req r1 A1; deliver r1 A1; deliver r0 A1; req r2 A1",
 		open:     true,
 	},
@@ -45,6 +45,24 @@ var regressions = []struct {
 		open:     true,
 	},
 	{
+		name:     "a swap that reached Redis late, after the identity's eviction, is in no index",
+		found:    "seed 25 (redis, redis-local), shrunk",
+		schedule: "mode=redis replicas=3 negative=off: req r1 B1; holdwrite r1; deliver r1 B1; disable r2 B; release r1; req r0 B1",
+		open:     true,
+	},
+	{
+		name:     "an answer fixed before Kratos revoked the session overwrites the recorded refusal",
+		found:    "seed 95 (mem), shrunk",
+		schedule: "mode=mem replicas=3 negative=on: req r2 A1; eval r2 A1; revoke A1; req r0 A1; deliver r0 A1; deliver r2 A1; req r1 A1",
+		open:     true,
+	},
+	{
+		name:     "a Redis restart forgets the logout marker; an answer fixed before the logout is cached",
+		found:    "seed 1 (redis), shrunk",
+		schedule: "mode=redis replicas=2 negative=off: req r1 A1; eval r1 A1; logout r0 A1; restart; deliver r1 A1; req r0 A1",
+		open:     true,
+	},
+	{
 		name:     "a swap that reached Redis late overwrites a logout marker",
 		found:    "by hand",
 		schedule: "mode=redis replicas=3 negative=off: req r0 A1; eval r0 A1; holdwrite r0; deliver r0 A1; logout r1 A1; release r0; req r2 A1",
@@ -54,6 +72,12 @@ var regressions = []struct {
 		name:     "a logout while the breaker is open never reaches Redis",
 		found:    "by hand",
 		schedule: "mode=redis replicas=3 negative=off: req r0 A1; deliver r0 A1; trip r1; logout r1 A1; req r2 A1",
+		open:     true,
+	},
+	{
+		name:     "a logout whose marker write times out is lost, and Invalidate says nothing",
+		found:    "seeds 15 (redis, redis-local), 23 (redis), shrunk",
+		schedule: "mode=redis replicas=3 negative=off: req r0 A1; deliver r0 A1; holdwrite r1; logout r1 A1; req r2 A1",
 		open:     true,
 	},
 }
