@@ -12,8 +12,9 @@ import (
 // clear it and every open mark: then every schedule must hold.
 const holesOpen = true
 
-// regressions are schedules the explorer found (shrunk with -shrink), kept
-// so that every go test runs them.
+// regressions are schedules the explorer found (shrunk with -shrink), and
+// the defences today's code has (a logout marker, an identity's hold)
+// against the same races, kept so that every go test runs them.
 var regressions = []struct {
 	name     string
 	found    string // seed and store it was found with, or "by hand"
@@ -21,19 +22,44 @@ var regressions = []struct {
 	open     bool // today's code breaks the invariant on it
 }{
 	{
+		name:     "a logout marker keeps out an answer fixed before the logout",
+		found:    "by hand",
+		schedule: "mode=mem replicas=3 negative=off: req r0 A1; eval r0 A1; logout r1 A1; deliver r0 A1; req r2 A1; req r1 A1",
+	},
+	{
+		name:     "the same in Redis",
+		found:    "by hand",
+		schedule: "mode=redis replicas=3 negative=off: req r0 A1; eval r0 A1; logout r1 A1; deliver r0 A1; req r2 A1; req r1 A1",
+	},
+	{
+		name:     "the same in Redis with the client-side cache, whose copies the logout invalidates",
+		found:    "by hand",
+		schedule: "mode=redis-local replicas=3 negative=off: req r2 A1; deliver r2 A1; req r2 A1; req r0 A1; eval r0 A1; logout r1 A1; deliver r0 A1; req r2 A1",
+	},
+	{
+		name:     "an identity's hold keeps out an answer fixed before its eviction",
+		found:    "by hand",
+		schedule: "mode=redis replicas=3 negative=off: req r0 A1; eval r0 A1; req r2 A2; deliver r2 A2; evict r1 A; deliver r0 A1; req r2 A1; req r1 A2",
+	},
+	{
+		name:     "the same through the webhook",
+		found:    "by hand",
+		schedule: "mode=mem replicas=3 negative=off: req r0 A1; eval r0 A1; req r2 A2; deliver r2 A2; webhook r1 A; deliver r0 A1; req r2 A1; req r1 A2",
+	},
+	{
 		name:     "an answer fixed before a logout overwrites the refusal that replaced the logout marker",
 		found:    "seeds 29, 87 (mem); 13 (redis, redis-local); written out by hand",
 		schedule: "mode=mem replicas=3 negative=on: req r0 A1; eval r0 A1; logout r1 A1; req r1 A1; deliver r1 A1; deliver r0 A1; req r2 A1",
 		open:     true,
 	},
 	{
-		name:     "the same in Redis",
+		name:     "the same in Redis, where the refusal replaces the marker too",
 		found:    "by hand",
 		schedule: "mode=redis replicas=3 negative=on: req r0 A1; eval r0 A1; logout r1 A1; req r1 A1; deliver r1 A1; deliver r0 A1; req r2 A1",
 		open:     true,
 	},
 	{
-		name:     "the same in Redis with the client-side cache",
+		name:     "the same in Redis with the client-side cache, where the refusal replaces the marker too",
 		found:    "by hand",
 		schedule: "mode=redis-local replicas=3 negative=on: req r0 A1; eval r0 A1; logout r1 A1; req r1 A1; deliver r1 A1; deliver r0 A1; req r2 A1",
 		open:     true,
