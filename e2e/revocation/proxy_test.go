@@ -16,8 +16,8 @@ import (
 //     as failed lands late).
 //   - holdDown: replies (and Redis' invalidation messages) wait after Redis
 //     ran the command; the client times out on a command that took effect.
-//   - holdWrite, holdReply: the same, from the next write command (SET, DEL,
-//     EVAL, EVALSHA) on: the reads before it go through. A client whose
+//   - holdWrite, holdReply: the same, from the n-th next write command
+//     (SET, DEL, EVAL, EVALSHA) on: the commands before it go through. A client whose
 //     read timed out closes its connection, and no later command would
 //     reach Redis; these hold exactly the write.
 //   - cut: every connection is closed at once; bytes still held are lost.
@@ -32,8 +32,8 @@ type faultProxy struct {
 	cond     *sync.Cond
 	holdUp   bool
 	holdDown bool
-	// armed: hold from the next write command on
-	holdWrite, holdReply bool
+	// armed: hold from the n-th next write command on (0: not armed)
+	holdWrite, holdReply int
 	onHoldDown           func(on bool) // told when holdDown changes; p.mu is held
 	down                 bool
 	closed               bool
@@ -107,13 +107,18 @@ func (p *faultProxy) read(pc *proxyConn, src net.Conn, q *pipe) {
 		n, err := src.Read(buf)
 		p.mu.Lock()
 		if n > 0 && !pc.dead {
-			if q == &pc.up && (p.holdWrite || p.holdReply) && writeCommand.Match(buf[:n]) {
-				if p.holdWrite {
-					p.holdWrite, p.holdUp = false, true
+			if q == &pc.up && (p.holdWrite > 0 || p.holdReply > 0) {
+				writes := len(writeCommand.FindAllIndex(buf[:n], -1))
+				if p.holdWrite > 0 && writes >= p.holdWrite {
+					p.holdWrite, p.holdUp = 0, true
+				} else if p.holdWrite > 0 {
+					p.holdWrite -= writes
 				}
-				if p.holdReply {
-					p.holdReply = false
+				if p.holdReply > 0 && writes >= p.holdReply {
+					p.holdReply = 0
 					p.setHoldDownLocked(true)
+				} else if p.holdReply > 0 {
+					p.holdReply -= writes
 				}
 			}
 			q.queue = append(q.queue, append([]byte(nil), buf[:n]...))
@@ -188,10 +193,10 @@ func (p *faultProxy) set(f func()) {
 func (p *faultProxy) setHoldUp(on bool)   { p.set(func() { p.holdUp = on }) }
 func (p *faultProxy) setHoldDown(on bool) { p.set(func() { p.setHoldDownLocked(on) }) }
 
-// armWrite holds the next write command before Redis runs it (and what
-// follows it); armReply holds the replies from the next write's on.
-func (p *faultProxy) armWrite() { p.set(func() { p.holdWrite = true }) }
-func (p *faultProxy) armReply() { p.set(func() { p.holdReply = true }) }
+// armWrite holds the n-th next write command before Redis runs it (and
+// what follows it); armReply holds the replies from the n-th next write's on.
+func (p *faultProxy) armWrite(n int) { p.set(func() { p.holdWrite = n }) }
+func (p *faultProxy) armReply(n int) { p.set(func() { p.holdReply = n }) }
 
 func (p *faultProxy) setHoldDownLocked(on bool) {
 	if p.holdDown != on && p.onHoldDown != nil {
@@ -226,7 +231,7 @@ func (p *faultProxy) setDown(on bool) {
 // release lets held bytes go through (late) and disarms the holds.
 func (p *faultProxy) release() {
 	p.set(func() {
-		p.holdUp, p.holdWrite, p.holdReply = false, false, false
+		p.holdUp, p.holdWrite, p.holdReply = false, 0, 0
 		p.setHoldDownLocked(false)
 	})
 }
@@ -235,7 +240,7 @@ func (p *faultProxy) release() {
 // are accepted.
 func (p *faultProxy) heal() {
 	p.set(func() {
-		p.holdUp, p.down, p.holdWrite, p.holdReply = false, false, false, false
+		p.holdUp, p.down, p.holdWrite, p.holdReply = false, false, 0, 0
 		p.setHoldDownLocked(false)
 	})
 }

@@ -157,6 +157,7 @@ type step struct {
 	kind    string
 	replica int
 	arg     string // a token, or an identity's name
+	nth     int    // holdwrite, holdreply: which write (0 and 1: the next)
 }
 
 // The steps, with what they take: r = replica, t = token, i = identity.
@@ -172,8 +173,8 @@ var stepArgs = map[string]string{
 	"wait":      "",   // every TTL and whoami timeout passes
 	"holdup":    "r",  // r's commands wait before Redis runs them
 	"holddown":  "r",  // r's replies wait after Redis ran the command
-	"holdwrite": "r",  // from r's next write command on, commands wait before Redis runs them
-	"holdreply": "r",  // from r's next write command on, replies wait after Redis ran it
+	"holdwrite": "r",  // from r's next write command on (or its n-th: holdwrite r0 2), commands wait before Redis runs them
+	"holdreply": "r",  // from r's next write command on (or its n-th), replies wait after Redis ran it
 	"release":   "r",  // r's held bytes go through (late)
 	"cut":       "r",  // r's connections are closed; held bytes are lost
 	"trip":      "r",  // r's Redis refuses it until up, and r's circuit breaker opens
@@ -189,16 +190,26 @@ func (s step) String() string {
 	if s.arg != "" {
 		out += " " + s.arg
 	}
+	if s.nth > 1 {
+		out += " " + strconv.Itoa(s.nth)
+	}
 	return out
 }
 
 func parseStep(text string) (step, error) {
 	f := strings.Fields(text)
 	args, ok := stepArgs[f[0]]
+	s := step{kind: f[0]}
+	if ok && (s.kind == "holdwrite" || s.kind == "holdreply") && len(f) == 3 {
+		n, err := strconv.Atoi(f[2])
+		if err != nil || n < 1 {
+			return step{}, fmt.Errorf("schedule: bad write number in %q", text)
+		}
+		s.nth, f = n, f[:2]
+	}
 	if !ok || len(f) != 1+len(args) {
 		return step{}, fmt.Errorf("schedule: bad step %q", text)
 	}
-	s := step{kind: f[0]}
 	for i, a := range args {
 		v := f[1+i]
 		switch a {
@@ -271,6 +282,14 @@ func newHarness(t testing.TB, m mode) *harness {
 			t.Cleanup(func() { p.Close() })
 			h.proxies = append(h.proxies, p)
 		}
+		// Redis learns the store's scripts on their first use (EVALSHA
+		// fails, EVAL follows): teach it them now, so that "the n-th
+		// write" means the same in every schedule.
+		warm, err := parseSchedule("mode=" + m.name + " replicas=1 negative=on: req r0 A1; deliver r0 A1; logout r0 A1; req r0 A1; deliver r0 A1; webhook r0 A")
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.execute(t, warm)
 	}
 	return h
 }
@@ -606,7 +625,11 @@ func (r *run) draw() step {
 		if len(eligible) == 0 {
 			return r.drawRequest(rep, tok)
 		}
-		return step{kind: kind, replica: eligible[r.rng.IntN(len(eligible))]}
+		st := step{kind: kind, replica: eligible[r.rng.IntN(len(eligible))]}
+		if kind == "holdwrite" || kind == "holdreply" {
+			st.nth = 1 + r.rng.IntN(2)
+		}
+		return st
 	}
 	return step{kind: kind}
 }
@@ -654,7 +677,12 @@ func (r *run) do(st step) {
 		}
 		r.logf("  %s: %s", c, verdict(c))
 	case "logout":
-		rep.auth.Invalidate(tokenRequest(st.arg))
+		// An app whose Invalidate fails answers 503 and does not send the
+		// user to Kratos' logout: the session stays, and nothing is promised.
+		if err := rep.auth.Invalidate(tokenRequest(st.arg)); err != nil {
+			r.logf("  failed: %v (the logout stops here)", err)
+			return
+		}
 		at := time.Now()
 		r.chk.revoked(revocation{token: st.arg, at: at, step: r.step, what: "Invalidate on r" + strconv.Itoa(st.replica)})
 		h.kratos.revoke(st.arg)
@@ -693,10 +721,10 @@ func (r *run) do(st step) {
 		rep.proxy.setHoldDown(true)
 	case "holdwrite":
 		rep.heldUp = true
-		rep.proxy.armWrite()
+		rep.proxy.armWrite(max(st.nth, 1))
 	case "holdreply":
 		rep.heldDown = true
-		rep.proxy.armReply()
+		rep.proxy.armReply(max(st.nth, 1))
 	case "release":
 		rep.heldUp, rep.heldDown = false, false
 		rep.proxy.release()

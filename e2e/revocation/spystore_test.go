@@ -1,6 +1,7 @@
 package revocation
 
 import (
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -23,10 +24,6 @@ type spyStore struct {
 	replica int
 	obs     *storeObserver
 }
-
-// spySwapStore is a spyStore whose inner store is also a cache.Swapper; the
-// plain spyStore must not offer Swap when its store does not.
-type spySwapStore struct{ *spyStore }
 
 // storeObserver collects what every replica's spy saw.
 type storeObserver struct {
@@ -55,9 +52,6 @@ func (o *storeObserver) wrap(inner cache.Store, replica int) cache.Store {
 	s := &spyStore{inner: inner, replica: replica, obs: o}
 	if _, ok := inner.(cache.IdentityIndex); !ok {
 		panic("revocation: the store has no identity index")
-	}
-	if _, ok := inner.(cache.Swapper); ok {
-		return spySwapStore{s}
 	}
 	return s
 }
@@ -116,16 +110,12 @@ func (s *spyStore) begin() func() {
 
 func (s *spyStore) wrote() { s.obs.lastWrite.Store(time.Now().UnixNano()) }
 
-// isRevocation tells a logout marker or a recorded refusal from a session
-// entry: kratosauth writes them as 8 bytes of deadline, 0xff and a reason.
-func isRevocation(entry []byte) bool { return len(entry) == 10 && entry[8] == 0xff }
-
+// describe names an entry for the transcript: kratosauth writes its
+// markers as 8 bytes of deadline, 0xff and a reason ('i' logout, 'r'
+// Kratos' refusal).
 func describe(entry []byte) string {
-	if isRevocation(entry) {
-		return fmt.Sprintf("revocation(%c)", entry[9])
-	}
-	if entry == nil {
-		return "nothing"
+	if len(entry) == 10 && entry[8] == 0xff {
+		return fmt.Sprintf("marker(%c)", entry[9])
 	}
 	return "session"
 }
@@ -142,37 +132,35 @@ func (s *spyStore) Get(key string) ([]byte, error) {
 	return s.inner.Get(key)
 }
 
-func (s *spyStore) Set(key string, entry []byte, ttl time.Duration) error {
+func (s *spyStore) Begin(key string) (cache.Ticket, error) {
 	defer s.begin()()
-	err := s.inner.Set(key, entry, ttl)
+	return s.inner.Begin(key)
+}
+
+func (s *spyStore) Put(key string, entry []byte, ttl time.Duration, t cache.Ticket, maxAge time.Duration) error {
+	defer s.begin()()
+	err := s.inner.Put(key, entry, ttl, t, maxAge)
 	s.wrote()
-	s.obs.log(s.replica, "store set %s %s: %v", s.obs.name(key), describe(entry), errText(err))
-	if err == nil && isRevocation(entry) {
-		s.obs.mu.Lock()
-		s.obs.revocations[key] = append(s.obs.revocations[key], time.Now())
-		s.obs.mu.Unlock()
+	outcome := errText(err)
+	if errors.Is(err, cache.ErrFenced) {
+		outcome = "fenced"
 	}
+	s.obs.log(s.replica, "store put %s %s: %s", s.obs.name(key), describe(entry), outcome)
 	return err
 }
 
-func (s spySwapStore) Swap(key string, entry []byte, ttl time.Duration) ([]byte, error) {
+// Revoke is the store's record of a revocation: a logout marker, or a
+// refusal Kratos gave.
+func (s *spyStore) Revoke(key string, marker []byte, ttl, fence time.Duration) error {
 	defer s.begin()()
-	old, err := s.inner.(cache.Swapper).Swap(key, entry, ttl)
+	err := s.inner.Revoke(key, marker, ttl, fence)
 	s.wrote()
-	s.obs.log(s.replica, "store swap %s %s (replaced %s): %v", s.obs.name(key), describe(entry), describe(old), errText(err))
-	if err == nil && isRevocation(entry) {
+	s.obs.log(s.replica, "store revoke %s %s: %s", s.obs.name(key), describe(marker), errText(err))
+	if err == nil {
 		s.obs.mu.Lock()
 		s.obs.revocations[key] = append(s.obs.revocations[key], time.Now())
 		s.obs.mu.Unlock()
 	}
-	return old, err
-}
-
-func (s *spyStore) Delete(key string) error {
-	defer s.begin()()
-	err := s.inner.Delete(key)
-	s.wrote()
-	s.obs.log(s.replica, "store delete %s: %v", s.obs.name(key), errText(err))
 	return err
 }
 
