@@ -17,16 +17,15 @@
 // The converse is checked too: a session Kratos never revoked is never
 // refused as logged out (unavailable is allowed, under faults).
 //
-// Two things the invariant does not judge. A request that starts while
-// its replica has a whoami call under way for the same credential shares
-// that call's answer (singleflight); when Kratos fixed that answer before
-// the revocation, the request is admitted by an answer older than itself,
-// for at most the whoami timeout. The scheduler never starts such a
-// request. With rueidis' client-side cache, a replica whose link from
-// Redis is held cannot hear Redis' invalidation messages; an admission
-// there is excused while the hold spans the whole time from the revocation
-// to the request (the store documents the message's network delay as its
-// bound).
+// A request that starts while its replica has a whoami call under way for
+// the same credential shares that call; when Kratos fixed the call's answer
+// before the revocation, the request must not be admitted by it either.
+//
+// One thing the invariant excuses: with rueidis' client-side cache, a
+// replica whose link from Redis is held cannot hear Redis' invalidation
+// messages; an admission there is excused while the hold spans the whole
+// time from the revocation to the request (the store documents the
+// message's network delay as its bound).
 //
 // # The fleet
 //

@@ -102,6 +102,16 @@ var regressions = []struct {
 		schedule: "mode=redis-local replicas=3 negative=off: req r0 A1; holdreply r0 2; deliver r0 A1; webhook r1 A; release r0; req r2 A1; req r0 A1",
 	},
 	{
+		name:     "a request after a logout that joins a call answered before it is not admitted by it",
+		found:    "by hand",
+		schedule: "mode=mem replicas=2 negative=off: req r0 A1; eval r0 A1; logout r1 A1; req r0 A1; deliver r0 A1; req r1 A1",
+	},
+	{
+		name:     "the same after an identity's eviction, in Redis",
+		found:    "by hand",
+		schedule: "mode=redis replicas=2 negative=off: req r0 A1; eval r0 A1; evict r1 A; req r0 A1; deliver r0 A1",
+	},
+	{
 		name:     "a logout while the breaker is open never reaches Redis",
 		found:    "by hand",
 		schedule: "mode=redis replicas=3 negative=off: req r0 A1; deliver r0 A1; trip r1; logout r1 A1; req r2 A1",

@@ -584,7 +584,7 @@ func (r *run) draw() step {
 				}
 			}
 			if len(live) == 0 {
-				return r.drawRequest(rep, tok)
+				return step{kind: "req", replica: rep, arg: tok}
 			}
 			tok = live[r.rng.IntN(len(live))]
 		}
@@ -599,12 +599,12 @@ func (r *run) draw() step {
 			calls = append(calls, stale...)
 		}
 		if len(calls) == 0 {
-			return r.drawRequest(rep, tok)
+			return step{kind: "req", replica: rep, arg: tok}
 		}
 		c := pick(calls)
 		return step{kind: kind, replica: c.replica, arg: c.token}
 	case "req":
-		return r.drawRequest(rep, tok)
+		return step{kind: "req", replica: rep, arg: tok}
 	case "logout":
 		return step{kind: kind, replica: rep, arg: tok}
 	case "revoke":
@@ -623,7 +623,7 @@ func (r *run) draw() step {
 			}
 		}
 		if len(eligible) == 0 {
-			return r.drawRequest(rep, tok)
+			return step{kind: "req", replica: rep, arg: tok}
 		}
 		st := step{kind: kind, replica: eligible[r.rng.IntN(len(eligible))]}
 		if kind == "holdwrite" || kind == "holdreply" {
@@ -632,17 +632,6 @@ func (r *run) draw() step {
 		return st
 	}
 	return step{kind: kind}
-}
-
-// drawRequest starts a request, unless replica has an evaluated call for
-// token parked: the request would share that call's answer, fixed before
-// it started, which the invariant does not judge (see doc.go). The call is
-// delivered instead.
-func (r *run) drawRequest(rep int, tok string) step {
-	if waiting, evaluated := r.h.kratos.pending(rep, tok); waiting && evaluated {
-		return step{kind: "deliver", replica: rep, arg: tok}
-	}
-	return step{kind: "req", replica: rep, arg: tok}
 }
 
 // do executes one step.
@@ -659,10 +648,6 @@ func (r *run) do(st step) {
 	}
 	switch st.kind {
 	case "req":
-		if waiting, evaluated := h.kratos.pending(st.replica, st.arg); waiting && evaluated {
-			r.logf("  (skipped: would share an answer evaluated before it started)")
-			return
-		}
 		r.startRequest(st.replica, st.arg)
 	case "eval", "deliver":
 		c := r.call(st.replica, st.arg)

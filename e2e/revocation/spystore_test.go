@@ -187,8 +187,13 @@ func (s *spyStore) TakeIndex(index string, hold time.Duration) ([]string, error)
 }
 
 func errText(err error) string {
-	if err == nil {
+	switch {
+	case err == nil:
 		return "ok"
+	case errors.Is(err, cache.ErrIndexHeld):
+		return "held"
+	case errors.Is(err, cache.ErrIndexFull):
+		return "full"
 	}
 	return "error"
 }
