@@ -10,9 +10,10 @@
 // on any replica, is admitted unless Kratos admits the credential again.
 //
 // A revocation takes effect when a library call reporting it returns
-// success (Invalidate returns; InvalidateIdentity returns nil; the webhook
+// success (Invalidate or InvalidateIdentity returns nil, the webhook
 // answers 2xx), or when the store records a refusal of a credential Kratos
-// has revoked. Kratos never admits a revoked session again, so any
+// has revoked. A logout whose Invalidate fails stops there, as an app that
+// answers 503 does: Kratos keeps the session, and nothing was promised. Kratos never admits a revoked session again, so any
 // admission of a request that started after that moment is a violation.
 // The converse is checked too: a session Kratos never revoked is never
 // refused as logged out (unavailable is allowed, under faults).

@@ -6,27 +6,11 @@ import (
 	"time"
 )
 
-// The invariant, checked on every request once it has finished:
-//
-//	Once a revocation has taken effect, no request that starts afterwards,
-//	on any replica, is admitted unless Kratos admits the credential again.
-//
-// A revocation takes effect when a library call reporting it returns
-// success (Invalidate returns; InvalidateIdentity returns nil; the webhook
-// answers 2xx), or when the store records a refusal of a credential that
-// Kratos has revoked (the spy saw the write succeed). Kratos never admits a
-// revoked session again, so any admission after the effective time is a
-// violation.
-//
-// And the converse, so that a fix cannot pass by refusing everyone: a
-// request for a session Kratos has never revoked is never refused as
-// logged out (unavailable is allowed under faults, a 401 is not).
-//
-// With the client-side cache on, a replica whose link from Redis is held
-// (holdDown) cannot hear Redis' invalidation messages: its reads may be as
-// old as the hold, which is the network delay the store documents. An
-// admission on such a replica is excused only while the hold spans the
-// whole time from the revocation to the request.
+// The checker judges every request once it has finished, by the invariant
+// doc.go states: an admission is a violation when the request started after
+// a revocation of its credential took effect, unless the replica's link
+// from Redis was held all that time (client-side cache only); a refusal is
+// one when Kratos never revoked the credential.
 
 // outcome is how a request ended.
 type outcome int

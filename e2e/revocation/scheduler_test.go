@@ -31,11 +31,14 @@ const (
 	stepsPerRun   = 24
 )
 
-// Identities and their sessions, as Kratos knows them.
-var identities = []struct {
+// identity is one of Kratos' identities and its sessions' tokens.
+type identity struct {
 	name, id string
-	sessions []string // tokens
-}{
+	sessions []string
+}
+
+// identities are what Kratos knows.
+var identities = []identity{
 	{"A", "3f0c6a8e-1b2d-4c5e-8f90-a1b2c3d4e5f6", []string{"A1", "A2"}},
 	{"B", "7d41e2b9-5a6c-4e8f-9012-b3c4d5e6f708", []string{"B1"}},
 }
@@ -225,12 +228,7 @@ func parseStep(text string) (step, error) {
 			}
 			s.arg = v
 		case 'i':
-			if !slices.ContainsFunc(identities[:], func(i struct {
-				name, id string
-				sessions []string
-			}) bool {
-				return i.name == v
-			}) {
+			if !slices.ContainsFunc(identities, func(i identity) bool { return i.name == v }) {
 				return step{}, fmt.Errorf("schedule: unknown identity in %q", text)
 			}
 			s.arg = v
@@ -824,10 +822,10 @@ func (r *run) startRequest(replica int, token string) {
 	}()
 }
 
-// quiet reports whether nothing moves until the scheduler acts: no store
+// still reports whether nothing moves until the scheduler acts: no store
 // call under way, no bytes in flight in a proxy (but those held), and every
 // running request waiting for a parked whoami call, having read its entry.
-func (r *run) quiet() bool {
+func (r *run) still() bool {
 	if r.h.obs.inFlight.Load() != 0 {
 		return false
 	}
@@ -864,7 +862,7 @@ func (r *run) settle() {
 		if time.Now().After(deadline) {
 			r.t.Fatalf("seed %d: the fleet never settled\n%s", r.s.seed, strings.Join(r.log, "\n"))
 		}
-		if r.quiet() {
+		if r.still() {
 			calm++
 		} else {
 			calm = 0
@@ -885,9 +883,6 @@ func (r *run) judge() {
 	reqs := slices.Clone(r.reqs)
 	r.mu.Unlock()
 	for _, req := range reqs {
-		if req.result == running {
-			continue
-		}
 		select {
 		case <-req.done:
 		default:
