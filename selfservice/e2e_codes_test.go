@@ -67,13 +67,22 @@ func TestE2ECodeExpired(t *testing.T) {
 	time.Sleep(2500 * time.Millisecond)
 	p = b.submit(p, "method", "code", map[string]string{"code": code})
 	// Kratos answers with a fresh flow that says the last one expired
-	// (4060005) and asks for the address again.
+	// (4060005) and asks for the address again; from v26.2.0 on, like a
+	// wrong code (4060006), at the same step.
 	e.flowPage(t, p, selfservice.Recovery)
-	if !strings.Contains(p.body, `data-message-id="4060005"`) || !strings.Contains(parseDoc(t, p.body).text, "expired") {
+	if e.k.Version.ExpiredRecoveryCodeIsInvalid {
+		if !strings.Contains(p.body, `data-message-id="4060006"`) || !strings.Contains(parseDoc(t, p.body).text, "invalid") {
+			t.Fatalf("expired code: not refused: %s", parseDoc(t, p.body).text)
+		}
+	} else if !strings.Contains(p.body, `data-message-id="4060005"`) || !strings.Contains(parseDoc(t, p.body).text, "expired") {
 		t.Fatalf("expired code: no expiry message: %s", parseDoc(t, p.body).text)
 	}
 	n = courier.Count()
-	p = b.submit(p, "method", "code", map[string]string{"email": email})
+	if e.k.Version.ExpiredRecoveryCodeIsInvalid {
+		p = b.submit(p, "email", email, nil) // "Resend code"
+	} else {
+		p = b.submit(p, "method", "code", map[string]string{"email": email})
+	}
 	code = courier.WaitFor(t, email, "recovery_code", n, 15*time.Second).Code()
 	p = b.submit(p, "method", "code", map[string]string{"code": code})
 	e.flowPage(t, p, selfservice.Settings)

@@ -23,15 +23,19 @@ type Version struct {
 	// ExternalID: identities have external_id, and tokenizer templates
 	// take subject_source (id or external_id).
 	ExternalID bool
+	// ExpiredRecoveryCodeIsInvalid: a recovery code typed after its
+	// lifespan is answered like a wrong one (4060006, the flow stays at the
+	// code), not with a new flow that says the last one expired (4060005).
+	ExpiredRecoveryCodeIsInvalid bool
 }
 
 // versionDeltas are the versions' differences from v1.3.1, from their
 // source (session/tokenizer.go, identity/identity.go, herodot's
-// Ory-Error-Id).
+// Ory-Error-Id, selfservice/strategy/code/code_recovery.go).
 var versionDeltas = map[string]Version{
 	"v1.3.1":  {},
 	"v25.4.0": {ErrorIDHeader: true, ExternalID: true},
-	"v26.2.0": {ErrorIDHeader: true, ExternalID: true},
+	"v26.2.0": {ErrorIDHeader: true, ExternalID: true, ExpiredRecoveryCodeIsInvalid: true},
 }
 
 // Versions returns every version the tests know, the default first.
