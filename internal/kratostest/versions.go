@@ -27,15 +27,21 @@ type Version struct {
 	// lifespan is answered like a wrong one (4060006, the flow stays at the
 	// code), not with a new flow that says the last one expired (4060005).
 	ExpiredRecoveryCodeIsInvalid bool
+	// CodeSignInCountsForUnlink: with sign-in by e-mail code on
+	// (passwordless), the settings page offers to unlink a social sign-in
+	// provider even when it is the identity's only credential: the code
+	// still signs it in.
+	CodeSignInCountsForUnlink bool
 }
 
-// versionDeltas are the versions' differences from v1.3.1, from their
-// source (session/tokenizer.go, identity/identity.go, herodot's
-// Ory-Error-Id, selfservice/strategy/code/code_recovery.go).
+// versionDeltas are the versions' differences from v1.3.1 that the tests
+// meet, from their source (session/tokenizer.go, identity/identity.go,
+// herodot's Ory-Error-Id, selfservice/strategy/code/code_recovery.go) and
+// from running the suites against each.
 var versionDeltas = map[string]Version{
 	"v1.3.1":  {},
-	"v25.4.0": {ErrorIDHeader: true, ExternalID: true},
-	"v26.2.0": {ErrorIDHeader: true, ExternalID: true, ExpiredRecoveryCodeIsInvalid: true},
+	"v25.4.0": {ErrorIDHeader: true, ExternalID: true, CodeSignInCountsForUnlink: true},
+	"v26.2.0": {ErrorIDHeader: true, ExternalID: true, CodeSignInCountsForUnlink: true, ExpiredRecoveryCodeIsInvalid: true},
 }
 
 // Versions returns every version the tests know, the default first.
