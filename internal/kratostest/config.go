@@ -109,6 +109,10 @@ type Options struct {
 	// registration (show_verification_ui). It uses the identity schema
 	// identity.methods.schema.json.
 	AllMethods bool
+	// RequireVerifiedLogin adds the require_verified_address hook after
+	// password logins: an identity without a verified address is not
+	// signed in (Version.VerifyAddressOnLogin says what it gets instead).
+	RequireVerifiedLogin bool
 	// OIDC, when set, adds a social sign-in provider (oidc method,
 	// Kratos' generic provider); its email claim becomes the email trait.
 	OIDC *OIDCProvider
@@ -289,10 +293,11 @@ func WriteConfig(dir string, o Options) (cfgPath string, err error) {
 		Host, RPID              string
 		CourierURL, CourierBody string
 		AllMethods              bool
+		RequireVerifiedLogin    bool
 		OIDC                    *OIDCProvider
 	}{version, filepath.ToSlash(dir), o.PublicPort, o.AdminPort, o.AppURL, o.RequiredAAL, o.Webhook, WebhookBody, o.Tokenizer,
 		o.Host, appURL.Hostname(), o.CourierURL, base64.StdEncoding.EncodeToString([]byte(courierBody)),
-		o.AllMethods, o.OIDC})
+		o.AllMethods, o.RequireVerifiedLogin, o.OIDC})
 	if err != nil {
 		return "", err
 	}

@@ -32,6 +32,11 @@ type Version struct {
 	// provider even when it is the identity's only credential: the code
 	// still signs it in.
 	CodeSignInCountsForUnlink bool
+	// VerifyAddressOnLogin: require_verified_address continues into a
+	// verification flow (continue_with show_verification_ui; a browser is
+	// redirected to the verification page, the code on its way) instead of
+	// refusing the login with 4000010.
+	VerifyAddressOnLogin bool
 }
 
 // versionDeltas are the versions' differences from v1.3.1 that the tests
@@ -40,8 +45,9 @@ type Version struct {
 // from running the suites against each.
 var versionDeltas = map[string]Version{
 	"v1.3.1":  {},
-	"v25.4.0": {ErrorIDHeader: true, ExternalID: true, CodeSignInCountsForUnlink: true},
-	"v26.2.0": {ErrorIDHeader: true, ExternalID: true, CodeSignInCountsForUnlink: true, ExpiredRecoveryCodeIsInvalid: true},
+	"v25.4.0": {ErrorIDHeader: true, ExternalID: true, CodeSignInCountsForUnlink: true, VerifyAddressOnLogin: true},
+	"v26.2.0": {ErrorIDHeader: true, ExternalID: true, CodeSignInCountsForUnlink: true, VerifyAddressOnLogin: true,
+		ExpiredRecoveryCodeIsInvalid: true},
 }
 
 // Versions returns every version the tests know, the default first.
