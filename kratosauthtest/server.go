@@ -127,8 +127,8 @@ func WithKratosVersion(version string) ServerOption {
 // Server is a fake Kratos public API on 127.0.0.1, for tests of apps that
 // use kratosauth. Its GET /sessions/whoami reads credentials as Kratos does
 // (a non-empty X-Session-Token, else the first ory_kratos_session cookie it
-// issued, else Authorization: Bearer) and answers with Kratos v1.3.1's
-// status codes, headers and bodies; with ?tokenize_as= the session also
+// issued, else Authorization: Bearer) and answers with the recorded Kratos'
+// status codes, headers and bodies (WithKratosVersion); with ?tokenize_as= the session also
 // has "tokenized", a JWT with Kratos' claims that is not signed (enough for
 // an edge's tests: kratosauth.WithTokenizeAs, TokenTransport). Build it
 // with NewServer; it is safe for concurrent use.

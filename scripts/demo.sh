@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The demo (`make demo`, `make demo-stop`): Ory Kratos v1.3.1, Ory Keto
+# The demo (`make demo`, `make demo-stop`): Ory Kratos ($KRATOS_VERSION, default
+# the newest tested, see scripts/kratos.sh), Ory Keto
 # v0.13 and the chi example app (examples/chi) on 127.0.0.1.
 #
 # Usage: scripts/demo.sh start|stop|status
