@@ -140,6 +140,8 @@ type TokenizerTemplate struct {
 var (
 	templateName = regexp.MustCompile(`^[a-zA-Z0-9-_.]+$`)
 	kratosTTL    = regexp.MustCompile(`^([0-9]+(ns|us|ms|s|m|h))+$`)
+	// webhookBodyURL is a Jsonnet template inline, as the config takes it.
+	webhookBodyURL = regexp.MustCompile(`^base64://[A-Za-z0-9+/]+=*$`)
 )
 
 func (o Options) checkTokenizer() error {
@@ -170,12 +172,21 @@ func (o Options) checkTokenizer() error {
 // it sends in the X-Kratos-Webhook-Key header.
 type Webhook struct {
 	URL, APIKey string
+	// Body is the body template (a base64:// Jsonnet URL); "" is
+	// WebhookBody.
+	Body string
 }
 
 // WebhookBody is the web_hook's body template, the Jsonnet
 // `function(ctx) { identity_id: ctx.identity.id }` (base64), which
 // README's configuration uses too.
 const WebhookBody = "base64://ZnVuY3Rpb24oY3R4KSB7IGlkZW50aXR5X2lkOiBjdHguaWRlbnRpdHkuaWQgfQ=="
+
+// WebhookSessionBody is the body template
+// `function(ctx) { session: ctx.session }` (base64): the session Kratos
+// v25.4.0 and later give settings and recovery hooks
+// (Version.SettingsHookSession).
+const WebhookSessionBody = "base64://ZnVuY3Rpb24oY3R4KSB7IHNlc3Npb246IGN0eC5zZXNzaW9uIH0="
 
 // OIDCProvider is an OpenID Connect provider for Kratos' oidc method.
 type OIDCProvider struct {
@@ -280,6 +291,13 @@ func WriteConfig(dir string, o Options) (cfgPath string, err error) {
 		if w.APIKey == "" || strings.ContainsAny(w.APIKey+w.URL, "\"\n\\") {
 			return "", errors.New("kratostest: Webhook.APIKey must be set, and both fields plain text")
 		}
+		if w.Body != "" && !webhookBodyURL.MatchString(w.Body) {
+			return "", fmt.Errorf("kratostest: Webhook.Body %q is not a base64:// URL", w.Body)
+		}
+	}
+	webhookBody := WebhookBody
+	if o.Webhook != nil && o.Webhook.Body != "" {
+		webhookBody = o.Webhook.Body
 	}
 	var buf bytes.Buffer
 	err = tmpl.Execute(&buf, struct {
@@ -295,7 +313,7 @@ func WriteConfig(dir string, o Options) (cfgPath string, err error) {
 		AllMethods              bool
 		RequireVerifiedLogin    bool
 		OIDC                    *OIDCProvider
-	}{version, filepath.ToSlash(dir), o.PublicPort, o.AdminPort, o.AppURL, o.RequiredAAL, o.Webhook, WebhookBody, o.Tokenizer,
+	}{version, filepath.ToSlash(dir), o.PublicPort, o.AdminPort, o.AppURL, o.RequiredAAL, o.Webhook, webhookBody, o.Tokenizer,
 		o.Host, appURL.Hostname(), o.CourierURL, base64.StdEncoding.EncodeToString([]byte(courierBody)),
 		o.AllMethods, o.RequireVerifiedLogin, o.OIDC})
 	if err != nil {

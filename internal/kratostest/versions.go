@@ -37,6 +37,9 @@ type Version struct {
 	// redirected to the verification page, the code on its way) instead of
 	// refusing the login with 4000010.
 	VerifyAddressOnLogin bool
+	// SettingsHookSession: the web_hook of settings flows has the session
+	// in its context (ctx.session), as recovery's had.
+	SettingsHookSession bool
 }
 
 // versionDeltas are the versions' differences from v1.3.1 that the tests
@@ -45,9 +48,10 @@ type Version struct {
 // from running the suites against each.
 var versionDeltas = map[string]Version{
 	"v1.3.1":  {},
-	"v25.4.0": {ErrorIDHeader: true, ExternalID: true, CodeSignInCountsForUnlink: true, VerifyAddressOnLogin: true},
+	"v25.4.0": {ErrorIDHeader: true, ExternalID: true, CodeSignInCountsForUnlink: true, VerifyAddressOnLogin: true,
+		SettingsHookSession: true},
 	"v26.2.0": {ErrorIDHeader: true, ExternalID: true, CodeSignInCountsForUnlink: true, VerifyAddressOnLogin: true,
-		ExpiredRecoveryCodeIsInvalid: true},
+		SettingsHookSession: true, ExpiredRecoveryCodeIsInvalid: true},
 }
 
 // Versions returns every version the tests know, the default first.
