@@ -47,7 +47,7 @@ type Version struct {
 // herodot's Ory-Error-Id, selfservice/strategy/code/code_recovery.go) and
 // from running the suites against each.
 var versionDeltas = map[string]Version{
-	"v1.3.1":  {},
+	"v1.3.1": {},
 	"v25.4.0": {ErrorIDHeader: true, ExternalID: true, CodeSignInCountsForUnlink: true, VerifyAddressOnLogin: true,
 		SettingsHookSession: true},
 	"v26.2.0": {ErrorIDHeader: true, ExternalID: true, CodeSignInCountsForUnlink: true, VerifyAddressOnLogin: true,
