@@ -21,13 +21,16 @@ scripts/deps.sh
 # Every version is built (or found cached) in the background; the matrix
 # below waits for it.
 read -r -a VERSIONS <<<"${KRATOS_VERSIONS:-$(scripts/kratos.sh versions | tr '\n' ' ')}"
-BUILD_LOG="$(mktemp)"
-(for v in "${VERSIONS[@]}"; do
+BUILD_LOG="$(mktemp)" LOG="$(mktemp)" MATRIX_DIR="$(mktemp -d)"
+# In a process group of its own (setsid), so that a failure below stops the
+# builds too.
+setsid bash -c 'for v in "$@"; do
 	start=$SECONDS
 	scripts/kratos.sh build "$v" || exit 1
 	echo "kratos $v ready after $((SECONDS - start)) s"
-done) >"$BUILD_LOG" 2>&1 &
+done' build-kratos "${VERSIONS[@]}" >"$BUILD_LOG" 2>&1 &
 BUILD_PID=$!
+trap 'kill -- "-$BUILD_PID" 2>/dev/null; rm -rf "$LOG" "$BUILD_LOG" "$MATRIX_DIR"' EXIT
 scripts/keto.sh build
 scripts/hydra.sh build
 
@@ -57,8 +60,6 @@ if grep -E 'gin-gonic|chromedp' jwtverify/go.mod jwtverify/go.sum; then
 fi
 
 # Every go test's output also goes to LOG, for the summary line at the end.
-LOG="$(mktemp)"
-trap 'rm -f "$LOG"' EXIT
 
 export KRATOSAUTH_E2E=1
 for mod in "${MODULES[@]}"; do
@@ -102,8 +103,6 @@ matrix_run() {
 	echo "== Kratos $v: the Kratos-facing packages took $((SECONDS - start)) s" >>"$out"
 	echo "$rc" >"$MATRIX_DIR/$v.rc"
 }
-MATRIX_DIR="$(mktemp -d)"
-trap 'rm -rf "$LOG" "$BUILD_LOG" "$MATRIX_DIR"' EXIT
 JOBS="${KRATOS_MATRIX_JOBS:-1}"
 failed=0
 for v in "${VERSIONS[@]}"; do
