@@ -34,7 +34,7 @@ import (
 // corrupt or foreign entry (including an old JSON entry) is a miss.
 const (
 	entryHeaderLen = 8
-	entryVersion   = 2 // 2: Session.Tokenized after Devices
+	entryVersion   = 3 // 2: Session.Tokenized after Devices; 3: Identity.ExternalID after ID
 )
 
 // cacheState is what the cache knows about a credential.
@@ -372,6 +372,7 @@ func (w *entryWriter) session(s *Session) {
 		return
 	}
 	w.str(id.ID)
+	w.str(id.ExternalID)
 	w.str(id.SchemaID)
 	w.str(id.SchemaURL)
 	w.str(id.State)
@@ -536,6 +537,7 @@ func (r *entryReader) session() *Session {
 	id := &b.id
 	s.Identity = id
 	id.ID = r.str()
+	id.ExternalID = r.str()
 	id.SchemaID = r.str()
 	id.SchemaURL = r.str()
 	id.State = r.str()

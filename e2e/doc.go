@@ -1,5 +1,6 @@
 // Package e2e holds kratosauth's end-to-end tests: the three adapters
-// (net/http, chi, gin) run the same table against a real Ory Kratos v1.3.1
+// (net/http, chi, gin) run the same table against a real Ory Kratos (each
+// version make test runs: KRATOS_VERSION)
 // (internal/kratostest), through a recording reverse proxy that shows what
 // the library sends to Kratos.
 //

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# The demo (`make demo`, `make demo-stop`): Ory Kratos v1.3.1 with every
-# method of the self-service pages (internal/kratostest/kratos.yml.tmpl,
-# the configuration the browser test uses), Ory Keto v0.13, the chi example
-# app (examples/chi) and a mailbox for Kratos' codes, on loopback. Browsers
-# reach the app and Kratos at localhost, where passkeys work (a WebAuthn
-# relying party id cannot be an IP address); both listen on 127.0.0.1.
+# The demo (`make demo`, `make demo-stop`): Ory Kratos ($KRATOS_VERSION,
+# default the newest tested, see scripts/kratos.sh) with every method of the
+# self-service pages (internal/kratostest/kratos.yml.tmpl, the configuration
+# the browser test uses), Ory Keto v0.13, the chi example app (examples/chi)
+# and a mailbox for Kratos' codes, on loopback. Browsers reach the app and
+# Kratos at localhost, where passkeys work (a WebAuthn relying party id
+# cannot be an IP address); both listen on 127.0.0.1.
 #
 # Usage: scripts/demo.sh start|stop|status
 #

@@ -232,7 +232,11 @@ func (h *Handler) serveFlow(w http.ResponseWriter, r *http.Request, kind Kind) {
 	if err != nil {
 		h.logger().LogAttrs(r.Context(), slog.LevelError, "selfservice: flow not rendered",
 			slog.String("flow", string(kind)), slog.String("error", err.Error()))
-		h.renderError(w, r, http.StatusInternalServerError, tooLargeError)
+		pe := tooLargeError
+		if errors.Is(err, ErrUnsupportedNode) {
+			pe = unsupportedError
+		}
+		h.renderError(w, r, http.StatusInternalServerError, pe)
 		return
 	}
 	if submittable(p.Forms) && !h.formActionAllowed(r, f.UI.Action) {
@@ -671,6 +675,11 @@ var (
 		key:     "too_large",
 		Title:   "This page cannot be shown",
 		Message: "The sign-in service sent a form larger than this site can display. Please try again later.",
+	}
+	unsupportedError = PageError{
+		key:     "unsupported",
+		Title:   "This page cannot be shown",
+		Message: "The sign-in service asked for a step this site cannot display, such as a captcha. Please contact the site's support.",
 	}
 	restartError = PageError{
 		key:     "restart",

@@ -1,6 +1,8 @@
-// Package kratostest runs a real Ory Kratos (v1.3.1, built at
-// <repo>/.bin/kratos by scripts/kratos.sh build) for end-to-end tests and
-// provides helpers that drive its self-service and admin APIs.
+// Package kratostest runs a real Ory Kratos (the version $KRATOS_VERSION
+// names, else the default of versions.txt; built at
+// <repo>/.bin/kratos-VERSION by scripts/kratos.sh build VERSION) for
+// end-to-end tests and provides helpers that drive its self-service and
+// admin APIs.
 //
 // The Kratos configuration lives in kratos.yml.tmpl and identity.schema.json
 // (embedded); WriteConfig renders them and is the single source of truth for
@@ -61,6 +63,10 @@ const (
 
 // Options configures a Kratos instance.
 type Options struct {
+	// Version is the Kratos release: its binary runs, and the config is
+	// rendered for it. "" means CurrentVersion ($KRATOS_VERSION, else the
+	// default).
+	Version string
 	// PublicPort and AdminPort are the ports Kratos listens on (127.0.0.1).
 	// 0 means: Start picks free ports; WriteConfig uses 4433/4434.
 	PublicPort, AdminPort int
@@ -103,6 +109,10 @@ type Options struct {
 	// registration (show_verification_ui). It uses the identity schema
 	// identity.methods.schema.json.
 	AllMethods bool
+	// RequireVerifiedLogin adds the require_verified_address hook after
+	// password logins: an identity without a verified address is not
+	// signed in (Version.VerifyAddressOnLogin says what it gets instead).
+	RequireVerifiedLogin bool
 	// OIDC, when set, adds a social sign-in provider (oidc method,
 	// Kratos' generic provider); its email claim becomes the email trait.
 	OIDC *OIDCProvider
@@ -115,6 +125,10 @@ type Options struct {
 type TokenizerTemplate struct {
 	// TTL is the tokens' lifetime in Kratos' duration syntax ("10m", "1s").
 	TTL string
+	// SubjectSource is where the token's sub comes from: "" (Kratos'
+	// default, the identity id) or "external_id" (Kratos v25.4.0 and
+	// later; a session whose identity has none cannot be tokenized).
+	SubjectSource string
 	// JWKSFile is the absolute path of a JWKS with private keys (jwks_url
 	// file://...).
 	JWKSFile string
@@ -126,12 +140,17 @@ type TokenizerTemplate struct {
 var (
 	templateName = regexp.MustCompile(`^[a-zA-Z0-9-_.]+$`)
 	kratosTTL    = regexp.MustCompile(`^([0-9]+(ns|us|ms|s|m|h))+$`)
+	// webhookBodyURL is a Jsonnet template inline, as the config takes it.
+	webhookBodyURL = regexp.MustCompile(`^base64://[A-Za-z0-9+/]+=*$`)
 )
 
 func (o Options) checkTokenizer() error {
 	for name, t := range o.Tokenizer {
 		if !templateName.MatchString(name) {
 			return fmt.Errorf("kratostest: invalid tokenizer template name %q", name)
+		}
+		if t.SubjectSource != "" && t.SubjectSource != "external_id" {
+			return fmt.Errorf("kratostest: tokenizer template %s: SubjectSource must be empty or external_id, got %q", name, t.SubjectSource)
 		}
 		if !kratosTTL.MatchString(t.TTL) {
 			return fmt.Errorf("kratostest: tokenizer template %s: invalid TTL %q", name, t.TTL)
@@ -153,12 +172,21 @@ func (o Options) checkTokenizer() error {
 // it sends in the X-Kratos-Webhook-Key header.
 type Webhook struct {
 	URL, APIKey string
+	// Body is the body template (a base64:// Jsonnet URL); "" is
+	// WebhookBody.
+	Body string
 }
 
 // WebhookBody is the web_hook's body template, the Jsonnet
 // `function(ctx) { identity_id: ctx.identity.id }` (base64), which
 // README's configuration uses too.
 const WebhookBody = "base64://ZnVuY3Rpb24oY3R4KSB7IGlkZW50aXR5X2lkOiBjdHguaWRlbnRpdHkuaWQgfQ=="
+
+// WebhookSessionBody is the body template
+// `function(ctx) { session: ctx.session }` (base64): the session Kratos
+// v25.4.0 and later give settings and recovery hooks
+// (Version.SettingsHookSession).
+const WebhookSessionBody = "base64://ZnVuY3Rpb24oY3R4KSB7IHNlc3Npb246IGN0eC5zZXNzaW9uIH0="
 
 // OIDCProvider is an OpenID Connect provider for Kratos' oidc method.
 type OIDCProvider struct {
@@ -219,6 +247,15 @@ func WriteConfig(dir string, o Options) (cfgPath string, err error) {
 	if err := o.checkTokenizer(); err != nil {
 		return "", err
 	}
+	version, err := LookupVersion(o.Version)
+	if err != nil {
+		return "", err
+	}
+	for name, t := range o.Tokenizer {
+		if t.SubjectSource != "" && !version.ExternalID {
+			return "", fmt.Errorf("kratostest: tokenizer template %s: Kratos %s has no subject_source", name, version.Name)
+		}
+	}
 	if o.Host == "" {
 		o.Host = "127.0.0.1"
 	}
@@ -260,9 +297,17 @@ func WriteConfig(dir string, o Options) (cfgPath string, err error) {
 		if w.APIKey == "" || strings.ContainsAny(w.APIKey+w.URL, "\"\n\\") {
 			return "", errors.New("kratostest: Webhook.APIKey must be set, and both fields plain text")
 		}
+		if w.Body != "" && !webhookBodyURL.MatchString(w.Body) {
+			return "", fmt.Errorf("kratostest: Webhook.Body %q is not a base64:// URL", w.Body)
+		}
+	}
+	webhookBody := WebhookBody
+	if o.Webhook != nil && o.Webhook.Body != "" {
+		webhookBody = o.Webhook.Body
 	}
 	var buf bytes.Buffer
 	err = tmpl.Execute(&buf, struct {
+		Version                 Version
 		Dir                     string
 		PublicPort, AdminPort   int
 		AppURL, RequiredAAL     string
@@ -272,10 +317,11 @@ func WriteConfig(dir string, o Options) (cfgPath string, err error) {
 		Host, RPID              string
 		CourierURL, CourierBody string
 		AllMethods              bool
+		RequireVerifiedLogin    bool
 		OIDC                    *OIDCProvider
-	}{filepath.ToSlash(dir), o.PublicPort, o.AdminPort, o.AppURL, o.RequiredAAL, o.Webhook, WebhookBody, o.Tokenizer,
+	}{version, filepath.ToSlash(dir), o.PublicPort, o.AdminPort, o.AppURL, o.RequiredAAL, o.Webhook, webhookBody, o.Tokenizer,
 		o.Host, appURL.Hostname(), o.CourierURL, base64.StdEncoding.EncodeToString([]byte(courierBody)),
-		o.AllMethods, o.OIDC})
+		o.AllMethods, o.RequireVerifiedLogin, o.OIDC})
 	if err != nil {
 		return "", err
 	}
@@ -313,10 +359,8 @@ func yamlSafe(s string) bool {
 	return true
 }
 
-// Binary returns the Kratos binary: $KRATOS_BIN if set, else
-// <repo root>/.bin/kratos, where the repo root is the first directory at or
-// above the working directory that contains tools/kratos. It returns an error
-// if the file does not exist.
+// Binary returns the Kratos binary of CurrentVersion: $KRATOS_BIN if set,
+// else VersionBinary. It returns an error if the file does not exist.
 func Binary() (string, error) {
 	if p := os.Getenv("KRATOS_BIN"); p != "" {
 		if _, err := os.Stat(p); err != nil {
@@ -324,13 +368,29 @@ func Binary() (string, error) {
 		}
 		return p, nil
 	}
+	v, err := CurrentVersion()
+	if err != nil {
+		return "", err
+	}
+	return VersionBinary(v.Name)
+}
+
+// VersionBinary returns <repo root>/.bin/kratos-VERSION for version name
+// ("": the default), where the repo root is the first directory at or above
+// the working directory that contains tools/kratos, or an error if the file
+// does not exist.
+func VersionBinary(name string) (string, error) {
+	v, err := LookupVersion(name)
+	if err != nil {
+		return "", err
+	}
 	root, err := RepoRoot()
 	if err != nil {
 		return "", err
 	}
-	p := filepath.Join(root, ".bin", "kratos")
+	p := filepath.Join(root, ".bin", "kratos-"+v.Name)
 	if _, err := os.Stat(p); err != nil {
-		return "", fmt.Errorf("kratostest: %w (build it with scripts/kratos.sh build)", err)
+		return "", fmt.Errorf("kratostest: %w (build it with scripts/kratos.sh build %s)", err, v.Name)
 	}
 	return p, nil
 }

@@ -283,6 +283,16 @@ func (s *Server) DisableIdentity(t testing.TB, identityID string) {
 	expect(t, resp, body, http.StatusOK)
 }
 
+// SetExternalID sets the identity's external_id through admin PATCH (Kratos
+// v25.4.0 and later).
+func (s *Server) SetExternalID(t testing.TB, identityID, externalID string) {
+	t.Helper()
+	resp, body := do(t, noRedirect(nil), http.MethodPatch,
+		s.AdminURL+"/admin/identities/"+url.PathEscape(identityID),
+		[]map[string]string{{"op": "add", "path": "/external_id", "value": externalID}}, nil)
+	expect(t, resp, body, http.StatusOK)
+}
+
 // EnableTOTP enrolls TOTP for the session token's identity through the API
 // settings flow and returns the base32 secret. The session must be
 // privileged (authenticated within the last 15 minutes).

@@ -10,8 +10,10 @@ import (
 	"testing"
 )
 
-// TestRecord records real Kratos responses into <repo>/kratosauthtest/recorded.
-// Run with: KRATOSTEST_RECORD=1 go test ./internal/kratostest -run TestRecord
+// TestRecord records real Kratos responses into <repo>/kratosauthtest/recorded
+// (v1.3.1) or recorded/VERSION (the other versions), for the Kratos version
+// under test. Run with scripts/record.sh, or for one version:
+// KRATOS_VERSION=v26.2.0 KRATOSTEST_RECORD=1 go test ./internal/kratostest -run TestRecord
 // The format is documented in kratosauthtest/recorded/README.md.
 func TestRecord(t *testing.T) {
 	if os.Getenv("KRATOSTEST_RECORD") != "1" {
@@ -21,7 +23,14 @@ func TestRecord(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	version, err := CurrentVersion()
+	if err != nil {
+		t.Fatal(err)
+	}
 	out := filepath.Join(root, "kratosauthtest", "recorded")
+	if version.Name != "v1.3.1" {
+		out = filepath.Join(out, version.Name)
+	}
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -77,8 +86,14 @@ func TestRecord(t *testing.T) {
 	s := Start(t, Options{})
 	email := UniqueEmail("record")
 	tok, sess := s.RegisterAPI(t, email, testPassword)
+	desc := "valid aal1 session via X-Session-Token (API registration)"
+	if version.ExternalID {
+		_, iid := SessionIDs(t, mustWhoami(t, s, tok))
+		s.SetExternalID(t, iid, "crm-"+iid[:8])
+		desc += ", the identity's external_id set by admin PATCH"
+	}
 	resp, body := s.Whoami(t, tok)
-	save("whoami_200_token", "valid aal1 session via X-Session-Token (API registration)", aal1Cfg, tokenHdr, resp, body)
+	save("whoami_200_token", desc, aal1Cfg, tokenHdr, resp, body)
 
 	_, ck := s.RegisterBrowser(t, UniqueEmail("record-browser"), testPassword)
 	resp, body = s.Whoami(t, "", ck)
@@ -126,6 +141,15 @@ func TestRecord(t *testing.T) {
 	aal2 := s.LoginAAL2API(t, aal1, secret)
 	resp, body = s.Whoami(t, aal2)
 	save("whoami_200_aal2", "same session after GET /self-service/login/api?aal=aal2 + method totp", haCfg, tokenHdr, resp, body)
+}
+
+func mustWhoami(t *testing.T, s *Server, tok string) []byte {
+	t.Helper()
+	resp, body := s.Whoami(t, tok)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("whoami: %d %s", resp.StatusCode, body)
+	}
+	return body
 }
 
 func writeCookieMeta(t *testing.T, path string, c *http.Cookie) {

@@ -27,8 +27,11 @@ type Server struct {
 	// base_url: PublicURL with Options.Host (the same unless Host is
 	// "localhost").
 	BrowserURL string
-	// Options are the effective options (ports, Dir, AppURL filled in).
+	// Options are the effective options (ports, Dir, AppURL, Version
+	// filled in).
 	Options Options
+	// Version is the running release and what differs in it.
+	Version Version
 	// ConfigPath and LogPath are the rendered config and Kratos' log file.
 	ConfigPath, LogPath string
 
@@ -40,9 +43,25 @@ type Server struct {
 // the test is skipped, or fails if KRATOSAUTH_E2E=1.
 func Start(t testing.TB, o Options) *Server {
 	t.Helper()
-	bin, err := Binary()
+	cur, err := CurrentVersion()
 	if err != nil {
-		msg := fmt.Sprintf("kratos binary not available (%v); run scripts/kratos.sh build or set KRATOS_BIN", err)
+		t.Fatal(err)
+	}
+	if o.Version == "" {
+		o.Version = cur.Name
+	}
+	version, err := LookupVersion(o.Version)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var bin string
+	if o.Version == cur.Name {
+		bin, err = Binary()
+	} else {
+		bin, err = VersionBinary(o.Version)
+	}
+	if err != nil {
+		msg := fmt.Sprintf("kratos %s binary not available (%v); run scripts/kratos.sh build %s or set KRATOS_BIN", o.Version, err, o.Version)
 		if os.Getenv("KRATOSAUTH_E2E") == "1" {
 			t.Fatal(msg)
 		}
@@ -75,6 +94,7 @@ func Start(t testing.TB, o Options) *Server {
 		t.Fatal(err)
 	}
 	s := &Server{
+		Version:    version,
 		PublicURL:  "http://127.0.0.1:" + strconv.Itoa(o.PublicPort),
 		AdminURL:   "http://127.0.0.1:" + strconv.Itoa(o.AdminPort),
 		BrowserURL: "http://" + o.Host + ":" + strconv.Itoa(o.PublicPort),
