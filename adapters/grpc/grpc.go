@@ -1,0 +1,199 @@
+package kratosgrpc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"sync/atomic"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/metadata"
+
+	"github.com/kratosauth/kratosauth"
+)
+
+// DefaultStreamRecheck is how often a stream's session is checked again
+// unless WithStreamRecheck says otherwise.
+const DefaultStreamRecheck = time.Minute
+
+// An Option configures New.
+type Option func(*config) error
+
+type config struct {
+	recheck time.Duration
+}
+
+// WithStreamRecheck sets how long a stream goes on with its session before
+// the Guard checks it again, on the stream's next message; 0 checks a
+// stream only when it opens. Default: DefaultStreamRecheck (one minute).
+func WithStreamRecheck(d time.Duration) Option {
+	return func(c *config) error {
+		if d < 0 {
+			return fmt.Errorf("kratosgrpc: negative stream recheck interval %s", d)
+		}
+		c.recheck = d
+		return nil
+	}
+}
+
+// Guard holds the server interceptors of one kratosauth.Guard. Build it
+// once with New; it is safe for concurrent use.
+type Guard struct {
+	g   *kratosauth.Guard
+	cfg config
+}
+
+// New returns the interceptors applying g to every call of a server (or,
+// with a selector such as go-grpc-middleware's, of some methods). It
+// returns an error for a nil g or an invalid option.
+func New(g *kratosauth.Guard, opts ...Option) (*Guard, error) {
+	if g == nil {
+		return nil, errors.New("kratosgrpc: nil Guard")
+	}
+	c := config{recheck: DefaultStreamRecheck}
+	for _, opt := range opts {
+		if opt == nil {
+			return nil, errors.New("kratosgrpc: nil Option")
+		}
+		if err := opt(&c); err != nil {
+			return nil, err
+		}
+	}
+	return &Guard{g: g, cfg: c}, nil
+}
+
+// Unary is the grpc.UnaryServerInterceptor: the handler runs only when the
+// Guard admits the call, with the session in its context
+// (kratosauth.SessionFromContext, or Session here).
+func (g *Guard) Unary(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	ctx, err := g.check(context.WithValue(ctx, messageKey{}, req), info.FullMethod, func(md metadata.MD) error {
+		return grpc.SetHeader(ctx, md)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return handler(ctx, req)
+}
+
+// Stream is the grpc.StreamServerInterceptor: the handler runs only when
+// the Guard admits the stream, which is then checked again on its messages
+// (WithStreamRecheck).
+func (g *Guard) Stream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+	ctx, err := g.check(ss.Context(), info.FullMethod, ss.SetHeader)
+	if err != nil {
+		return err
+	}
+	gs := &guardedStream{ServerStream: ss, ctx: ctx, guard: g, method: info.FullMethod}
+	if g.cfg.recheck > 0 {
+		gs.next.Store(time.Now().Add(g.cfg.recheck).UnixNano())
+	}
+	return handler(srv, gs)
+}
+
+// check applies the Guard to the call whose context is ctx: it returns the
+// context with the session, or the call's status error. A session cookie
+// Kratos re-issued goes out as "set-cookie" header metadata, for grpc-web
+// and gateways to pass on to the browser.
+func (g *Guard) check(ctx context.Context, method string, setHeader func(metadata.MD) error) (context.Context, error) {
+	var w discardWriter
+	r, err := g.g.Check(&w, credentialRequest(ctx, method))
+	if err != nil {
+		return nil, Status(err).Err()
+	}
+	if cookies := w.header["Set-Cookie"]; len(cookies) > 0 {
+		_ = setHeader(metadata.MD{"set-cookie": cookies}) // best effort: headers may be sent already
+	}
+	return r.Context(), nil
+}
+
+// credentialRequest is the HTTP request Kratos would see for the call's
+// metadata: the session token, cookie and authorization headers (all that
+// Kratos reads) under their HTTP names, a POST of method (gRPC's path), and
+// ctx. The core reads the credential from it as from any request.
+func credentialRequest(ctx context.Context, method string) *http.Request {
+	h := make(http.Header, 1)
+	for _, k := range [...]struct{ md, http string }{
+		{"x-session-token", "X-Session-Token"},
+		{"cookie", "Cookie"},
+		{"authorization", "Authorization"},
+	} {
+		if v := metadata.ValueFromIncomingContext(ctx, k.md); len(v) > 0 {
+			h[k.http] = v
+		}
+	}
+	r := &http.Request{
+		Method:     http.MethodPost,
+		URL:        &url.URL{Path: method},
+		Proto:      "HTTP/2.0",
+		ProtoMajor: 2,
+		Header:     h,
+		RequestURI: method,
+	}
+	return r.WithContext(ctx)
+}
+
+// discardWriter is the ResponseWriter the Guard answers refused calls on:
+// only the status error reaches the client. Its header keeps the session
+// cookie of an admitted call.
+type discardWriter struct{ header http.Header }
+
+func (w *discardWriter) Header() http.Header {
+	if w.header == nil {
+		w.header = make(http.Header)
+	}
+	return w.header
+}
+func (*discardWriter) Write(p []byte) (int, error) { return len(p), nil }
+func (*discardWriter) WriteHeader(int)             {}
+
+// guardedStream is an admitted stream whose session is checked again on
+// its first message after each recheck interval.
+type guardedStream struct {
+	grpc.ServerStream
+	ctx    context.Context
+	guard  *Guard
+	method string
+	next    atomic.Int64         // UnixNano of the next check; 0: never
+	refusal atomic.Pointer[error] // the status error of a failed recheck
+}
+
+func (s *guardedStream) Context() context.Context { return s.ctx }
+
+func (s *guardedStream) SendMsg(m any) error {
+	if err := s.recheck(); err != nil {
+		return err
+	}
+	return s.ServerStream.SendMsg(m)
+}
+
+func (s *guardedStream) RecvMsg(m any) error {
+	if err := s.recheck(); err != nil {
+		return err
+	}
+	return s.ServerStream.RecvMsg(m)
+}
+
+// recheck applies the Guard again once the interval has passed. Of
+// concurrent Send and Recv calls, one does the check; a refusal is
+// remembered, so every later message fails too.
+func (s *guardedStream) recheck() error {
+	if err := s.refusal.Load(); err != nil {
+		return *err
+	}
+	next := s.next.Load()
+	if next == 0 {
+		return nil
+	}
+	now := time.Now().UnixNano()
+	if now < next || !s.next.CompareAndSwap(next, now+int64(s.guard.cfg.recheck)) {
+		return nil
+	}
+	_, err := s.guard.check(s.ServerStream.Context(), s.method, func(metadata.MD) error { return nil })
+	if err != nil {
+		s.refusal.Store(&err)
+	}
+	return err
+}
