@@ -153,10 +153,10 @@ func (*discardWriter) WriteHeader(int)             {}
 // its first message after each recheck interval.
 type guardedStream struct {
 	grpc.ServerStream
-	ctx    context.Context
-	guard  *Guard
-	method string
-	next    atomic.Int64         // UnixNano of the next check; 0: never
+	ctx     context.Context
+	guard   *Guard
+	method  string
+	next    atomic.Int64          // UnixNano of the next check; 0: never
 	refusal atomic.Pointer[error] // the status error of a failed recheck
 }
 

@@ -71,11 +71,11 @@ func TestCredentials(t *testing.T) {
 	c := kratos.Login()
 	client := guarded(t, mustGuard(t, newAuth(t, kratos.URL).RequireSession()), nil)
 	for name, md := range map[string]metadata.MD{
-		"x-session-token":               metadata.Pairs("x-session-token", c.Token),
-		"authorization bearer":          metadata.Pairs("authorization", "Bearer "+c.Token),
-		"cookie":                        metadata.Pairs("cookie", c.Cookie.String()),
-		"cookie among others, split":    metadata.Pairs("cookie", "theme=dark", "cookie", c.Cookie.String()+"; lang=en"),
-		"token wins over a bad bearer":  metadata.Pairs("x-session-token", c.Token, "authorization", "Bearer nonsense"),
+		"x-session-token":                metadata.Pairs("x-session-token", c.Token),
+		"authorization bearer":           metadata.Pairs("authorization", "Bearer "+c.Token),
+		"cookie":                         metadata.Pairs("cookie", c.Cookie.String()),
+		"cookie among others, split":     metadata.Pairs("cookie", "theme=dark", "cookie", c.Cookie.String()+"; lang=en"),
+		"token wins over a bad bearer":   metadata.Pairs("x-session-token", c.Token, "authorization", "Bearer nonsense"),
 		"bearer beside a foreign cookie": metadata.Pairs("authorization", "Bearer "+c.Token, "cookie", "other=1"),
 	} {
 		t.Run(name, func(t *testing.T) {

@@ -25,7 +25,9 @@ import (
 )
 
 // downstream answers Check with the token's subject as the "x-subject" header.
-type downstream struct{ healthpb.UnimplementedHealthServer }
+type downstream struct {
+	healthpb.UnimplementedHealthServer
+}
 
 func (downstream) Check(ctx context.Context, _ *healthpb.HealthCheckRequest) (*healthpb.HealthCheckResponse, error) {
 	c, ok := kratosjwt.FromContext(ctx)
