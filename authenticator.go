@@ -155,7 +155,7 @@ func (a *Authenticator) authenticate(r *http.Request) (authResult, error) {
 		return authResult{}, a.withRedirect(r, err)
 	}
 	key := cred.digest(a.namespace)
-	cached, state := a.lookup(&key, time.Now())
+	cached, state, rev := a.lookup(&key, time.Now())
 	switch state {
 	case cacheHit:
 		return authResult{session: cached, cache: CacheHit}, nil
@@ -165,7 +165,7 @@ func (a *Authenticator) authenticate(r *http.Request) (authResult, error) {
 	if !cred.sendable() {
 		return authResult{}, a.withRedirect(r, &Error{Kind: ErrInvalidSession, Cause: errMalformedCredential})
 	}
-	res, err := a.fetchShared(r.Context(), key, cred)
+	res, err := a.fetchShared(r.Context(), key, rev, cred)
 	if err != nil {
 		// Only Kratos' own failure may fall back on the stale session: never
 		// a refusal, and never a client that hung up.
@@ -181,21 +181,31 @@ func (a *Authenticator) authenticate(r *http.Request) (authResult, error) {
 
 var errRefusedRecently = errors.New("Kratos refused this credential recently (negative cache)")
 
-// Invalidate drops the cached session for the request's credential, so that
-// the next request asks Kratos again. Call it on logout, before sending the
-// browser to Kratos' logout URL. For the cache TTL that follows, answers for
-// this credential are not cached: a request racing the logout cannot put the
-// session back in the cache.
-func (a *Authenticator) Invalidate(r *http.Request) {
+// Invalidate revokes the cached session for the request's credential, in
+// this process and, with a shared store, on every replica: the next request
+// asks Kratos again. Call it on logout, before sending the browser to
+// Kratos' logout URL. For the cache TTL that follows, no answer for this
+// credential is cached, so a request racing the logout, on any replica,
+// cannot put the session back.
+//
+// It returns nil when the revocation is recorded (or there is nothing to
+// revoke: no credential, or no cache), and an error when the store could
+// not record it (a shared store that is down): other replicas may then
+// serve the session from their cache until its entry expires. Do not
+// report the logout as done then: answer 503 and let the user try again.
+func (a *Authenticator) Invalidate(r *http.Request) error {
 	if a.cfg.store == nil {
-		return
+		return nil
 	}
 	cred, err := a.cfg.extractCredential(r)
 	if err != nil {
-		return
+		return nil
 	}
 	key := cred.digest(a.namespace)
-	_ = a.refuse(&key, refusedInvalidated, a.cfg.cacheTTL) // a failure is logged
+	if err := a.revoke(&key, refusedInvalidated, a.cfg.cacheTTL, a.cfg.cacheTTL); err != nil {
+		return fmt.Errorf("kratosauth: Invalidate: %w", err)
+	}
+	return nil
 }
 
 // HandleError writes the response for err with the configured ErrorHandler,
@@ -222,20 +232,30 @@ func (a *Authenticator) HandleError(w http.ResponseWriter, r *http.Request, err 
 	a.cfg.errorHandler(w, r, err)
 }
 
-// fetchShared makes one whoami call per credential at a time. The call runs
+// fetchShared makes one whoami call per credential and revision (the
+// revocation the caller saw in the cache) at a time. The call runs
 // detached from any one caller's context, bounded by the configured timeout,
 // so a client that goes away does not fail the others waiting on it; that
 // client itself gets ErrCanceled.
-func (a *Authenticator) fetchShared(ctx context.Context, key digest, cred credential) (authResult, error) {
+func (a *Authenticator) fetchShared(ctx context.Context, key digest, rev revision, cred credential) (authResult, error) {
 	cache := CacheShared // unless this request's own call runs
-	ch := a.inflight.DoChan(string(key[:]), func() (any, error) {
+	flight := string(key[:])
+	if rev != (revision{}) {
+		flight += string(rev[:])
+	}
+	ch := a.inflight.DoChan(flight, func() (any, error) {
 		cache = CacheMiss // read after the result arrives: the channel orders it
+		// The ticket is taken before Kratos is asked: a revocation after
+		// this point, on any replica, keeps the answer out of the cache.
+		ticket, cacheable := a.begin(&key)
 		callCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.cfg.timeout)
 		defer cancel()
 		res, cacheFor, err := a.whoami(callCtx, cred)
 		switch {
 		case err == nil:
-			a.store(&key, res.session, cacheFor)
+			if cacheable {
+				a.store(&key, res.session, cacheFor, ticket)
+			}
 		case errors.Is(err, ErrInvalidSession), errors.Is(err, ErrAAL2Required):
 			a.forget(&key, err)
 		}

@@ -19,16 +19,19 @@ import (
 )
 
 // recordingStore is a map cache.Store that remembers what it was given:
-// the entries and their TTLs, and every key written, in order.
+// the entries and their TTLs, and every key written, in order. Its fences
+// are a counter's: enough for one process.
 type recordingStore struct {
 	mu      sync.Mutex
 	entries map[string][]byte
 	ttls    map[string]time.Duration
 	keys    []string
+	clock   int64
+	fences  map[string]int64
 }
 
 func newRecordingStore() *recordingStore {
-	return &recordingStore{entries: map[string][]byte{}, ttls: map[string]time.Duration{}}
+	return &recordingStore{entries: map[string][]byte{}, ttls: map[string]time.Duration{}, fences: map[string]int64{}}
 }
 
 func (s *recordingStore) Get(key string) ([]byte, error) {
@@ -41,41 +44,80 @@ func (s *recordingStore) Get(key string) ([]byte, error) {
 	return bytes.Clone(e), nil
 }
 
-func (s *recordingStore) Set(key string, e []byte, ttl time.Duration) error {
+func (s *recordingStore) Begin(string) (cache.Ticket, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.entries[key] = bytes.Clone(e)
-	s.ttls[key] = ttl
-	s.keys = append(s.keys, key)
+	s.clock++
+	return cache.Ticket{At: s.clock}, nil
+}
+
+func (s *recordingStore) Put(key string, e []byte, ttl time.Duration, t cache.Ticket, _ time.Duration) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if t.At <= s.fences[key] {
+		return cache.ErrFenced
+	}
+	s.record(key, e, ttl)
 	return nil
 }
 
-func (s *recordingStore) Delete(key string) error {
+func (s *recordingStore) Revoke(key string, marker []byte, ttl, fence time.Duration) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	delete(s.entries, key)
+	s.clock++
+	if fence > 0 {
+		s.fences[key] = 1 << 62 // a fence in the future: longer than any test
+	} else {
+		s.fences[key] = max(s.fences[key], s.clock)
+	}
+	s.record(key, marker, ttl)
 	return nil
+}
+
+func (s *recordingStore) record(key string, e []byte, ttl time.Duration) {
+	s.entries[key] = bytes.Clone(e)
+	s.ttls[key] = ttl
+	s.keys = append(s.keys, key)
 }
 
 func (s *recordingStore) Close() error { return nil }
 
-// len is the number of entries.
+// overwrite puts e under key as something else than kratosauth would.
+func (s *recordingStore) overwrite(key string, e []byte) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.entries[key] = e
+}
+
+// len is the number of session entries (refusal markers are not counted).
 func (s *recordingStore) len() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return len(s.entries)
+	n := 0
+	for _, e := range s.entries {
+		if !isMarker(e) {
+			n++
+		}
+	}
+	return n
 }
+
+// isMarker tells a refusal marker (deadline, 0xff, reason) from a session.
+func isMarker(e []byte) bool { return len(e) == 10 && e[8] == 0xff }
 
 // only is the one entry, its key and TTL.
 func (s *recordingStore) only(t *testing.T) (string, []byte, time.Duration) {
 	t.Helper()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	require.Len(t, s.entries, 1)
+	var keys []string
 	for k, e := range s.entries {
-		return k, e, s.ttls[k]
+		if !isMarker(e) {
+			keys = append(keys, k)
+		}
 	}
-	return "", nil, 0
+	require.Len(t, keys, 1)
+	return keys[0], s.entries[keys[0]], s.ttls[keys[0]]
 }
 
 func TestCacheKeyIsAHashNeverTheCredential(t *testing.T) {
@@ -165,7 +207,7 @@ func TestCorruptOrForeignEntriesAreMisses(t *testing.T) {
 		"garbage":   []byte(strings.Repeat("\xff", 64)),
 	} {
 		t.Run(name, func(t *testing.T) {
-			require.NoError(t, store.Set(key, bad, time.Minute))
+			store.overwrite(key, bad)
 			before := kratos.Calls()
 			s, err := a.Authenticate(tokenRequest(c.Token))
 			require.NoError(t, err)

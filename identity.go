@@ -28,9 +28,10 @@ var ErrIdentityIndexUnsupported = errors.New("kratosauth: the session cache has 
 // whoami accepts them again.
 //
 // It works through the store's identity index (cache.IdentityIndex), never
-// a scan. For the cache TTL plus the whoami timeout that follow, no session
-// of the identity is cached: a whoami call already under way, on any
-// replica, cannot put an answer fetched before the eviction back.
+// a scan. For the cache TTL that follows, no session of the identity is
+// cached: a whoami call already under way, on any replica, cannot put an
+// answer fetched before the eviction back. Identity IDs are UUIDs, compared
+// without regard to ASCII case, as Kratos compares them.
 //
 // With the cache disabled it does nothing. It fails with
 // ErrIdentityIndexUnsupported when the store has no index, and with the
@@ -52,7 +53,7 @@ func (a *Authenticator) InvalidateIdentity(ctx context.Context, identityID strin
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	keys, err := idx.TakeIndex(a.identityIndex(identityID), a.identityHold())
+	keys, err := idx.TakeIndex(a.identityIndex(identityID), a.cfg.cacheTTL+a.ticketMaxAge())
 	if err != nil {
 		a.cfg.logger.LogAttrs(ctx, slog.LevelWarn, "kratosauth: identity eviction failed: index unavailable",
 			slog.String("identity_id", identityID), slog.String("error", err.Error()))
@@ -64,7 +65,7 @@ func (a *Authenticator) InvalidateIdentity(ctx context.Context, identityID strin
 		if n, err := hex.Decode(d[:], []byte(k)); err != nil || n != len(d) {
 			continue // not a key of ours: nothing to evict
 		}
-		if err := a.refuse(&d, refusedInvalidated, a.cfg.cacheTTL); err != nil {
+		if err := a.revoke(&d, refusedInvalidated, a.cfg.cacheTTL, a.cfg.cacheTTL); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -78,41 +79,42 @@ func (a *Authenticator) InvalidateIdentity(ctx context.Context, identityID strin
 	return nil
 }
 
-// identityHold is how long InvalidateIdentity keeps the identity's sessions
-// out of the cache: a whoami call started before the eviction ends within
-// the timeout, and its answer must not be cached.
-func (a *Authenticator) identityHold() time.Duration { return a.cfg.cacheTTL + a.cfg.timeout }
-
 // identityIndex names the index of an identity's sessions: a digest like the
 // cache keys (same length, namespaced by Kratos URL and cookie name), whose
-// preimage cannot be a credential's (those start with a 4-byte length).
+// preimage cannot be a credential's (those start with a 4-byte length). The
+// ID's ASCII letters are lower-cased: Kratos' IDs are UUIDs, which it
+// writes in lower case and reads in any.
 func (a *Authenticator) identityIndex(identityID string) string {
 	h := sha256.New()
 	h.Write([]byte("kratosauth identity index\x00"))
 	h.Write([]byte(a.namespace))
 	h.Write([]byte{0})
-	h.Write([]byte(identityID))
+	for i := 0; i < len(identityID); i++ {
+		c := identityID[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		h.Write([]byte{c})
+	}
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-// indexSession adds key, whose entry for s was just stored, to the index of
-// s's identity. The Set comes first: an InvalidateIdentity that takes the
-// index after this add finds the key and evicts it, and one that took it
-// before holds the index, so this add fails. When the add fails (held, full
-// or the store failing) the entry is replaced by a no-store marker, since no
-// eviction could find it; false means so. The caller holds key's write lock.
+// indexSession adds key, whose entry for s is about to be stored, to the
+// index of s's identity, and reports whether it may be stored. Adding first
+// means an entry in the store is always in its index, even one whose Put
+// reply is lost: an InvalidateIdentity that takes the index after this add
+// finds the key and revokes it, which fences the Put wherever it lands; one
+// that took it before holds the index, so this add fails. When the add
+// fails (held, full or the store failing) the entry is not stored. The
+// caller holds key's write lock.
 func (a *Authenticator) indexSession(key *digest, s *Session, ttl time.Duration) bool {
 	idx, ok := a.cfg.store.(cache.IdentityIndex)
 	if !ok {
 		return true
 	}
 	err := idx.AddToIndex(a.identityIndex(s.Identity.ID), key.storeKey(), ttl)
-	if err == nil {
-		return true
-	}
-	if !errors.Is(err, cache.ErrIndexHeld) {
+	if err != nil && !errors.Is(err, cache.ErrIndexHeld) {
 		a.warn("kratosauth: session cache index write failed; the session is not cached", err)
 	}
-	_ = a.refuseLocked(key, refusedInvalidated, a.cfg.cacheTTL)
-	return false
+	return err == nil
 }

@@ -35,10 +35,10 @@ func check(a *kratosauth.Authenticator, c kratosauthtest.Credentials) string {
 	return err.Error()
 }
 
-func invalidate(a *kratosauth.Authenticator, c kratosauthtest.Credentials) {
+func invalidate(a *kratosauth.Authenticator, c kratosauthtest.Credentials) error {
 	r := httptest.NewRequest(http.MethodGet, "/", nil)
 	r.Header.Set("X-Session-Token", c.Token)
-	a.Invalidate(r)
+	return a.Invalidate(r)
 }
 
 // InvalidateIdentity evicts every cached session of one identity, and only
@@ -138,7 +138,7 @@ func TestUnindexedSessionsAreNotCached(t *testing.T) {
 	assert.Equal(t, 3, kratos.Calls(), "every request asks Kratos")
 
 	store.addErr = nil
-	require.Equal(t, "ok", check(a, alice), "the no-store marker left for the unindexed entry")
+	require.Equal(t, "ok", check(a, alice), "nothing was cached while the index failed")
 	require.Equal(t, 4, kratos.Calls())
 }
 
@@ -187,7 +187,7 @@ func TestCacheWarningsAreRateLimited(t *testing.T) {
 	}
 	assert.Equal(t, 50, kratos.Calls())
 	assert.Equal(t, 1, logs.count("kratosauth: session cache read failed"))
-	assert.Equal(t, 1, logs.count("kratosauth: session cache write failed"))
+	assert.Equal(t, 1, logs.count("kratosauth: session cache unavailable; the answer is not cached"))
 }
 
 func newBigCache(t *testing.T) *cache.BigCache {
@@ -200,10 +200,15 @@ func newBigCache(t *testing.T) *cache.BigCache {
 // plainStore is a Store without an identity index.
 type plainStore struct{ b *cache.BigCache }
 
-func (p plainStore) Get(k string) ([]byte, error)                    { return p.b.Get(k) }
-func (p plainStore) Set(k string, e []byte, ttl time.Duration) error { return p.b.Set(k, e, ttl) }
-func (p plainStore) Delete(k string) error                           { return p.b.Delete(k) }
-func (p plainStore) Close() error                                    { return nil }
+func (p plainStore) Get(k string) ([]byte, error)         { return p.b.Get(k) }
+func (p plainStore) Begin(k string) (cache.Ticket, error) { return p.b.Begin(k) }
+func (p plainStore) Put(k string, e []byte, ttl time.Duration, t cache.Ticket, maxAge time.Duration) error {
+	return p.b.Put(k, e, ttl, t, maxAge)
+}
+func (p plainStore) Revoke(k string, m []byte, ttl, fence time.Duration) error {
+	return p.b.Revoke(k, m, ttl, fence)
+}
+func (p plainStore) Close() error { return nil }
 
 // failingIndex is a BigCache whose index fails on demand.
 type failingIndex struct {
@@ -230,10 +235,15 @@ type downStore struct{}
 
 var errDown = errors.New("store down")
 
-func (downStore) Get(string) ([]byte, error)                     { return nil, errDown }
-func (downStore) Set(string, []byte, time.Duration) error        { return errDown }
-func (downStore) Delete(string) error                            { return errDown }
-func (downStore) Close() error                                   { return nil }
+func (downStore) Get(string) ([]byte, error)         { return nil, errDown }
+func (downStore) Begin(string) (cache.Ticket, error) { return cache.Ticket{}, errDown }
+func (downStore) Close() error                       { return nil }
+func (downStore) Revoke(string, []byte, time.Duration, time.Duration) error {
+	return errDown
+}
+func (downStore) Put(string, []byte, time.Duration, cache.Ticket, time.Duration) error {
+	return errDown
+}
 func (downStore) AddToIndex(string, string, time.Duration) error { return errDown }
 func (downStore) TakeIndex(string, time.Duration) ([]string, error) {
 	return nil, errDown
@@ -268,74 +278,67 @@ func (l *logCounter) Handle(_ context.Context, r slog.Record) error {
 	return nil
 }
 
-// A store that refuses the logout marker still deletes: the session stops
-// being served everywhere.
-func TestEvictionFallsBackToDelete(t *testing.T) {
+// A logout the store cannot record is an error the app sees: it must not
+// tell the user they are signed out while other replicas serve the session.
+func TestUnrecordedLogoutIsAnError(t *testing.T) {
 	kratos := kratosauthtest.NewServer(t)
-	store := &refusingSets{BigCache: newBigCache(t)}
+	store := &refusingRevokes{BigCache: newBigCache(t)}
 	r1 := newAuth(t, kratos.URL, kratosauth.WithCache(store), kratosauth.WithLogger(discard))
 	r2 := newAuth(t, kratos.URL, kratosauth.WithCache(store), kratosauth.WithLogger(discard))
 	alice := kratos.Login()
 	require.Equal(t, "ok", check(r1, alice))
-	require.Equal(t, "ok", check(r2, alice))
-	require.Equal(t, 1, kratos.Calls())
 	store.refuse.Store(true)
-	invalidate(r1, alice)
-	assert.Equal(t, "ok", check(r2, alice))
-	assert.Equal(t, 2, kratos.Calls(), "evicted: replica 2 asked Kratos")
+	assert.ErrorIs(t, invalidate(r1, alice), errDown, "the logout was not recorded")
+	assert.Equal(t, "ok", check(r2, alice), "and replica 2 still serves it: the app must not report the logout as done")
+	assert.Equal(t, 1, kratos.Calls())
+
+	store.refuse.Store(false)
+	require.NoError(t, invalidate(r1, alice), "tried again once the store is back")
+	kratos.Revoke(alice)
+	assert.Equal(t, "invalid", check(r2, alice))
 }
 
-// refusingSets is a shared store that, once refuse is set, fails every Set
-// and still deletes, as a Redis at maxmemory does.
-type refusingSets struct {
+// refusingRevokes is a shared store that, once refuse is set, fails every
+// Revoke.
+type refusingRevokes struct {
 	*cache.BigCache
 	refuse atomic.Bool
 }
 
-func (r *refusingSets) Set(k string, e []byte, ttl time.Duration) error {
+func (r *refusingRevokes) Revoke(k string, m []byte, ttl, fence time.Duration) error {
 	if r.refuse.Load() {
-		return errors.New("OOM command not allowed when used memory > 'maxmemory'")
+		return errDown
 	}
-	return r.BigCache.Set(k, e, ttl)
+	return r.BigCache.Revoke(k, m, ttl, fence)
 }
 
-// A logout on another replica that lands between a replica's check for a
-// marker and its write of the session (the check-then-write is atomic only
-// within one process) is noticed through the store's Swap: the marker is
-// put back and the session is not cached.
-func TestLogoutBetweenCheckAndWrite(t *testing.T) {
+// A logout on another replica that lands between a replica's ticket and
+// its write of the session fences the write: the session is not cached.
+func TestLogoutBetweenTicketAndWrite(t *testing.T) {
 	kratos := kratosauthtest.NewServer(t)
-	store := &swappingStore{BigCache: newBigCache(t)}
+	store := &putHook{BigCache: newBigCache(t)}
 	r1 := newAuth(t, kratos.URL, kratosauth.WithCache(store), kratosauth.WithLogger(discard))
 	r2 := newAuth(t, kratos.URL, kratosauth.WithCache(store), kratosauth.WithLogger(discard))
 	alice := kratos.Login()
-	store.beforeSwap = func() { invalidate(r1, alice) } // replica 1's logout lands now
+	store.beforePut = func() { require.NoError(t, invalidate(r1, alice)) } // replica 1's logout lands now
 	require.Equal(t, "ok", check(r2, alice), "answered with what Kratos said before the logout")
-	store.beforeSwap = nil
 	assert.Equal(t, "ok", check(r2, alice))
-	assert.Equal(t, 2, kratos.Calls(), "not cached: the logout's marker was put back")
+	assert.Equal(t, 2, kratos.Calls(), "not cached: the logout fenced the write")
 	assert.Equal(t, "ok", check(r1, alice))
-	assert.Equal(t, 3, kratos.Calls())
+	assert.Equal(t, 3, kratos.Calls(), "nor cached afterwards, for the cache TTL")
 }
 
-// swappingStore is a shared store with Swap; beforeSwap runs first, as
-// another process's write landing just before it.
-type swappingStore struct {
+// putHook is a shared store that runs beforePut once, as another process's
+// write landing just before a Put.
+type putHook struct {
 	*cache.BigCache
-	beforeSwap func()
+	beforePut func()
 }
 
-func (s *swappingStore) Swap(k string, e []byte, ttl time.Duration) ([]byte, error) {
-	if f := s.beforeSwap; f != nil {
-		s.beforeSwap = nil
+func (s *putHook) Put(k string, e []byte, ttl time.Duration, t cache.Ticket, maxAge time.Duration) error {
+	if f := s.beforePut; f != nil {
+		s.beforePut = nil
 		f()
 	}
-	old, err := s.BigCache.Get(k)
-	if errors.Is(err, cache.ErrNotFound) {
-		old, err = nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	return old, s.BigCache.Set(k, e, ttl)
+	return s.BigCache.Put(k, e, ttl, t, maxAge)
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/kratosauth/kratosauth/cache"
+	"github.com/kratosauth/kratosauth/internal/origin"
 )
 
 const (
@@ -67,7 +68,9 @@ type config struct {
 
 // WithBrowserURL sets the URL browsers use to reach Kratos' public API,
 // used for login and step-up redirects. Use it when the app calls Kratos on
-// an internal address. Default: the public URL given to New.
+// an internal address. Its host is ASCII (an internationalised name in its
+// xn-- form), as for every URL given to kratosauth. Default: the public URL
+// given to New.
 func WithBrowserURL(rawURL string) Option {
 	return func(c *config) error {
 		u, err := parseBaseURL("browser URL", rawURL)
@@ -337,6 +340,9 @@ func parseBaseURL(what, raw string) (*url.URL, error) {
 	}
 	if _, port, err := net.SplitHostPort(u.Host); err == nil && port == "" {
 		return nil, fmt.Errorf("kratosauth: invalid %s %q: empty port", what, raw)
+	}
+	if _, ok := origin.Key(u.Scheme, u.Host); !ok {
+		return nil, fmt.Errorf("kratosauth: invalid %s %q: want an ASCII host (an internationalised name in its xn-- form)", what, raw)
 	}
 	u.Path = strings.TrimRight(u.Path, "/")
 	u.RawPath = ""

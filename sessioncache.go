@@ -45,7 +45,7 @@ const (
 	cacheHit                // a session, fresh: serve it
 	cacheStale              // a session past its deadline, within the stale-if-error grace
 	cacheRefused            // Kratos refused the credential recently (negative cache)
-	cacheNoStore            // invalidated: ask Kratos, and do not cache the answer
+	cacheNoStore            // invalidated: ask Kratos (the store fences the answer out)
 )
 
 // Refusal entries: the deadline, entryRefusal, and why. They are much shorter
@@ -56,54 +56,62 @@ const (
 	refusedInvalidated = 'i' // Invalidate was called (logout)
 )
 
+// A revision is the refusal marker a lookup saw (zero: none): which
+// revocation of the key, if any, a request knows of. A request that saw
+// one never shares a whoami call with one that saw another (fetchShared),
+// so no request that starts after a revocation gets an answer fetched
+// before it.
+type revision [entryHeaderLen + 2]byte
+
 // lookup returns the state of key's entry and, for cacheHit and cacheStale,
-// its session.
-func (a *Authenticator) lookup(key *digest, now time.Time) (*Session, cacheState) {
+// its session, and the revision it saw.
+func (a *Authenticator) lookup(key *digest, now time.Time) (*Session, cacheState, revision) {
 	if a.hot != nil {
 		if s, ok := a.hot.get(key, now); ok {
-			return s, cacheHit
+			return s, cacheHit, revision{}
 		}
 	}
-	s, state, _ := a.lookupStore(key, now)
+	s, state, _, rev := a.lookupStore(key, now)
 	if state == cacheHit && a.hot != nil {
 		a.promote(key)
 	}
-	return s, state
+	return s, state, rev
 }
 
 // lookupStore is lookup in the Store alone; deadline is a hit's.
-func (a *Authenticator) lookupStore(key *digest, now time.Time) (s *Session, state cacheState, deadline time.Time) {
+func (a *Authenticator) lookupStore(key *digest, now time.Time) (s *Session, state cacheState, deadline time.Time, rev revision) {
 	if a.cfg.store == nil {
-		return nil, cacheMiss, deadline
+		return nil, cacheMiss, deadline, rev
 	}
 	e, err := a.cfg.store.Get(key.storeKey())
 	if err != nil {
 		if !errors.Is(err, cache.ErrNotFound) {
 			a.warn("kratosauth: session cache read failed", err)
 		}
-		return nil, cacheMiss, deadline
+		return nil, cacheMiss, deadline, rev
 	}
 	if len(e) == entryHeaderLen+2 && e[entryHeaderLen] == entryRefusal {
+		copy(rev[:], e)
 		if now.UnixNano() >= int64(binary.BigEndian.Uint64(e)) {
-			return nil, cacheMiss, deadline
+			return nil, cacheMiss, deadline, rev
 		}
 		if e[entryHeaderLen+1] == refusedInvalidated {
-			return nil, cacheNoStore, deadline
+			return nil, cacheNoStore, deadline, rev
 		}
-		return nil, cacheRefused, deadline
+		return nil, cacheRefused, deadline, rev
 	}
 	if s, ok := decodeEntry(e, now); ok {
-		return s, cacheHit, time.Unix(0, int64(binary.BigEndian.Uint64(e)))
+		return s, cacheHit, time.Unix(0, int64(binary.BigEndian.Uint64(e))), rev
 	}
 	if a.cfg.staleGrace > 0 {
 		// Past the deadline: usable only while Kratos is down, for at most
 		// the grace period and never past the session's own expiry, nor its
 		// token's (WithTokenizeAs).
 		if s, ok := decodeEntry(e, now.Add(-a.cfg.staleGrace)); ok && now.Before(s.ExpiresAt) && tokenUsable(s.Tokenized, now) {
-			return s, cacheStale, deadline
+			return s, cacheStale, deadline, rev
 		}
 	}
-	return nil, cacheMiss, deadline
+	return nil, cacheMiss, deadline, rev
 }
 
 // writeLocks make "check the Store, then write both tiers" atomic against a
@@ -122,24 +130,41 @@ func (l *writeLocks) lock(key *digest) func() {
 // logout that landed meanwhile is not undone.
 func (a *Authenticator) promote(key *digest) {
 	defer a.writeLocks.lock(key)()
-	if s, state, deadline := a.lookupStore(key, time.Now()); state == cacheHit {
+	if s, state, deadline, _ := a.lookupStore(key, time.Now()); state == cacheHit {
 		s.traits = new(traitsMemo) // freshly decoded: not shared yet
 		a.hot.put(key, s, deadline)
 	}
 }
 
-// store caches s until the earliest of the configured TTL, the session's
-// expiry and Kratos' Ory-Session-Cache-For (cacheFor < 0: not sent), unless
-// the credential was invalidated meanwhile.
-func (a *Authenticator) store(key *digest, s *Session, cacheFor time.Duration) {
+// ticketSlack is how long, after its whoami call's timeout, an answer may
+// still be cached: the index and cache writes take the store's own (short)
+// timeouts. A later write is refused (cache.ErrFenced): it is only a miss.
+const ticketSlack = time.Second
+
+// ticketMaxAge bounds how old a ticket may be when its answer is cached.
+func (a *Authenticator) ticketMaxAge() time.Duration { return a.cfg.timeout + ticketSlack }
+
+// begin takes the store's ticket for an answer about to be fetched for key;
+// false when there is no store or it failed (the answer is then not cached).
+func (a *Authenticator) begin(key *digest) (cache.Ticket, bool) {
 	if a.cfg.store == nil {
-		return
+		return cache.Ticket{}, false
 	}
+	t, err := a.cfg.store.Begin(key.storeKey())
+	if err != nil {
+		a.warn("kratosauth: session cache unavailable; the answer is not cached", err)
+		return cache.Ticket{}, false
+	}
+	return t, true
+}
+
+// store caches s, fetched under ticket t, until the earliest of the
+// configured TTL, the session's expiry and Kratos' Ory-Session-Cache-For
+// (cacheFor < 0: not sent). The store refuses it when the key was revoked
+// after t was issued: then s may predate a logout, and is not cached.
+func (a *Authenticator) store(key *digest, s *Session, cacheFor time.Duration, t cache.Ticket) {
 	defer a.writeLocks.lock(key)()
 	now := time.Now()
-	if _, st, _ := a.lookupStore(key, now); st == cacheNoStore {
-		return
-	}
 	ttl := a.cfg.cacheTTL
 	if cacheFor >= 0 {
 		ttl = min(ttl, cacheFor)
@@ -149,19 +174,21 @@ func (a *Authenticator) store(key *digest, s *Session, cacheFor time.Duration) {
 		return
 	}
 	e, err := encodeEntry(s, now.Add(ttl))
-	stored := false
-	if err == nil {
-		// The store keeps it through the grace period, for stale-if-error.
-		stored, err = a.writeEntry(key, e, ttl+a.cfg.staleGrace)
-	}
 	if err != nil {
 		a.warn("kratosauth: session cache write failed", err)
 		return
 	}
-	if !stored {
-		return // a logout on another process came first
-	}
+	// Indexed first: an entry that is in the store, even one whose reply
+	// was lost, is always in its identity's index.
 	if !a.indexSession(key, s, ttl+a.cfg.staleGrace) {
+		return
+	}
+	// The store keeps it through the grace period, for stale-if-error.
+	switch err := a.cfg.store.Put(key.storeKey(), e, ttl+a.cfg.staleGrace, t, a.ticketMaxAge()); {
+	case errors.Is(err, cache.ErrFenced):
+		return // revoked after the ticket: on this process or another
+	case err != nil:
+		a.warn("kratosauth: session cache write failed", err)
 		return
 	}
 	if a.hot != nil {
@@ -172,58 +199,37 @@ func (a *Authenticator) store(key *digest, s *Session, cacheFor time.Duration) {
 
 // forget ends what the cache holds for key after Kratos refused its
 // credential (err), its stale copy included, so that no later outage can
-// serve it. With the negative cache on, a 401 is remembered instead. A
-// logout marker is kept: it must outlive any answer that raced the logout.
+// serve it, and fences the key: an admission fetched before this refusal,
+// on any replica, is not cached after it. With the negative cache on, a 401
+// is remembered too.
 func (a *Authenticator) forget(key *digest, err error) {
 	if a.cfg.store == nil {
 		return
 	}
+	ttl := time.Duration(0) // a marker that is already past: a miss
 	if a.cfg.negativeTTL > 0 && errors.Is(err, ErrInvalidSession) {
-		_ = a.refuse(key, refusedByKratos, a.cfg.negativeTTL) // a failure is logged
-		return
+		ttl = a.cfg.negativeTTL
 	}
-	defer a.writeLocks.lock(key)()
-	if a.hot != nil {
-		a.hot.delete(key)
-	}
-	if _, st, _ := a.lookupStore(key, time.Now()); st == cacheNoStore {
-		return
-	}
-	if err := a.cfg.store.Delete(key.storeKey()); err != nil {
-		a.warn("kratosauth: session cache delete failed", err)
-	}
+	_ = a.revoke(key, refusedByKratos, ttl, 0) // a failure is logged
 }
 
-// refuse stores a refusal entry for key that lasts ttl.
-func (a *Authenticator) refuse(key *digest, reason byte, ttl time.Duration) error {
-	if a.cfg.store == nil || ttl <= 0 {
-		return nil
-	}
+// revoke replaces key's entry with a refusal marker (reason) that readers
+// honour for ttl, and fences key for fence from now: until then no answer
+// fetched before is cached. Fence and marker are kept while a ticket issued
+// before the fence could still be used. An error means the revocation may
+// not have reached a shared store: other processes may go on serving the
+// session until its entry expires; the warning says so.
+func (a *Authenticator) revoke(key *digest, reason byte, ttl, fence time.Duration) error {
 	defer a.writeLocks.lock(key)()
-	return a.refuseLocked(key, reason, ttl)
-}
-
-// refuseLocked is refuse for a caller holding key's write lock. When the
-// Store refuses the marker, the entry is deleted instead: the session stops
-// being served (a store refusing writes, such as a Redis at maxmemory,
-// still deletes), though an answer racing the eviction may be cached
-// again. When both fail, a shared Store may go on serving the session until
-// its entry expires: the warning says so, and the error is returned.
-func (a *Authenticator) refuseLocked(key *digest, reason byte, ttl time.Duration) error {
 	if a.hot != nil {
 		a.hot.delete(key)
 	}
 	e := binary.BigEndian.AppendUint64(make([]byte, 0, entryHeaderLen+2), uint64(time.Now().Add(ttl).UnixNano()))
 	e = append(e, entryRefusal, reason)
-	err := a.cfg.store.Set(key.storeKey(), e, ttl)
-	if err == nil {
-		return nil
+	err := a.cfg.store.Revoke(key.storeKey(), e, max(ttl, fence)+a.ticketMaxAge(), fence)
+	if err != nil {
+		a.warn("kratosauth: session cache revocation failed; the session may be served from the cache until its entry expires", err)
 	}
-	if derr := a.cfg.store.Delete(key.storeKey()); derr == nil {
-		a.warn("kratosauth: session cache marker not written; the entry was deleted instead", err)
-		return nil
-	}
-	a.warn("kratosauth: session cache eviction failed; the session may be served from the cache until its entry expires", err)
 	return err
 }
 

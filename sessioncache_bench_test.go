@@ -70,7 +70,8 @@ func BenchmarkCacheMemory(b *testing.B) {
 			defer a.Close()
 			for i := range n {
 				key := credential{token: "ory_st_" + strconv.Itoa(i)}.digest(a.namespace)
-				a.store(&key, &s, -1)
+				t, _ := a.begin(&key)
+				a.store(&key, &s, -1, t)
 			}
 			after := liveHeap()
 			var ms runtime.MemStats

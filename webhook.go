@@ -23,9 +23,22 @@ const MaxWebhookBodyBytes = 64 << 10
 type WebhookOption func(*webhookConfig) error
 
 type webhookConfig struct {
-	header string // canonical header name; "Authorization" for basic auth
-	secret [sha256.Size]byte
-	set    int
+	header        string // canonical header name; "Authorization" for basic auth
+	secret        [sha256.Size]byte
+	set           int
+	singleReplica bool
+}
+
+// WebhookSingleReplica declares that one process serves the app, so the
+// Authenticator's in-process cache is all there is to evict. Without it,
+// NewWebhookHandler refuses an Authenticator whose cache is in process:
+// with several replicas, Kratos would call one of them, which would answer
+// 204 having evicted the sessions from its own memory only. Default: off.
+func WebhookSingleReplica() WebhookOption {
+	return func(c *webhookConfig) error {
+		c.singleReplica = true
+		return nil
+	}
 }
 
 // WebhookAPIKey authenticates Kratos by a header, as the web_hook action's
@@ -93,7 +106,8 @@ func WebhookBasicAuth(user, password string) WebhookOption {
 // get 405, 413 or 400. The answer is 204 once the sessions are evicted, and
 // 503 when the store failed (Kratos then fails the flow). It fails with
 // ErrIdentityIndexUnsupported when the Authenticator's store has no
-// identity index.
+// identity index, and when the store is in process (the default) unless
+// WebhookSingleReplica says one process serves the app.
 func NewWebhookHandler(a *Authenticator, opts ...WebhookOption) (http.Handler, error) {
 	if a == nil {
 		return nil, errors.New("kratosauth: NewWebhookHandler: nil Authenticator")
@@ -112,6 +126,10 @@ func NewWebhookHandler(a *Authenticator, opts ...WebhookOption) (http.Handler, e
 	}
 	if _, ok := a.cfg.store.(cache.IdentityIndex); a.cfg.store != nil && !ok {
 		return nil, fmt.Errorf("kratosauth: NewWebhookHandler: %w", ErrIdentityIndexUnsupported)
+	}
+	if _, inProcess := a.cfg.store.(*cache.BigCache); inProcess && !c.singleReplica {
+		return nil, errors.New("kratosauth: NewWebhookHandler: the session cache is in process, so an eviction reaches one replica only: " +
+			"share a store between replicas (cache/redis), or pass WebhookSingleReplica if one process serves the app")
 	}
 	return &webhook{a: a, cfg: c}, nil
 }

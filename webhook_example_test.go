@@ -17,7 +17,10 @@ func ExampleNewWebhookHandler() {
 	}
 	defer auth.Close()
 	hook, err := kratosauth.NewWebhookHandler(auth,
-		kratosauth.WebhookAPIKey("X-Kratos-Webhook-Key", os.Getenv("KRATOS_WEBHOOK_KEY")))
+		kratosauth.WebhookAPIKey("X-Kratos-Webhook-Key", os.Getenv("KRATOS_WEBHOOK_KEY")),
+		// One process with the in-process cache; replicas share a store
+		// (cache/redis) instead.
+		kratosauth.WebhookSingleReplica())
 	if err != nil {
 		log.Fatal(err) // a missing or short key fails here, when the app starts
 	}

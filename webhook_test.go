@@ -53,7 +53,7 @@ func TestWebhookEvictsTheIdentity(t *testing.T) {
 		}},
 	} {
 		t.Run(name, func(t *testing.T) {
-			h, err := kratosauth.NewWebhookHandler(a, tc.opt)
+			h, err := kratosauth.NewWebhookHandler(a, tc.opt, kratosauth.WebhookSingleReplica())
 			require.NoError(t, err)
 			r := httptest.NewRequest(http.MethodPost, "/hooks/kratos", strings.NewReader(`{"identity_id":"`+id+`"}`))
 			r.Header.Set("Content-Type", "application/json")
@@ -71,9 +71,9 @@ func TestWebhookEvictsTheIdentity(t *testing.T) {
 func TestWebhookRefuses(t *testing.T) {
 	kratos := kratosauthtest.NewServer(t)
 	a := newAuth(t, kratos.URL, kratosauth.WithLogger(discard))
-	apiKey, err := kratosauth.NewWebhookHandler(a, kratosauth.WebhookAPIKey("X-Kratos-Webhook-Key", hookKey))
+	apiKey, err := kratosauth.NewWebhookHandler(a, kratosauth.WebhookAPIKey("X-Kratos-Webhook-Key", hookKey), kratosauth.WebhookSingleReplica())
 	require.NoError(t, err)
-	basic, err := kratosauth.NewWebhookHandler(a, kratosauth.WebhookBasicAuth(hookUser, hookKey))
+	basic, err := kratosauth.NewWebhookHandler(a, kratosauth.WebhookBasicAuth(hookUser, hookKey), kratosauth.WebhookSingleReplica())
 	require.NoError(t, err)
 	const body = `{"identity_id":"5c9e3b1a-7d2f-4e8a-9b6c-1f0e2d3c4b5a"}`
 
@@ -170,6 +170,17 @@ func TestWebhookOptions(t *testing.T) {
 	off := newAuth(t, kratos.URL, kratosauth.WithCacheTTL(0))
 	_, err = kratosauth.NewWebhookHandler(off, kratosauth.WebhookAPIKey("X-Key", hookKey))
 	assert.NoError(t, err, "no cache: the hook has nothing to do, and succeeds")
+
+	// An in-process cache is one replica's: the hook would answer 204
+	// having evicted nothing on the others.
+	_, err = kratosauth.NewWebhookHandler(a, kratosauth.WebhookAPIKey("X-Key", hookKey))
+	assert.ErrorContains(t, err, "WebhookSingleReplica", "the default store")
+	own := newAuth(t, kratos.URL, kratosauth.WithCache(newBigCache(t)))
+	_, err = kratosauth.NewWebhookHandler(own, kratosauth.WebhookAPIKey("X-Key", hookKey))
+	assert.ErrorContains(t, err, "WebhookSingleReplica", "an in-process store given with WithCache")
+	shared := newAuth(t, kratos.URL, kratosauth.WithCache(&putHook{BigCache: newBigCache(t)}))
+	_, err = kratosauth.NewWebhookHandler(shared, kratosauth.WebhookAPIKey("X-Key", hookKey))
+	assert.NoError(t, err, "a store of another kind is taken as shared")
 }
 
 func basicAuth(user, password string) http.Header {

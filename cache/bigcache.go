@@ -16,6 +16,7 @@ import (
 type BigCache struct {
 	c         *bigcache.BigCache
 	evictions atomic.Int64
+	fences    *fences
 	*memIndex
 }
 
@@ -77,32 +78,51 @@ func NewBigCacheWithConfig(cfg bigcache.Config) (*BigCache, error) {
 		mb = 128
 	}
 	b.c = c
+	b.fences = newFences()
 	b.memIndex = newMemIndex(mb * indexKeysPerMB)
 	return b, nil
 }
 
-// Get implements Store. bigcache returns a fresh copy of the entry.
+// Get implements Store. bigcache returns a fresh copy of the entry. A
+// revoked key whose marker was evicted for room still reads as its marker.
 func (b *BigCache) Get(key string) ([]byte, error) {
 	e, err := b.c.Get(key)
 	if errors.Is(err, bigcache.ErrEntryNotFound) {
+		if m, ok := b.fences.marker(key); ok {
+			return m, nil
+		}
 		return nil, ErrNotFound
 	}
 	return e, err
 }
 
-// Set implements Store; bigcache copies entry and ignores ttl in favour of
+// Begin implements Store: a ticket on this process's monotonic clock.
+func (b *BigCache) Begin(string) (Ticket, error) { return b.fences.ticket(), nil }
+
+// Put implements Store; bigcache copies entry and ignores ttl in favour of
 // its life window.
-func (b *BigCache) Set(key string, entry []byte, _ time.Duration) error {
+func (b *BigCache) Put(key string, entry []byte, _ time.Duration, t Ticket, maxAge time.Duration) error {
+	sh, now := b.fences.lock(key)
+	defer sh.mu.Unlock()
+	if !b.fences.admits(sh, key, t, maxAge, now) {
+		return ErrFenced
+	}
 	return b.c.Set(key, entry)
 }
 
-// Delete implements Store.
-func (b *BigCache) Delete(key string) error {
-	err := b.c.Delete(key)
-	if errors.Is(err, bigcache.ErrEntryNotFound) {
-		return nil
+// Revoke implements Store. The fence is kept in process for ttl; the
+// marker, like any entry, for the life window at most.
+func (b *BigCache) Revoke(key string, marker []byte, ttl, fence time.Duration) error {
+	sh, now := b.fences.lock(key)
+	defer sh.mu.Unlock()
+	b.fences.raise(sh, key, marker, fence, ttl, now)
+	if err := b.c.Set(key, marker); err != nil {
+		// The fence holds, but the old entry must not be read either.
+		if derr := b.c.Delete(key); derr != nil && !errors.Is(derr, bigcache.ErrEntryNotFound) {
+			return errors.Join(err, derr)
+		}
 	}
-	return err
+	return nil
 }
 
 // Stats implements StatsReporter: the number of entries (expired ones

@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/kratosauth/kratosauth/cache"
+	"github.com/kratosauth/kratosauth/cache/storetest"
 )
 
 func TestBigCacheStore(t *testing.T) {
@@ -17,22 +18,40 @@ func TestBigCacheStore(t *testing.T) {
 	defer s.Close()
 	_, err = s.Get("k")
 	assert.ErrorIs(t, err, cache.ErrNotFound)
-	require.NoError(t, s.Set("k", []byte("v"), time.Minute))
-	got, err := s.Get("k")
-	require.NoError(t, err)
-	assert.Equal(t, "v", string(got))
-	got[0] = 'x' // the caller owns the copy
-	again, _ := s.Get("k")
-	assert.Equal(t, "v", string(again))
-	require.NoError(t, s.Delete("k"))
-	require.NoError(t, s.Delete("k"), "deleting a missing key is fine")
-	_, err = s.Get("k")
-	assert.ErrorIs(t, err, cache.ErrNotFound)
-
 	_, err = cache.NewBigCache(0, 1)
 	assert.Error(t, err)
 	_, err = cache.NewBigCache(time.Minute, 0)
 	assert.Error(t, err)
+}
+
+func TestBigCacheContract(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) cache.Store {
+		s, err := cache.NewBigCache(time.Minute, 1)
+		require.NoError(t, err)
+		t.Cleanup(func() { s.Close() })
+		return s
+	})
+}
+
+// A full cache evicts entries, never fences: a late answer is refused
+// after its key's marker was pushed out.
+func TestBigCacheFencesOutliveEvictions(t *testing.T) {
+	s, err := cache.NewBigCache(time.Minute, 1)
+	require.NoError(t, err)
+	defer s.Close()
+	old, err := s.Begin("alice")
+	require.NoError(t, err)
+	require.NoError(t, s.Revoke("alice", []byte("logout"), time.Minute, 0))
+	filler := make([]byte, 400)
+	for i := range 20000 { // 8 MB through 1 MB
+		k := strconv.Itoa(i)
+		tk, _ := s.Begin(k)
+		require.NoError(t, s.Put(k, filler, time.Minute, tk, time.Minute))
+	}
+	assert.ErrorIs(t, s.Put("alice", []byte("old answer"), time.Minute, old, time.Minute), cache.ErrFenced)
+	got, err := s.Get("alice")
+	require.NoError(t, err)
+	assert.Equal(t, "logout", string(got), "the marker is still read after an eviction")
 }
 
 func TestBigCacheStats(t *testing.T) {
@@ -42,7 +61,10 @@ func TestBigCacheStats(t *testing.T) {
 	entry := make([]byte, 400)
 	const n = 20000 // 8 MB into 1 MB: the oldest go
 	for i := range n {
-		require.NoError(t, s.Set(strconv.Itoa(i), entry, time.Minute))
+		k := strconv.Itoa(i)
+		tk, err := s.Begin(k)
+		require.NoError(t, err)
+		require.NoError(t, s.Put(k, entry, time.Minute, tk, time.Minute))
 	}
 	st := s.Stats()
 	assert.Positive(t, st.Entries)

@@ -24,23 +24,64 @@ import (
 // including when it expired or was evicted.
 var ErrNotFound = errors.New("cache: entry not found")
 
-// Store keeps encoded session entries. Implementations must be safe for
-// concurrent use. Keys are namespaced by the caller: a Store must not add
-// or drop anything that would make two keys equal.
+// Store keeps encoded session entries, and orders their writes against
+// revocations. Implementations must be safe for concurrent use. Keys are
+// namespaced by the caller: a Store must not add or drop anything that
+// would make two keys equal.
+//
+// # Fencing
+//
+// An answer Kratos gave before a session was revoked must never be cached
+// after the revocation, whatever the order in which writes, replies and
+// timeouts reach the store. kratosauth therefore takes a Ticket (Begin)
+// before it asks Kratos, and caches the answer with Put, which the store
+// refuses when the key was revoked (Revoke) at or after the ticket was
+// issued, or the ticket is older than maxAge. A store implements this with
+// one clock and one atomic step per call: a mutex in process, a Lua script
+// in Redis. Each key's fence (the latest revocation time) is kept at least
+// as long as the ttl given to Revoke, which kratosauth makes longer than
+// any ticket it would still use, so a ticket can never outlive the record
+// of a revocation that came after it.
 type Store interface {
-	// Get returns the entry stored under key. The caller may keep and modify
-	// the returned slice. It returns ErrNotFound when there is no entry; any
-	// other error means the store failed, and the caller treats it as a miss.
+	// Get returns the entry stored under key, by Put or Revoke. A store may
+	// drop an entry early, but not a Revoke's marker before its ttl unless
+	// a Put replaced it: kratosauth reads it to know of the revocation. The
+	// caller may keep and modify the returned slice. It returns ErrNotFound
+	// when there is no entry; any other error means the store failed, and
+	// the caller treats it as a miss.
 	Get(key string) ([]byte, error)
-	// Set stores entry under key, replacing any entry there. The store may
-	// copy entry; the caller does not modify it afterwards. ttl says how long
-	// the entry is useful; a store may drop it earlier or keep it longer.
-	Set(key string, entry []byte, ttl time.Duration) error
-	// Delete removes the entry under key. Deleting a missing key is not an error.
-	Delete(key string) error
+	// Begin returns a ticket for an answer about to be fetched for key.
+	Begin(key string) (Ticket, error)
+	// Put stores entry under key for at least ttl, in one atomic step with
+	// its checks: when key was revoked at or after t was issued, when t was
+	// issued more than maxAge ago, or by another epoch of the store, it
+	// stores nothing and returns ErrFenced. It keeps key's fence.
+	Put(key string, entry []byte, ttl time.Duration, t Ticket, maxAge time.Duration) error
+	// Revoke replaces key's entry with marker, and moves key's fence to
+	// fence from now (or keeps a later one): every Put whose ticket was
+	// issued before then fails. Marker and fence are kept for at least
+	// ttl (and at least as long as an earlier Revoke asked). A nil error
+	// means both are stored; an error means they may not be.
+	Revoke(key string, marker []byte, ttl, fence time.Duration) error
 	// Close releases the store's resources, including background goroutines.
 	Close() error
 }
+
+// A Ticket is a store's record of when an answer began to be fetched, on
+// the store's own clock. Only the store that issued it reads it.
+type Ticket struct {
+	// Epoch names the store's instance: a store that may have lost its
+	// fences (a Redis that restarted or failed over) has a new epoch, and
+	// refuses tickets of the old one.
+	Epoch string
+	// At is when the ticket was issued, in nanoseconds on the store's clock.
+	At int64
+}
+
+// ErrFenced is returned by Store.Put when a revocation came after its
+// ticket was issued, or the ticket is too old: the answer may predate a
+// logout, and is not cached.
+var ErrFenced = errors.New("cache: write refused: the key was revoked after the ticket, or the ticket is too old")
 
 // StatsReporter is implemented by stores that can tell their size, for
 // metrics (Authenticator.CacheStats).

@@ -18,13 +18,19 @@ func ExampleNewBigCache() {
 	}
 	defer store.Close()
 
-	_ = store.Set("key", []byte("entry"), time.Minute)
+	// kratosauth takes a ticket before it asks Kratos, and caches the
+	// answer under it, unless the key was revoked meanwhile.
+	ticket, _ := store.Begin("key")
+	fmt.Println(store.Put("key", []byte("entry"), time.Minute, ticket, 5*time.Second))
 	e, _ := store.Get("key")
 	fmt.Println(string(e))
 
-	_, err = store.Get("other")
-	fmt.Println(errors.Is(err, cache.ErrNotFound))
+	late, _ := store.Begin("other")
+	_ = store.Revoke("other", []byte("logout"), time.Minute, time.Minute) // a logout lands first
+	err = store.Put("other", []byte("answer from before the logout"), time.Minute, late, 5*time.Second)
+	fmt.Println(errors.Is(err, cache.ErrFenced))
 	// Output:
+	// <nil>
 	// entry
 	// true
 }

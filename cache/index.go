@@ -8,12 +8,12 @@ import (
 // Errors of IdentityIndex.AddToIndex.
 var (
 	// ErrIndexHeld: the index was taken (TakeIndex) less than its hold ago;
-	// nothing was added. kratosauth then drops the entry it just stored: it
-	// may be an answer fetched before the eviction.
+	// nothing was added. kratosauth then does not cache the entry: it may
+	// be an answer fetched before the eviction.
 	ErrIndexHeld = errors.New("cache: index held after an eviction")
 	// ErrIndexFull: the index, or the store's room for indexes, is full;
-	// nothing was added. kratosauth then drops the entry it just stored,
-	// since an eviction could not find it.
+	// nothing was added. kratosauth then does not cache the entry, since an
+	// eviction could not find it.
 	ErrIndexFull = errors.New("cache: index full")
 )
 
@@ -21,8 +21,12 @@ var (
 // identity, for kratosauth's (*Authenticator).InvalidateIdentity: an index
 // is a named set of keys, each with its own expiry. kratosauth names an
 // index by a digest of its namespace and the identity's ID, and adds to it
-// the key of every session it stores for that identity, right after the
-// Set (in that order: see TakeIndex).
+// the key of every session it caches for that identity before it Puts the
+// entry, so that no cached entry is ever missing from its index, even when
+// a Put's reply is lost after the store ran it. A TakeIndex that comes
+// after the add finds the key, and kratosauth revokes it (which fences the
+// Put, wherever it lands); one that comes before holds the index, so the
+// add fails and the entry is not cached.
 //
 // Both methods must be atomic, and linearizable for one index: in a store
 // shared by several processes, an AddToIndex that completes before a
@@ -43,17 +47,4 @@ type IdentityIndex interface {
 	// does not exist returns no keys and holds it all the same. A store
 	// must not drop a hold before it ends to make room.
 	TakeIndex(index string, hold time.Duration) ([]string, error)
-}
-
-// Swapper is implemented by Stores that can store an entry and return the
-// one it replaced in one atomic step (Redis: SET ... GET). kratosauth checks
-// for a logout marker before it caches a session, and in a Store shared by
-// several processes a logout on another process can land between that
-// check and the write; with Swap, kratosauth sees the marker it replaced
-// and puts it back. Without it, the write lock of one process is all that
-// orders the two.
-type Swapper interface {
-	// Swap stores entry under key for ttl, as Set does, and returns the
-	// entry it replaced, nil if there was none.
-	Swap(key string, entry []byte, ttl time.Duration) (old []byte, err error)
 }

@@ -7,9 +7,10 @@ import (
 
 // memIndex is an in-process IdentityIndex: a map of indexes, each a map of
 // keys to their expiry (Unix nanoseconds), and the holds of taken indexes.
-// It is bounded by maxKeys unexpired keys across all indexes; holds are not
-// counted (a hold must never be dropped to make room, and there is at most
-// one per eviction within the hold period).
+// It is bounded by maxKeys: unexpired keys across all indexes plus holds.
+// A hold is never refused or dropped to make room (an eviction must always
+// block what it evicted from coming back), so holds may fill the bound, and
+// then no key is added, and no session cached, until they end.
 type memIndex struct {
 	maxKeys int
 
@@ -52,10 +53,10 @@ func (m *memIndex) AddToIndex(index, key string, ttl time.Duration) error {
 	if len(keys) >= 8 {
 		m.prune(keys, now) // an identity's expired sessions, without a full sweep
 	}
-	if m.keys >= m.maxKeys && now-m.lastSweep >= sweepEvery {
+	if m.keys+len(m.holds) >= m.maxKeys && now-m.lastSweep >= sweepEvery {
 		m.sweep(now)
 	}
-	if m.keys >= m.maxKeys {
+	if m.keys+len(m.holds) >= m.maxKeys {
 		return ErrIndexFull
 	}
 	if keys == nil {

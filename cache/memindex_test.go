@@ -40,9 +40,11 @@ func TestMemIndexBound(t *testing.T) {
 	require.NoError(t, m.AddToIndex("a", "1", time.Minute), "a key already there is no new key")
 	time.Sleep(sweepEveryForTest())
 	require.NoError(t, m.AddToIndex("d", "4", time.Minute), "expired keys make room")
-	keys, _ := m.TakeIndex("a", time.Minute)
+	keys, _ := m.TakeIndex("a", 50*time.Millisecond)
 	assert.Equal(t, []string{"1"}, keys)
-	require.NoError(t, m.AddToIndex("e", "5", time.Minute), "taken keys make room; holds take none")
+	assert.ErrorIs(t, m.AddToIndex("e", "5", time.Minute), ErrIndexFull, "a hold takes the room of the key it took")
+	time.Sleep(sweepEveryForTest())
+	require.NoError(t, m.AddToIndex("e", "5", time.Minute), "an ended hold makes room")
 }
 
 // sweepEveryForTest waits out both the short entry and the sweep interval.

@@ -27,7 +27,7 @@
 // Every key starts with the prefix (WithPrefix, "kratosauth:"). kratosauth's
 // keys are hex SHA-256 digests of its namespace (Kratos URL, cookie name)
 // and a credential; an entry is kratosauth's binary entry bytes, stored
-// with SET ... PX, the entry's own lifetime. An identity's index is a
+// with a Lua script's SET ... PX, the entry's own lifetime. An identity's index is a
 // sorted set under prefix+"idx:"+digest, whose members are the keys of the
 // identity's sessions scored by their expiry; it expires with its last
 // member. Every command names one key, and the index scripts touch only
@@ -38,10 +38,19 @@
 //
 // About 1 KB of Redis memory per cached session with its index member (see
 // BENCHMARKS.md for the measurement); give Redis a maxmemory that holds
-// every session cached within the TTL, or use a volatile-* or allkeys-*
-// eviction policy knowing that an evicted index hold (after
-// InvalidateIdentity) reopens, for at most the whoami timeout, the window
-// in which an answer fetched before the eviction could be cached.
+// every session cached within the TTL, with the noeviction policy: an
+// evicting policy could drop a revocation's fence or an index hold before
+// its time. Writes refused at maxmemory fail closed (a revocation returns
+// an error; a session is not cached).
+//
+// # Fencing
+//
+// Every value starts with its key's fence (16 decimal digits, microseconds
+// of Redis' clock). Begin, Put and Revoke are Lua scripts on the key, so
+// Redis itself orders a cache write against the revocations of its key, on
+// its own clock, whenever the write arrives; a ticket carries the server's
+// run_id, which a restart or failover changes, so a ticket issued before
+// Redis lost its fences is refused.
 package rediscache
 
 import (
@@ -72,12 +81,14 @@ type Store struct {
 	written    writtenKeys
 	breaker    *breaker
 	add, take  *rueidis.Lua
+	begin      *rueidis.Lua
+	put        *rueidis.Lua
+	revoke     *rueidis.Lua
 }
 
 var (
 	_ cache.Store         = (*Store)(nil)
 	_ cache.IdentityIndex = (*Store)(nil)
-	_ cache.Swapper       = (*Store)(nil)
 )
 
 // ErrUnavailable is returned (wrapped) by every method while the circuit
@@ -141,6 +152,9 @@ func New(redisURL string, opts ...Option) (*Store, error) {
 		localCache: !co.DisableCache,
 		add:        rueidis.NewLuaScript(addScript),
 		take:       rueidis.NewLuaScript(takeScript),
+		begin:      rueidis.NewLuaScript(beginScript),
+		put:        rueidis.NewLuaScript(putScript),
+		revoke:     rueidis.NewLuaScript(revokeScript),
 	}
 	s.breaker = newBreaker(cfg.failures, cfg.logger, s.ping)
 	if err := s.connect(); err != nil {
@@ -179,44 +193,62 @@ func (s *Store) Get(key string) ([]byte, error) {
 		return nil, fmt.Errorf("rediscache: get: %w", err)
 	}
 	s.breaker.success()
+	if len(v) < fenceLen {
+		return nil, fmt.Errorf("rediscache: get: a value of %d bytes is not one of ours", len(v))
+	}
 	// The reply may be the local cache's own copy: the caller gets its own.
-	return bytes.Clone(unsafeBytes(v)), nil
+	return bytes.Clone(unsafeBytes(v[fenceLen:])), nil
 }
 
-// Set implements cache.Store: SET key entry PX ttl.
-func (s *Store) Set(key string, entry []byte, ttl time.Duration) error {
-	k := s.cfg.prefix + key
-	s.wrote(k)
-	return s.do("set", func(ctx context.Context, c rueidis.Client) rueidis.RedisResult {
-		return c.Do(ctx, c.B().Set().Key(k).Value(rueidis.BinaryString(entry)).Px(max(ttl, time.Millisecond)).Build())
-	})
-}
-
-// Swap implements cache.Swapper: SET key entry GET PX ttl, one atomic step.
-func (s *Store) Swap(key string, entry []byte, ttl time.Duration) ([]byte, error) {
-	k := s.cfg.prefix + key
-	s.wrote(k)
-	var old []byte
-	err := s.do("swap", func(ctx context.Context, c rueidis.Client) rueidis.RedisResult {
-		res := c.Do(ctx, c.B().Set().Key(k).Value(rueidis.BinaryString(entry)).Get().Px(max(ttl, time.Millisecond)).Build())
-		if v, err := res.ToString(); err == nil {
-			old = []byte(v)
-		} else if rueidis.IsRedisNil(err) {
-			return rueidis.RedisResult{} // no entry before: not an error
+// Begin implements cache.Store: Redis' clock and instance (its run_id, new
+// after a restart or a failover) from the node that holds key.
+func (s *Store) Begin(key string) (cache.Ticket, error) {
+	var t cache.Ticket
+	err := s.do("begin", func(ctx context.Context, c rueidis.Client) rueidis.RedisResult {
+		res := s.begin.Exec(ctx, c, []string{s.cfg.prefix + key}, nil)
+		if v, err := res.ToArray(); err == nil && len(v) == 2 {
+			t.Epoch, _ = v[0].ToString()
+			us, _ := v[1].AsInt64()
+			t.At = us * int64(time.Microsecond)
 		}
 		return res
 	})
-	return old, err
+	if err == nil && (t.Epoch == "" || t.At <= 0) {
+		err = errors.New("rediscache: begin: malformed reply")
+	}
+	return t, err
 }
 
-// Delete implements cache.Store.
-func (s *Store) Delete(key string) error {
+// Put implements cache.Store with one script on key: Redis checks the
+// ticket against its own clock, instance and key's fence, and writes.
+func (s *Store) Put(key string, entry []byte, ttl time.Duration, t cache.Ticket, maxAge time.Duration) error {
 	k := s.cfg.prefix + key
 	s.wrote(k)
-	return s.do("delete", func(ctx context.Context, c rueidis.Client) rueidis.RedisResult {
-		return c.Do(ctx, c.B().Del().Key(k).Build())
+	var n int64
+	err := s.do("put", func(ctx context.Context, c rueidis.Client) rueidis.RedisResult {
+		res := s.put.Exec(ctx, c, []string{k}, []string{
+			rueidis.BinaryString(entry), millis(ttl), t.Epoch,
+			strconv.FormatInt(t.At/int64(time.Microsecond), 10), strconv.FormatInt(maxAge.Microseconds(), 10)})
+		n, _ = res.AsInt64()
+		return res
+	})
+	if err == nil && n != 1 {
+		return cache.ErrFenced
+	}
+	return err
+}
+
+// Revoke implements cache.Store with one script on key.
+func (s *Store) Revoke(key string, marker []byte, ttl, fence time.Duration) error {
+	k := s.cfg.prefix + key
+	s.wrote(k)
+	return s.do("revoke", func(ctx context.Context, c rueidis.Client) rueidis.RedisResult {
+		return s.revoke.Exec(ctx, c, []string{k}, []string{
+			rueidis.BinaryString(marker), millis(max(ttl, fence)), strconv.FormatInt(fence.Microseconds(), 10)})
 	})
 }
+
+func millis(d time.Duration) string { return strconv.FormatInt(max(d.Milliseconds(), 1), 10) }
 
 // wrote makes this process read k from Redis, not from its local copy, for
 // a while after writing it: Redis invalidates that copy with a message it
@@ -359,6 +391,49 @@ end
 local out = {}
 for _, k in ipairs(keys) do if k ~= '!held' then out[#out + 1] = k end end
 return out`
+
+// A value is its key's fence, in microseconds of Redis' clock as fenceLen
+// decimal digits, then the entry or marker.
+const fenceLen = 16
+
+// fenceLua is the scripts' shared part: now (microseconds of Redis' clock)
+// and, from KEYS[1]'s value, its fence (0 without one) and remaining ttl.
+// A value that is not ours has an unknown fence: the maximum, so that no
+// write lands on it.
+const fenceLua = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local old = redis.call('GET', KEYS[1])
+local fence = 0
+if old then fence = tonumber(string.sub(old, 1, 16)) or 9e15 end
+local keep = redis.call('PTTL', KEYS[1])
+`
+
+// beginScript: KEYS[1] the key (it only routes the call to the key's node).
+// Returns the node's run_id and now.
+const beginScript = `
+local t = redis.call('TIME')
+local id = string.match(redis.call('INFO', 'server'), 'run_id:(%x+)')
+return {id, tonumber(t[1]) * 1000000 + tonumber(t[2])}`
+
+// putScript: KEYS[1] key; ARGV entry, ttl ms, ticket's run_id, ticket's
+// time (µs), max age (µs). Writes and returns 1 when the ticket is of this
+// instance, no older than max age, and later than the key's fence; returns
+// 0 otherwise. The fence is kept, and so is a longer remaining ttl.
+const putScript = fenceLua + `
+local at = tonumber(ARGV[4])
+if string.match(redis.call('INFO', 'server'), 'run_id:(%x+)') ~= ARGV[3] then return 0 end
+if at > now or now - at > tonumber(ARGV[5]) or at <= fence then return 0 end
+redis.call('SET', KEYS[1], string.format('%016d', fence) .. ARGV[1], 'PX', math.max(tonumber(ARGV[2]), keep))
+return 1`
+
+// revokeScript: KEYS[1] key; ARGV marker, ttl ms, fence µs from now.
+// Writes the marker with the later of the key's fence and now + fence, kept
+// for the longer of ttl and the remaining one.
+const revokeScript = fenceLua + `
+fence = math.max(fence, now + tonumber(ARGV[3]))
+redis.call('SET', KEYS[1], string.format('%016d', fence) .. ARGV[1], 'PX', math.max(tonumber(ARGV[2]), keep))
+return 1`
 
 // unsafeBytes views s without copying; the caller copies before handing it out.
 func unsafeBytes(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }

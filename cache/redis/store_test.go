@@ -19,6 +19,7 @@ import (
 	"github.com/kratosauth/kratosauth"
 	"github.com/kratosauth/kratosauth/cache"
 	rediscache "github.com/kratosauth/kratosauth/cache/redis"
+	"github.com/kratosauth/kratosauth/cache/storetest"
 	"github.com/kratosauth/kratosauth/internal/redistest"
 	"github.com/kratosauth/kratosauth/kratosauthtest"
 )
@@ -51,33 +52,16 @@ func TestStoreContract(t *testing.T) {
 		{"cluster", "redis://" + cluster[0].Addr, []rediscache.Option{rediscache.WithPrefix("c:")}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			s := newStore(t, tc.url, tc.opts...)
-			key := fmt.Sprintf("%x", time.Now().UnixNano())
-			_, err := s.Get(key)
-			assert.ErrorIs(t, err, cache.ErrNotFound)
-			require.NoError(t, s.Set(key, []byte("entry\x00\xff"), time.Minute))
-			for range 2 { // the second read is local when the local cache is on
-				got, err := s.Get(key)
-				require.NoError(t, err)
-				assert.Equal(t, "entry\x00\xff", string(got))
-				got[0] = 'X' // the caller owns its copy
-			}
-			require.NoError(t, s.Delete(key))
-			require.NoError(t, s.Delete(key), "deleting a missing key is fine")
-			_, err = s.Get(key)
-			assert.ErrorIs(t, err, cache.ErrNotFound)
-
-			require.NoError(t, s.Set(key, []byte("short"), 50*time.Millisecond))
-			time.Sleep(100 * time.Millisecond)
-			_, err = s.Get(key)
-			assert.ErrorIs(t, err, cache.ErrNotFound, "the entry's ttl is its Redis expiry")
+			storetest.Run(t, func(t *testing.T) cache.Store { return newStore(t, tc.url, tc.opts...) })
 
 			// Many identities' indexes: in a Cluster they and their keys are
 			// spread over the nodes, and every call names one key.
+			s := newStore(t, tc.url, tc.opts...)
+			key := fmt.Sprintf("%x", time.Now().UnixNano())
 			for i := range 20 {
 				index, k := fmt.Sprintf("%s-ix-%d", key, i), fmt.Sprintf("%s-k-%d", key, i)
-				require.NoError(t, s.Set(k, []byte("e"), time.Minute))
 				require.NoError(t, s.AddToIndex(index, k, time.Minute))
+				put(t, s, k, "e", time.Minute)
 				keys, err := s.TakeIndex(index, time.Minute)
 				require.NoError(t, err)
 				assert.Equal(t, []string{k}, keys)
@@ -89,13 +73,21 @@ func TestStoreContract(t *testing.T) {
 	assert.Equal(t, "-2", v)
 }
 
+// put stores v under k with a fresh ticket.
+func put(t *testing.T, s *rediscache.Store, k, v string, ttl time.Duration) {
+	t.Helper()
+	tk, err := s.Begin(k)
+	require.NoError(t, err)
+	require.NoError(t, s.Put(k, []byte(v), ttl, tk, time.Minute))
+}
+
 func TestStoreKeysAndExpiry(t *testing.T) {
 	srv := redistest.Start(t)
 	s := newStore(t, srv.URL)
-	require.NoError(t, s.Set("abc", []byte("v"), 30*time.Second))
+	put(t, s, "abc", "v", 30*time.Second)
 	v, err := srv.Do("GET", "kratosauth:abc")
 	require.NoError(t, err)
-	assert.Equal(t, "v", v, "keys carry the default prefix")
+	assert.Equal(t, "0000000000000000v", v, "keys carry the default prefix; values their fence")
 	ttl, err := srv.Do("PTTL", "kratosauth:abc")
 	require.NoError(t, err)
 	ms, _ := strconv.Atoi(ttl)
@@ -200,7 +192,7 @@ func TestStoreIndexIsAtomic(t *testing.T) {
 func TestStoreLocalCache(t *testing.T) {
 	srv := redistest.Start(t)
 	r1, r2 := newStore(t, srv.URL), newStore(t, srv.URL)
-	require.NoError(t, r1.Set("k", []byte("v1"), time.Minute))
+	put(t, r1, "k", "v1", time.Minute)
 	hits := func() int {
 		v, err := srv.Info("keyspace_hits")
 		require.NoError(t, err)
@@ -219,7 +211,7 @@ func TestStoreLocalCache(t *testing.T) {
 
 	for i := range 5000 {
 		v := "own" + strconv.Itoa(i)
-		require.NoError(t, r2.Set("k", []byte(v), time.Minute))
+		put(t, r2, "k", v, time.Minute)
 		got, err := r2.Get("k")
 		require.NoError(t, err)
 		require.Equal(t, v, string(got), "this process's write is seen by its next read")
@@ -232,7 +224,7 @@ func TestStoreLocalCache(t *testing.T) {
 	for i := range 200 {
 		v := "other" + strconv.Itoa(i)
 		_, _ = r2.Get("k") // a local copy
-		require.NoError(t, r1.Set("k", []byte(v), time.Minute))
+		put(t, r1, "k", v, time.Minute)
 		if got, _ := r2.Get("k"); string(got) != v {
 			stale++
 		}
@@ -242,10 +234,10 @@ func TestStoreLocalCache(t *testing.T) {
 		}, time.Second, 100*time.Microsecond, "another client's write reaches the local copy")
 	}
 	t.Logf("reads at once after another client's write: %d of 200 stale", stale)
-	require.NoError(t, r1.Delete("k"))
+	require.NoError(t, r1.Revoke("k", []byte("revoked"), time.Minute, 0))
 	require.Eventually(t, func() bool {
-		_, err := r2.Get("k")
-		return errors.Is(err, cache.ErrNotFound)
+		got, _ := r2.Get("k")
+		return string(got) == "revoked"
 	}, time.Second, 100*time.Microsecond)
 }
 
@@ -550,10 +542,10 @@ func (l *logCounter) Handle(_ context.Context, r slog.Record) error {
 	return nil
 }
 
-// A Redis at maxmemory with noeviction refuses writes but reads and
-// deletes: a logout still ends the session on every replica (the core
-// deletes the entry when the marker is refused), and the error replies do
-// not open the breaker, so cached sessions are still served from Redis.
+// A Redis at maxmemory with noeviction refuses writes but reads: a logout
+// cannot be recorded, and Invalidate says so (the app must not report it
+// done); the error replies do not open the breaker, so cached sessions are
+// still served from Redis.
 func TestRedisRefusingWrites(t *testing.T) {
 	kratos := kratosauthtest.NewServer(t)
 	srv := redistest.Start(t)
@@ -573,30 +565,54 @@ func TestRedisRefusingWrites(t *testing.T) {
 
 	r := httptest.NewRequest(http.MethodGet, "/", nil)
 	r.Header.Set("X-Session-Token", alice.Token)
-	replicas[0].Invalidate(r)
-	time.Sleep(20 * time.Millisecond) // the next request
-	assert.Equal(t, "ok", status(replicas[1], alice))
-	assert.Equal(t, 3, kratos.Calls(), "alice's entry is gone: replica 2 asked Kratos")
+	assert.ErrorContains(t, replicas[0].Invalidate(r), "OOM", "the logout was not recorded")
 	for range 10 {
 		assert.Equal(t, "ok", status(replicas[1], bob))
 	}
-	assert.Equal(t, 3, kratos.Calls(), "bob is still served from the cache: the breaker stayed closed")
+	assert.Equal(t, 2, kratos.Calls(), "bob is still served from the cache: the breaker stayed closed")
+
+	_, err = srv.Do("CONFIG", "SET", "maxmemory", "0")
+	require.NoError(t, err)
+	require.NoError(t, replicas[0].Invalidate(r), "recorded once Redis takes writes again")
+	assert.Equal(t, "ok", status(replicas[1], alice))
+	assert.Equal(t, 3, kratos.Calls(), "alice's entry is revoked: replica 2 asked Kratos")
 }
 
-func TestStoreSwap(t *testing.T) {
+// A restarted Redis has lost its fences: a ticket taken before the restart
+// is refused after it (the run_id changed), even on a key never revoked.
+func TestStoreRefusesTicketsOfAnotherInstance(t *testing.T) {
 	srv := redistest.Start(t)
-	s := newStore(t, srv.URL)
-	old, err := s.Swap("k", []byte("v1"), time.Minute)
+	s := newStore(t, srv.URL, rediscache.WithLocalCacheMB(0))
+	old, err := s.Begin("k")
 	require.NoError(t, err)
-	assert.Nil(t, old, "nothing before")
-	old, err = s.Swap("k", []byte("v2"), 30*time.Second)
+	srv.Restart(t)
+	require.Eventually(t, func() bool {
+		_, err := s.Begin("k")
+		return err == nil
+	}, 10*time.Second, 50*time.Millisecond, "the store reconnects")
+	assert.ErrorIs(t, s.Put("k", []byte("answer"), time.Minute, old, time.Minute), cache.ErrFenced)
+	_, err = s.Get("k")
+	assert.ErrorIs(t, err, cache.ErrNotFound)
+	put(t, s, "k", "new", time.Minute)
+}
+
+// A value that is not the Store's (no fence prefix) is never overwritten
+// by Put, and read as an error, not as an entry.
+func TestStoreForeignValues(t *testing.T) {
+	srv := redistest.Start(t)
+	s := newStore(t, srv.URL, rediscache.WithLocalCacheMB(0))
+	_, err := srv.Do("SET", "kratosauth:k", "short")
 	require.NoError(t, err)
-	assert.Equal(t, "v1", string(old))
+	_, err = s.Get("k")
+	assert.Error(t, err)
+	assert.NotErrorIs(t, err, cache.ErrNotFound)
+	tk, err := s.Begin("k")
+	require.NoError(t, err)
+	_, err = srv.Do("SET", "kratosauth:k", "not-a-fence-at-all")
+	require.NoError(t, err)
+	assert.ErrorIs(t, s.Put("k", []byte("e"), time.Minute, tk, time.Minute), cache.ErrFenced)
+	require.NoError(t, s.Revoke("k", []byte("m"), time.Minute, 0))
 	got, err := s.Get("k")
 	require.NoError(t, err)
-	assert.Equal(t, "v2", string(got))
-	ttl, err := srv.Do("PTTL", "kratosauth:k")
-	require.NoError(t, err)
-	ms, _ := strconv.Atoi(ttl)
-	assert.InDelta(t, 30000, ms, 1000)
+	assert.Equal(t, "m", string(got))
 }
