@@ -69,22 +69,26 @@ func New(g *kratosauth.Guard, opts ...Option) (*Guard, error) {
 // Guard admits the call, with the session in its context
 // (kratosauth.SessionFromContext, or Session here).
 func (g *Guard) Unary(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-	ctx, err := g.check(context.WithValue(ctx, messageKey{}, req), info.FullMethod, func(md metadata.MD) error {
-		return grpc.SetHeader(ctx, md)
-	})
+	sctx, cookies, err := g.check(ctx, req, info.FullMethod)
 	if err != nil {
 		return nil, err
 	}
-	return handler(ctx, req)
+	if len(cookies) > 0 {
+		_ = grpc.SetHeader(ctx, metadata.MD{"set-cookie": cookies})
+	}
+	return handler(sctx, req)
 }
 
 // Stream is the grpc.StreamServerInterceptor: the handler runs only when
 // the Guard admits the stream, which is then checked again on its messages
 // (WithStreamRecheck).
 func (g *Guard) Stream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
-	ctx, err := g.check(ss.Context(), info.FullMethod, ss.SetHeader)
+	ctx, cookies, err := g.check(ss.Context(), nil, info.FullMethod)
 	if err != nil {
 		return err
+	}
+	if len(cookies) > 0 {
+		_ = ss.SetHeader(metadata.MD{"set-cookie": cookies})
 	}
 	gs := &guardedStream{ServerStream: ss, ctx: ctx, guard: g, method: info.FullMethod}
 	if g.cfg.recheck > 0 {
@@ -93,27 +97,51 @@ func (g *Guard) Stream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInf
 	return handler(srv, gs)
 }
 
-// check applies the Guard to the call whose context is ctx: it returns the
-// context with the session, or the call's status error. A session cookie
-// Kratos re-issued goes out as "set-cookie" header metadata, for grpc-web
-// and gateways to pass on to the browser.
-func (g *Guard) check(ctx context.Context, method string, setHeader func(metadata.MD) error) (context.Context, error) {
-	var w discardWriter
-	r, err := g.g.Check(&w, credentialRequest(ctx, method))
+// check applies the Guard to the call whose context is ctx and whose
+// request message is msg (nil for a stream): it returns the context with
+// the session and the session cookies Kratos re-issued, or the call's
+// status error. The callers send the cookies as "set-cookie" header
+// metadata, for grpc-web and gateways to pass on to the browser (best
+// effort: the headers may be sent already).
+func (g *Guard) check(ctx context.Context, msg any, method string) (context.Context, []string, error) {
+	c := newCall(ctx, msg, method)
+	r, err := g.g.Check(&c.w, c.request())
 	if err != nil {
-		return nil, Status(err).Err()
+		return nil, nil, Status(err).Err()
 	}
-	if cookies := w.header["Set-Cookie"]; len(cookies) > 0 {
-		_ = setHeader(metadata.MD{"set-cookie": cookies}) // best effort: headers may be sent already
-	}
-	return r.Context(), nil
+	return r.Context(), c.w.header["Set-Cookie"], nil
 }
 
-// credentialRequest is the HTTP request Kratos would see for the call's
-// metadata: the session token, cookie and authorization headers (all that
-// Kratos reads) under their HTTP names, a POST of method (gRPC's path), and
-// ctx. The core reads the credential from it as from any request.
-func credentialRequest(ctx context.Context, method string) *http.Request {
+// call is what the Guard sees of a call, in one allocation: the context
+// (which also carries the request message, for Message), the HTTP request
+// Kratos would get for the call's metadata, and where the Guard's answer
+// to a refused call goes.
+type call struct {
+	ctx callContext
+	req http.Request
+	url url.URL
+	w   discardWriter
+}
+
+// callContext is the call's context plus its request message.
+type callContext struct {
+	context.Context
+	msg any
+}
+
+func (c *callContext) Value(key any) any {
+	if _, ok := key.(messageKey); ok && c.msg != nil {
+		return c.msg
+	}
+	return c.Context.Value(key)
+}
+
+// newCall builds the request Kratos would see for the call's metadata: the
+// session token, cookie and authorization headers (all that Kratos reads)
+// under their HTTP names, a POST of method (gRPC's path). The core reads
+// the credential from it as from any request.
+func newCall(ctx context.Context, msg any, method string) *call {
+	c := &call{ctx: callContext{Context: ctx, msg: msg}, url: url.URL{Path: method}}
 	h := make(http.Header, 1)
 	for _, k := range [...]struct{ md, http string }{
 		{"x-session-token", "X-Session-Token"},
@@ -124,15 +152,24 @@ func credentialRequest(ctx context.Context, method string) *http.Request {
 			h[k.http] = v
 		}
 	}
-	r := &http.Request{
+	c.req = http.Request{
 		Method:     http.MethodPost,
-		URL:        &url.URL{Path: method},
+		URL:        &c.url,
 		Proto:      "HTTP/2.0",
 		ProtoMajor: 2,
 		Header:     h,
 		RequestURI: method,
 	}
-	return r.WithContext(ctx)
+	return c
+}
+
+// request is the call's request with its context.
+func (c *call) request() *http.Request {
+	var ctx context.Context = &c.ctx
+	if c.ctx.msg == nil {
+		ctx = c.ctx.Context
+	}
+	return c.req.WithContext(ctx)
 }
 
 // discardWriter is the ResponseWriter the Guard answers refused calls on:
@@ -191,7 +228,7 @@ func (s *guardedStream) recheck() error {
 	if now < next || !s.next.CompareAndSwap(next, now+int64(s.guard.cfg.recheck)) {
 		return nil
 	}
-	_, err := s.guard.check(s.ServerStream.Context(), s.method, func(metadata.MD) error { return nil })
+	_, _, err := s.guard.check(s.ServerStream.Context(), nil, s.method)
 	if err != nil {
 		s.refusal.Store(&err)
 	}
