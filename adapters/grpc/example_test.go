@@ -17,7 +17,9 @@ import (
 )
 
 // whoAmI is a service whose handlers read the caller's session.
-type whoAmI struct{ healthpb.UnimplementedHealthServer }
+type whoAmI struct {
+	healthpb.UnimplementedHealthServer
+}
 
 func (whoAmI) Check(ctx context.Context, _ *healthpb.HealthCheckRequest) (*healthpb.HealthCheckResponse, error) {
 	id, _ := kratosgrpc.Identity(ctx) // always there behind the guard
