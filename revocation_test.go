@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -217,4 +218,24 @@ func TestRequestAfterRevocationDoesNotJoinEarlierCall(t *testing.T) {
 			assert.Equal(t, "ok", deliver())
 		})
 	}
+}
+
+// Callers that cannot trust a shared answer (here: the store is down, so
+// nothing is cached) share one second call: Kratos gets at most two calls
+// for a burst on one credential, not one per request.
+func TestDoubtfulJoinersShareOneCall(t *testing.T) {
+	kratos := kratosauthtest.NewServer(t)
+	a := newAuth(t, kratos.URL, kratosauth.WithCache(downStore{}), kratosauth.WithLogger(discard))
+	alice := kratos.Login()
+	kratos.Fail(kratosauthtest.Slow(200 * time.Millisecond))
+	var wg sync.WaitGroup
+	for range 50 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			assert.Equal(t, "ok", check(a, alice))
+		}()
+	}
+	wg.Wait()
+	assert.LessOrEqual(t, kratos.Calls(), 2, "each doubtful caller asked Kratos on its own")
 }

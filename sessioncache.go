@@ -136,13 +136,14 @@ func (a *Authenticator) promote(key *digest) {
 	}
 }
 
-// ticketSlack is how long, after its whoami call's timeout, an answer may
-// still be cached: the index and cache writes take the store's own (short)
-// timeouts. A later write is refused (cache.ErrFenced): it is only a miss.
-const ticketSlack = time.Second
-
-// ticketMaxAge bounds how old a ticket may be when its answer is cached.
-func (a *Authenticator) ticketMaxAge() time.Duration { return a.cfg.timeout + ticketSlack }
+// ticketMaxAge bounds how old a ticket may be when its answer is cached,
+// and so how long a revocation's record must outlive its fence. It is one
+// constant, not this Authenticator's timeout: replicas sharing a store may
+// differ in options (a rolling deploy), and every replica's tickets must
+// end before any replica's records do. It leaves the default timeout a
+// second for the index and cache writes; a slower answer is served, not
+// cached (cache.ErrFenced is only a miss).
+const ticketMaxAge = DefaultTimeout + time.Second
 
 // begin takes the store's ticket for an answer about to be fetched for key;
 // false when there is no store or it failed (the answer is then not cached).
@@ -161,8 +162,9 @@ func (a *Authenticator) begin(key *digest) (cache.Ticket, bool) {
 // store caches s, fetched under ticket t, until the earliest of the
 // configured TTL, the session's expiry and Kratos' Ory-Session-Cache-For
 // (cacheFor < 0: not sent). The store refuses it when the key was revoked
-// after t was issued: then s may predate a logout, and is not cached.
-func (a *Authenticator) store(key *digest, s *Session, cacheFor time.Duration, t cache.Ticket) {
+// after t was issued: then s may predate a logout, and is not cached. It
+// reports whether the store accepted s.
+func (a *Authenticator) store(key *digest, s *Session, cacheFor time.Duration, t cache.Ticket) bool {
 	defer a.writeLocks.lock(key)()
 	now := time.Now()
 	ttl := a.cfg.cacheTTL
@@ -171,37 +173,41 @@ func (a *Authenticator) store(key *digest, s *Session, cacheFor time.Duration, t
 	}
 	ttl = min(ttl, s.ExpiresAt.Sub(now))
 	if ttl <= 0 {
-		return
+		return false
 	}
 	e, err := encodeEntry(s, now.Add(ttl))
 	if err != nil {
 		a.warn("kratosauth: session cache write failed", err)
-		return
+		return false
 	}
 	// Indexed first: an entry that is in the store, even one whose reply
 	// was lost, is always in its identity's index.
 	if !a.indexSession(key, s, ttl+a.cfg.staleGrace) {
-		return
+		return false
 	}
 	// The store keeps it through the grace period, for stale-if-error.
-	switch err := a.cfg.store.Put(key.storeKey(), e, ttl+a.cfg.staleGrace, t, a.ticketMaxAge()); {
+	switch err := a.cfg.store.Put(key.storeKey(), e, ttl+a.cfg.staleGrace, t, ticketMaxAge); {
 	case errors.Is(err, cache.ErrFenced):
-		return // revoked after the ticket: on this process or another
+		return false // revoked after the ticket: on this process or another
 	case err != nil:
 		a.warn("kratosauth: session cache write failed", err)
-		return
+		return false
 	}
 	if a.hot != nil {
 		s.traits = new(traitsMemo) // s is not shared yet: the flight has not returned it
 		a.hot.put(key, s, now.Add(ttl))
 	}
+	return true
 }
 
 // forget ends what the cache holds for key after Kratos refused its
 // credential (err), its stale copy included, so that no later outage can
 // serve it, and fences the key: an admission fetched before this refusal,
-// on any replica, is not cached after it. With the negative cache on, a 401
-// is remembered too.
+// on any replica, is not cached after it. The fence reaches ticketMaxAge
+// ahead: a shared store's clock that steps back by less than that cannot
+// put the refusal before a ticket issued earlier (no answer for the key is
+// cached for those seconds). With the negative cache on, a 401 is
+// remembered too.
 func (a *Authenticator) forget(key *digest, err error) {
 	if a.cfg.store == nil {
 		return
@@ -210,7 +216,7 @@ func (a *Authenticator) forget(key *digest, err error) {
 	if a.cfg.negativeTTL > 0 && errors.Is(err, ErrInvalidSession) {
 		ttl = a.cfg.negativeTTL
 	}
-	_ = a.revoke(key, refusedByKratos, ttl, 0) // a failure is logged
+	_ = a.revoke(key, refusedByKratos, ttl, ticketMaxAge) // a failure is logged
 }
 
 // revoke replaces key's entry with a refusal marker (reason) that readers
@@ -226,7 +232,7 @@ func (a *Authenticator) revoke(key *digest, reason byte, ttl, fence time.Duratio
 	}
 	e := binary.BigEndian.AppendUint64(make([]byte, 0, entryHeaderLen+2), uint64(time.Now().Add(ttl).UnixNano()))
 	e = append(e, entryRefusal, reason)
-	err := a.cfg.store.Revoke(key.storeKey(), e, max(ttl, fence)+a.ticketMaxAge(), fence)
+	err := a.cfg.store.Revoke(key.storeKey(), e, max(ttl, fence)+ticketMaxAge, fence)
 	if err != nil {
 		a.warn("kratosauth: session cache revocation failed; the session may be served from the cache until its entry expires", err)
 	}
