@@ -13,6 +13,9 @@
 //		grpc.UnaryInterceptor(guard.Unary),
 //		grpc.StreamInterceptor(guard.Stream))
 //
+// Every method of the server is guarded; WithPublicMethods names the ones
+// that are not (gRPC's health check for load balancers, say).
+//
 // # Credentials
 //
 // A call's credential is read from its metadata exactly as Kratos reads it

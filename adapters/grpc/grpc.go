@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -24,6 +25,7 @@ type Option func(*config) error
 
 type config struct {
 	recheck time.Duration
+	public  map[string]bool // full method names the guard lets through
 }
 
 // WithStreamRecheck sets how long a stream goes on with its session before
@@ -35,6 +37,29 @@ func WithStreamRecheck(d time.Duration) Option {
 			return fmt.Errorf("kratosgrpc: negative stream recheck interval %s", d)
 		}
 		c.recheck = d
+		return nil
+	}
+}
+
+// WithPublicMethods lets calls of the given methods through without any
+// check (and without a session in their context): gRPC's health check
+// ("/grpc.health.v1.Health/Check") that load balancers call, or server
+// reflection. Each is a full method name, "/package.Service/Method",
+// matched exactly; New refuses anything else. For another policy on some
+// methods, build another Guard and pick by method with a selector such as
+// go-grpc-middleware's. Default: none; every method is guarded.
+func WithPublicMethods(fullMethods ...string) Option {
+	return func(c *config) error {
+		for _, m := range fullMethods {
+			svc, method, ok := strings.Cut(strings.TrimPrefix(m, "/"), "/")
+			if !strings.HasPrefix(m, "/") || !ok || svc == "" || method == "" || strings.Contains(method, "/") {
+				return fmt.Errorf("kratosgrpc: WithPublicMethods: %q is not a full method name (/package.Service/Method)", m)
+			}
+			if c.public == nil {
+				c.public = map[string]bool{}
+			}
+			c.public[m] = true
+		}
 		return nil
 	}
 }
@@ -69,6 +94,9 @@ func New(g *kratosauth.Guard, opts ...Option) (*Guard, error) {
 // Guard admits the call, with the session in its context
 // (kratosauth.SessionFromContext, or Session here).
 func (g *Guard) Unary(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	if g.cfg.public[info.FullMethod] {
+		return handler(ctx, req)
+	}
 	sctx, cookies, err := g.check(ctx, req, info.FullMethod)
 	if err != nil {
 		return nil, err
@@ -83,6 +111,9 @@ func (g *Guard) Unary(ctx context.Context, req any, info *grpc.UnaryServerInfo, 
 // the Guard admits the stream, which is then checked again on its messages
 // (WithStreamRecheck).
 func (g *Guard) Stream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+	if g.cfg.public[info.FullMethod] {
+		return handler(srv, ss)
+	}
 	ctx, cookies, err := g.check(ss.Context(), nil, info.FullMethod)
 	if err != nil {
 		return err

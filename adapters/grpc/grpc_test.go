@@ -345,6 +345,31 @@ func TestConcurrentCallsOneWhoami(t *testing.T) {
 	assert.Equal(t, 1, kratos.Calls())
 }
 
+// Public methods run without a session; every other method is guarded,
+// including one whose name differs only in case.
+func TestPublicMethods(t *testing.T) {
+	kratos := kratosauthtest.NewServer(t)
+	a := newAuth(t, kratos.URL)
+	client := guarded(t, mustGuard(t, a.RequireSession(), kratosgrpc.WithPublicMethods("/grpc.health.v1.Health/Check")), nil)
+	res, err := client.Check(context.Background(), &healthpb.HealthCheckRequest{})
+	require.NoError(t, err)
+	assert.Equal(t, healthpb.HealthCheckResponse_SERVICE_UNKNOWN, res.GetStatus(), "no session in a public method's context")
+	stream, err := client.Watch(context.Background(), &healthpb.HealthCheckRequest{})
+	require.NoError(t, err)
+	_, err = stream.Recv()
+	assert.Equal(t, codes.Unauthenticated, status.Code(err), "Watch is not public")
+	assert.Zero(t, kratos.Calls())
+
+	wrongCase := guarded(t, mustGuard(t, a.RequireSession(), kratosgrpc.WithPublicMethods("/grpc.health.v1.health/check")), nil)
+	_, err = wrongCase.Check(context.Background(), &healthpb.HealthCheckRequest{})
+	assert.Equal(t, codes.Unauthenticated, status.Code(err))
+
+	for _, bad := range []string{"", "/", "grpc.health.v1.Health/Check", "/grpc.health.v1.Health", "/grpc.health.v1.Health/", "//Check", "/a/b/c"} {
+		_, err := kratosgrpc.New(a.RequireSession(), kratosgrpc.WithPublicMethods(bad))
+		assert.Error(t, err, "%q", bad)
+	}
+}
+
 func TestNew(t *testing.T) {
 	kratos := kratosauthtest.NewServer(t)
 	a := newAuth(t, kratos.URL)
