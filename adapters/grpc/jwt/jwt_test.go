@@ -70,6 +70,12 @@ func TestForwardAndVerify(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, []string{"identity-1"}, header.Get("x-subject"))
 
+	// A stream with the token is admitted (the service has no Watch).
+	stream, err := client.Watch(withSession(good), &healthpb.HealthCheckRequest{})
+	require.NoError(t, err)
+	_, err = stream.Recv()
+	assert.Equal(t, codes.Unimplemented, status.Code(err))
+
 	// The caller's own authorization is never replaced.
 	ctx := metadata.AppendToOutgoingContext(withSession(good), "authorization", "Bearer not-a-jwt")
 	_, err = client.Check(ctx, &healthpb.HealthCheckRequest{})
