@@ -16,12 +16,11 @@ import (
 	"github.com/kratosauth/kratosauth/internal/kratostest"
 )
 
-// TestConnect guards a Connect handler, served over HTTP/1.1, with the real
+// testConnect guards a Connect handler, served over HTTP/1.1, with the real
 // Kratos: a browser's session cookie and a native client's token are
 // admitted, a logged-out session is unauthenticated, an aal1 session on an
 // aal2 procedure permission_denied.
-func TestConnect(t *testing.T) {
-	k := kratostest.Start(t, kratostest.Options{AppURL: "http://127.0.0.1:4455"})
+func testConnect(t *testing.T, k *kratostest.Server) {
 	email := kratostest.UniqueEmail("connect")
 	tok, sess := k.RegisterAPI(t, email, password)
 	_, identityID := kratostest.SessionIDs(t, sess)

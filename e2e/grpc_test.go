@@ -114,10 +114,27 @@ func rpcErrorInfo(err error) *errdetails.ErrorInfo {
 	return nil
 }
 
-// TestGRPC guards a real gRPC server with the real Kratos: each credential
-// Kratos accepts, as metadata, and each refusal's status.
-func TestGRPC(t *testing.T) {
+// TestRPC runs the gRPC and Connect tests against one real Kratos.
+func TestRPC(t *testing.T) {
 	k := kratostest.Start(t, kratostest.Options{AppURL: "http://127.0.0.1:4455"})
+	for _, tc := range []struct {
+		name string
+		test func(*testing.T, *kratostest.Server)
+	}{
+		{"grpc", testGRPC},
+		{"grpc/1000 concurrent RPCs one whoami", testGRPCConcurrentOneWhoami},
+		{"grpc/stream revoked", testGRPCStreamRevoked},
+		{"grpc/fleet logout", testGRPCFleetLogout},
+		{"grpc/permission", testGRPCPermission},
+		{"connect", testConnect},
+	} {
+		t.Run(tc.name, func(t *testing.T) { tc.test(t, k) })
+	}
+}
+
+// testGRPC guards a real gRPC server with the real Kratos: each credential
+// Kratos accepts, as metadata, and each refusal's status.
+func testGRPC(t *testing.T, k *kratostest.Server) {
 	email := kratostest.UniqueEmail("grpc")
 	tok, sess := k.RegisterAPI(t, email, password)
 	_, identityID := kratostest.SessionIDs(t, sess)
@@ -167,8 +184,7 @@ func TestGRPC(t *testing.T) {
 }
 
 // 1,000 concurrent RPCs with one session and a cold cache: one whoami.
-func TestGRPCConcurrentOneWhoami(t *testing.T) {
-	k := kratostest.Start(t, kratostest.Options{AppURL: "http://127.0.0.1:4455"})
+func testGRPCConcurrentOneWhoami(t *testing.T, k *kratostest.Server) {
 	tok, _ := k.RegisterAPI(t, kratostest.UniqueEmail("grpc-1000"), password)
 	px := newProxy(t, k.PublicURL)
 	px.delay.Store(int64(100 * time.Millisecond)) // every call arrives while the first whoami is out
@@ -193,8 +209,7 @@ func TestGRPCConcurrentOneWhoami(t *testing.T) {
 // A stream whose session Kratos revokes while it runs: with a recheck
 // interval, its first message after the next check fails with
 // Unauthenticated and the stream ends; the handler's Send reports it.
-func TestGRPCStreamRevoked(t *testing.T) {
-	k := kratostest.Start(t, kratostest.Options{AppURL: "http://127.0.0.1:4455"})
+func testGRPCStreamRevoked(t *testing.T, k *kratostest.Server) {
 	tok, sess := k.RegisterAPI(t, kratostest.UniqueEmail("grpc-stream"), password)
 	sessionID, _ := kratostest.SessionIDs(t, sess)
 	const recheck = 200 * time.Millisecond
@@ -227,8 +242,7 @@ func TestGRPCStreamRevoked(t *testing.T) {
 // server refuses the session within Redis' invalidation delay, although
 // it had the session cached for a minute: the invalidation makes it ask
 // Kratos again.
-func TestGRPCFleetLogout(t *testing.T) {
-	k := kratostest.Start(t, kratostest.Options{AppURL: "http://127.0.0.1:4455"})
+func testGRPCFleetLogout(t *testing.T, k *kratostest.Server) {
 	rds := redistest.Start(t)
 	tok, _ := k.RegisterAPI(t, kratostest.UniqueEmail("grpc-fleet"), password)
 	px := newProxy(t, k.PublicURL)
@@ -275,8 +289,7 @@ func TestGRPCFleetLogout(t *testing.T) {
 // RequirePermission on an RPC against the real Keto, the object from
 // metadata: allowed once the tuple is written, PermissionDenied before,
 // Unavailable while Keto is down.
-func TestGRPCPermission(t *testing.T) {
-	k := kratostest.Start(t, kratostest.Options{AppURL: "http://127.0.0.1:4455"})
+func testGRPCPermission(t *testing.T, k *kratostest.Server) {
 	keto := ketotest.Start(t)
 	tok, sess := k.RegisterAPI(t, kratostest.UniqueEmail("grpc-keto"), password)
 	_, identityID := kratostest.SessionIDs(t, sess)
