@@ -48,8 +48,8 @@ if grep -n '^replace' "${MODULES[@]/%//go.mod}"; then
 	echo "users' go get ignores replace directives; put them in go.work"; exit 1
 fi
 
-echo "== net/http and chi users never get gin, OpenTelemetry, Prometheus, the JOSE library of jwtverify, a Redis client, or the test-only browser driver"
-if GOWORK=off go mod graph | grep -E 'gin-gonic|chromedp|go\.opentelemetry\.io|prometheus|go-jose|redis/rueidis|redis/go-redis|valkey-io|redigo'; then
+echo "== net/http and chi users never get gin, echo, gRPC, Connect, OpenTelemetry, Prometheus, the JOSE library of jwtverify, a Redis client, or the test-only browser driver"
+if GOWORK=off go mod graph | grep -E 'gin-gonic|labstack/echo|google\.golang\.org/grpc|connectrpc\.com|chromedp|go\.opentelemetry\.io|prometheus|go-jose|redis/rueidis|redis/go-redis|valkey-io|redigo'; then
 	echo "the root module's graph must not contain these"; exit 1
 fi
 echo "== jwtverify users never get gin"

@@ -1,6 +1,6 @@
 // Package exampletest holds the checks every example app (examples/nethttp,
-// examples/chi, examples/gin) passes against a real Kratos, so the three
-// stay alike.
+// examples/chi, examples/gin, examples/echo) passes against a real Kratos,
+// so they stay alike.
 package exampletest
 
 import (
