@@ -1,6 +1,7 @@
 package cache_test
 
 import (
+	"fmt"
 	"strconv"
 	"testing"
 	"time"
@@ -70,4 +71,65 @@ func TestBigCacheStats(t *testing.T) {
 	assert.Less(t, st.Entries, int64(n))
 	assert.Positive(t, st.Evictions, "entries dropped for room are counted")
 	assert.Equal(t, int64(n), st.Entries+st.Evictions)
+}
+
+// Filling the store past every bound (entries' bytes, the identity index)
+// never stops it from caching a new key, and never leaves an entry that
+// its index has lost: TakeIndex then finds every entry still stored.
+func TestBigCacheFullEvictsNeverRefuses(t *testing.T) {
+	s, err := cache.NewBigCache(time.Minute, 1) // 1 MB, 2,048 index keys
+	require.NoError(t, err)
+	defer s.Close()
+	const n, identities = 10_000, 50
+	keyOf := func(i int) string { return fmt.Sprintf("%064x", i) } // kratosauth's form
+	indexOf := func(i int) string { return fmt.Sprintf("%064x", 1<<40+i%identities) }
+	entry := make([]byte, 60) // small: the index, not the bytes, fills first
+	for i := range n {
+		k := keyOf(i)
+		tk, err := s.Begin(k)
+		require.NoError(t, err)
+		require.NoError(t, s.AddToIndex(indexOf(i), k, time.Minute), "key %d", i)
+		require.NoError(t, s.Put(k, entry, time.Minute, tk, time.Minute), "key %d", i)
+		_, err = s.Get(k)
+		require.NoError(t, err, "key %d is cached", i)
+	}
+	assert.Positive(t, s.Stats().Evictions)
+	_, err = s.Get(keyOf(0))
+	assert.ErrorIs(t, err, cache.ErrNotFound, "the oldest went to make room")
+
+	indexed := map[string]bool{}
+	for i := range identities {
+		keys, err := s.TakeIndex(indexOf(i), time.Minute)
+		require.NoError(t, err)
+		for _, k := range keys {
+			indexed[k] = true
+		}
+	}
+	stored := 0
+	for i := range n {
+		if _, err := s.Get(keyOf(i)); err == nil {
+			stored++
+			assert.True(t, indexed[keyOf(i)], "key %d is stored but in no index", i)
+		}
+	}
+	assert.Greater(t, stored, 1000)
+}
+
+// A key evicted from the index between its add and its Put is not stored:
+// no TakeIndex would find it.
+func TestBigCacheEvictedKeyIsFenced(t *testing.T) {
+	s, err := cache.NewBigCache(time.Minute, 1)
+	require.NoError(t, err)
+	defer s.Close()
+	tk, _ := s.Begin("late")
+	require.NoError(t, s.AddToIndex("alice", "late", time.Minute))
+	for i := range 2048 { // pushes "late" out
+		require.NoError(t, s.AddToIndex("bob", strconv.Itoa(i), time.Minute))
+	}
+	assert.ErrorIs(t, s.Put("late", []byte("answer"), time.Minute, tk, time.Minute), cache.ErrFenced)
+	keys, _ := s.TakeIndex("alice", 0)
+	assert.Empty(t, keys)
+	tk, _ = s.Begin("late")
+	require.NoError(t, s.AddToIndex("alice", "late", time.Minute))
+	assert.NoError(t, s.Put("late", []byte("answer"), time.Minute, tk, time.Minute), "a ticket after the eviction writes")
 }
