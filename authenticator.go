@@ -16,6 +16,7 @@ import (
 	"github.com/kratosauth/kratosauth/cache"
 	"github.com/kratosauth/kratosauth/internal/origin"
 	"github.com/kratosauth/kratosauth/internal/settings"
+	"github.com/kratosauth/kratosauth/internal/tier"
 )
 
 // Authenticator checks requests against Kratos. Build one with New when the
@@ -87,7 +88,8 @@ func New(kratosPublicURL string, opts ...Option) (*Authenticator, error) {
 		}
 		a.cfg.store = store
 		a.ownsStore = true
-		a.hot = new(hotCache)
+		a.hot = newHotCache(int64(c.cacheSizeMB) << 20 / hotTierShare)
+		tier.OnEvict(store, a.dropEvicted)
 	}
 	return a, nil
 }

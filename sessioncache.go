@@ -2,12 +2,14 @@ package kratosauth
 
 import (
 	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"sync"
 	"time"
 
 	"github.com/kratosauth/kratosauth/cache"
+	"github.com/kratosauth/kratosauth/internal/tier"
 )
 
 // An entry is the session's cache deadline (Unix nanoseconds, 8 bytes,
@@ -59,51 +61,55 @@ const (
 // lookup returns the state of key's entry and, for cacheHit and cacheStale,
 // its session.
 func (a *Authenticator) lookup(key *digest, now time.Time) (*Session, cacheState) {
-	if a.hot != nil {
-		if s, ok := a.hot.get(key, now); ok {
-			return s, cacheHit
-		}
+	if a.hot == nil {
+		s, state, _, _ := a.lookupStore(key, now)
+		return s, state
 	}
-	s, state, _ := a.lookupStore(key, now)
-	if state == cacheHit && a.hot != nil {
-		a.promote(key)
+	if s, ok := a.hot.get(key, now); ok {
+		return s, cacheHit
+	}
+	t, _ := a.cfg.store.Begin(key.storeKey()) // the default store's: a clock read
+	s, state, deadline, size := a.lookupStore(key, now)
+	if state == cacheHit && a.hot.admits(key, size) {
+		a.promote(key, s, deadline, size, t)
 	}
 	return s, state
 }
 
-// lookupStore is lookup in the Store alone; deadline is a hit's.
-func (a *Authenticator) lookupStore(key *digest, now time.Time) (s *Session, state cacheState, deadline time.Time) {
+// lookupStore is lookup in the Store alone; deadline is a hit's, size the
+// estimated memory of its decoded session.
+func (a *Authenticator) lookupStore(key *digest, now time.Time) (s *Session, state cacheState, deadline time.Time, size int32) {
 	if a.cfg.store == nil {
-		return nil, cacheMiss, deadline
+		return nil, cacheMiss, deadline, 0
 	}
 	e, err := a.cfg.store.Get(key.storeKey())
 	if err != nil {
 		if !errors.Is(err, cache.ErrNotFound) {
 			a.warn("kratosauth: session cache read failed", err)
 		}
-		return nil, cacheMiss, deadline
+		return nil, cacheMiss, deadline, 0
 	}
 	if len(e) == entryHeaderLen+2 && e[entryHeaderLen] == entryRefusal {
 		if now.UnixNano() >= int64(binary.BigEndian.Uint64(e)) {
-			return nil, cacheMiss, deadline
+			return nil, cacheMiss, deadline, 0
 		}
 		if e[entryHeaderLen+1] == refusedInvalidated {
-			return nil, cacheNoStore, deadline
+			return nil, cacheNoStore, deadline, 0
 		}
-		return nil, cacheRefused, deadline
+		return nil, cacheRefused, deadline, 0
 	}
 	if s, ok := decodeEntry(e, now); ok {
-		return s, cacheHit, time.Unix(0, int64(binary.BigEndian.Uint64(e)))
+		return s, cacheHit, time.Unix(0, int64(binary.BigEndian.Uint64(e))), sessionBytes(len(e))
 	}
 	if a.cfg.staleGrace > 0 {
 		// Past the deadline: usable only while Kratos is down, for at most
 		// the grace period and never past the session's own expiry, nor its
 		// token's (WithTokenizeAs).
 		if s, ok := decodeEntry(e, now.Add(-a.cfg.staleGrace)); ok && now.Before(s.ExpiresAt) && tokenUsable(s.Tokenized, now) {
-			return s, cacheStale, deadline
+			return s, cacheStale, deadline, 0
 		}
 	}
-	return nil, cacheMiss, deadline
+	return nil, cacheMiss, deadline, 0
 }
 
 // writeLocks make "check the Store, then write both tiers" atomic against a
@@ -117,14 +123,33 @@ func (l *writeLocks) lock(key *digest) func() {
 	return m.Unlock
 }
 
-// promote copies a Store hit into the hot tier (after the hot tier dropped
-// it for room). The Store is read again under the write lock, so that a
-// logout that landed meanwhile is not undone.
-func (a *Authenticator) promote(key *digest) {
+// promote puts s, read from the Store under ticket t (after the hot tier
+// dropped it or before it came in), into the hot tier. Whatever revoked
+// the key since t fenced it: a logout or refusal (both under the key's
+// write lock, held here) or the Store's eviction of the key for room
+// (which then drops it from the hot tier, maybe before this put: hence
+// the check after it).
+func (a *Authenticator) promote(key *digest, s *Session, deadline time.Time, size int32, t cache.Ticket) {
 	defer a.writeLocks.lock(key)()
-	if s, state, deadline := a.lookupStore(key, time.Now()); state == cacheHit {
-		s.traits = new(traitsMemo) // freshly decoded: not shared yet
-		a.hot.put(key, s, deadline)
+	a.putHot(key, s, deadline, size, t)
+}
+
+// putHot is promote for a caller that holds key's write lock.
+func (a *Authenticator) putHot(key *digest, s *Session, deadline time.Time, size int32, t cache.Ticket) {
+	s.traits = new(traitsMemo) // not shared yet: this request alone has it
+	a.hot.put(key, s, deadline, size)
+	if tier.FencedSince(a.cfg.store, key.storeKey(), t.At) {
+		a.hot.delete(key)
+	}
+}
+
+// dropEvicted is called by the default Store for a key it dropped from its
+// identity index, and its entry with it, to make room: the hot tier must
+// not keep a session that InvalidateIdentity could no longer find.
+func (a *Authenticator) dropEvicted(storeKey string) {
+	var d digest
+	if n, err := hex.Decode(d[:], []byte(storeKey)); err == nil && n == len(d) {
+		a.hot.delete(&d)
 	}
 }
 
@@ -183,9 +208,8 @@ func (a *Authenticator) store(key *digest, s *Session, cacheFor time.Duration, t
 		a.warn("kratosauth: session cache write failed", err)
 		return
 	}
-	if a.hot != nil {
-		s.traits = new(traitsMemo) // s is not shared yet: the flight has not returned it
-		a.hot.put(key, s, now.Add(ttl))
+	if size := sessionBytes(len(e)); a.hot != nil && a.hot.admits(key, size) {
+		a.putHot(key, s, now.Add(ttl), size, t)
 	}
 }
 
