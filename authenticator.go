@@ -82,7 +82,7 @@ func New(kratosPublicURL string, opts ...Option) (*Authenticator, error) {
 	a.loginURL = c.browserURL.String() + "/self-service/login/browser"
 
 	if c.cacheTTL > 0 && !c.storeSet {
-		store, err := cache.NewBigCache(max(c.cacheTTL+c.staleGrace, c.negativeTTL), c.cacheSizeMB)
+		store, err := cache.NewMemory(c.cacheSizeMB)
 		if err != nil {
 			return nil, fmt.Errorf("kratosauth: session cache: %w", err)
 		}

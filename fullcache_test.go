@@ -29,7 +29,7 @@ func fillSession(n int) *Session {
 }
 
 // cacheFilled is an Authenticator with the smallest default store (1 MB:
-// about 2,000 entries, 2,048 index keys, a 128 KB hot tier) into which n
+// 1,536 index keys, a 64 KB hot tier) into which n
 // sessions of the given number of identities were cached, as answers of
 // Kratos are; sessions cached a little earlier are asked for again in
 // between, so that the hot tier holds some whose keys the store evicts
@@ -98,7 +98,7 @@ func TestPromotionAfterEvictionDoesNotStay(t *testing.T) {
 	key := credential{token: "ory_st_late"}.digest(a.namespace)
 	tk, _ := a.begin(&key)
 	require.NoError(t, idx.AddToIndex("alice", key.storeKey(), time.Minute))
-	for i := range 2048 { // the index's bound: the key goes
+	for i := range 1536 { // the index's bound: the key goes
 		require.NoError(t, idx.AddToIndex("bob", fmt.Sprintf("%064x", i), time.Minute))
 	}
 	a.promote(&key, fillSession(1), time.Now().Add(time.Minute), 100, tk)

@@ -52,7 +52,7 @@ type hotEntry struct {
 
 // hotTierShare: the hot tier takes at most this fraction of the default
 // store's size (WithCacheSizeMB), on top of it.
-const hotTierShare = 8
+const hotTierShare = 16
 
 // hotVictims is how many entries are sampled to pick the one that makes
 // room.

@@ -8,8 +8,6 @@ import (
 	"time"
 
 	"github.com/allegro/bigcache/v3"
-
-	"github.com/kratosauth/kratosauth/internal/tier"
 )
 
 // BigCache is an in-process Store on github.com/allegro/bigcache/v3. Its
@@ -144,29 +142,6 @@ func (b *BigCache) evict(key string) {
 	sh.mu.Unlock()
 	if f := b.onEvict.Load(); f != nil {
 		(*f)(key)
-	}
-}
-
-// fencedSince reports whether key was fenced at or after a ticket taken
-// at ticketAt (by this store).
-func (b *BigCache) fencedSince(key string, ticketAt int64) bool {
-	sh, now := b.fences.lock(key)
-	defer sh.mu.Unlock()
-	fc, ok := sh.m[key]
-	return ok && now < fc.until && fc.at >= ticketAt
-}
-
-func init() {
-	tier.OnEvict = func(store any, f func(string)) bool {
-		b, ok := store.(*BigCache)
-		if ok {
-			b.onEvict.Store(&f)
-		}
-		return ok
-	}
-	tier.FencedSince = func(store any, key string, ticketAt int64) bool {
-		b, ok := store.(*BigCache)
-		return ok && b.fencedSince(key, ticketAt)
 	}
 }
 

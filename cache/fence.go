@@ -80,3 +80,12 @@ func (f *fences) raise(sh *fenceShard, key string, fence, ttl time.Duration, now
 	fc.until = max(fc.until, now+int64(max(ttl, fence)))
 	sh.m[key] = fc
 }
+
+// since reports whether key was fenced at or after a ticket taken at
+// ticketAt.
+func (f *fences) since(key string, ticketAt int64) bool {
+	sh, now := f.lock(key)
+	defer sh.mu.Unlock()
+	fc, ok := sh.m[key]
+	return ok && now < fc.until && fc.at >= ticketAt
+}

@@ -1,4 +1,4 @@
-// Package tier connects the default in-process store (cache.BigCache) with
+// Package tier connects the default in-process store (cache.Memory, or a cache.BigCache) with
 // the Authenticator's tier of decoded sessions in front of it, without
 // adding either to the other's public API.
 package tier
