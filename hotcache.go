@@ -36,12 +36,18 @@ type hotCache struct {
 	shards     [64]hotShard
 	shardBytes int64 // memory bound of one shard
 	freq       freqSketch
+	admitAll   bool // the policy TinyLFU is measured against: admit every session, evict at random
 }
 
 type hotShard struct {
 	mu    sync.RWMutex
 	m     map[digest]hotEntry
 	bytes int64
+	// floor is what a session must have been asked for more than to come
+	// into this shard when it is full: the least count among the entries
+	// sampled by the last put that found it full. admits reads it
+	// without the lock; put decides.
+	floor atomic.Uint32
 }
 
 type hotEntry struct {
@@ -97,36 +103,42 @@ func (h *hotCache) get(d *digest, now time.Time) (*Session, bool) {
 	return e.session, true
 }
 
-// admits reports whether d's session would come in now; it also counts
-// this request for d. A false answer is advice: put checks again.
+// admits reports whether d's session would come in now, cheaply (put
+// decides); it also counts this request for d.
 func (h *hotCache) admits(d *digest, size int32) bool {
 	h.freq.add(d, 1)
-	sh := h.shard(d)
-	sh.mu.RLock()
-	defer sh.mu.RUnlock()
-	if sh.bytes+int64(size) <= h.shardBytes {
+	if h.admitAll {
 		return true
 	}
-	return h.victim(sh, h.freq.estimate(d), time.Now().UnixNano()) != nil
+	sh := h.shard(d)
+	sh.mu.RLock()
+	room := sh.bytes+int64(size) <= h.shardBytes
+	sh.mu.RUnlock()
+	return room || h.freq.estimate(d) > sh.floor.Load()
 }
 
 // victim returns an expired entry of sh, or the least asked-for of a few
-// when it was asked for less than want; the caller holds sh's lock.
-func (h *hotCache) victim(sh *hotShard, want uint32, now int64) *digest {
-	var v *digest
-	low, n := want, 0
+// when it was asked for less than want, and records in sh.floor the least
+// count it saw; the caller holds sh's lock.
+func (h *hotCache) victim(sh *hotShard, want uint32, now int64) (digest, bool) {
+	var v digest
+	found := false
+	low, least, n := want, ^uint32(0), 0
 	for k, e := range sh.m { // map order is random enough for sampling
 		if e.deadline <= now {
-			return &k
+			return k, true
 		}
-		if f := h.freq.estimate(&k); f < low {
-			low, v = f, &k
+		f := h.freq.estimate(&k)
+		least = min(least, f)
+		if f < low {
+			low, v, found = f, k, true
 		}
 		if n++; n >= hotVictims {
 			break
 		}
 	}
-	return v
+	sh.floor.Store(least)
+	return v, found
 }
 
 // put stores s under d until deadline when it is admitted (see
@@ -146,13 +158,16 @@ func (h *hotCache) put(d *digest, s *Session, deadline time.Time, size int32) {
 		delete(sh.m, *d)
 	}
 	want, now := h.freq.estimate(d), time.Now().UnixNano()
+	if h.admitAll {
+		want = ^uint32(0)
+	}
 	for sh.bytes+int64(size) > h.shardBytes {
-		v := h.victim(sh, want, now)
-		if v == nil {
+		v, ok := h.victim(sh, want, now)
+		if !ok {
 			return // not asked for more than what is there: not admitted
 		}
-		sh.bytes -= int64(sh.m[*v].size)
-		delete(sh.m, *v)
+		sh.bytes -= int64(sh.m[v].size)
+		delete(sh.m, v)
 	}
 	sh.m[*d] = hotEntry{session: s, deadline: deadline.UnixNano(), size: size}
 	sh.bytes += int64(size)

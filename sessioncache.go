@@ -7,6 +7,7 @@ import (
 	"errors"
 	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/kratosauth/kratosauth/cache"
 	"github.com/kratosauth/kratosauth/internal/tier"
@@ -68,8 +69,9 @@ func (a *Authenticator) lookup(key *digest, now time.Time) (*Session, cacheState
 	if s, ok := a.hot.get(key, now); ok {
 		return s, cacheHit
 	}
-	t, _ := a.cfg.store.Begin(key.storeKey()) // the default store's: a clock read
-	s, state, deadline, size := a.lookupStore(key, now)
+	sk := key.storeKey()
+	t, _ := a.cfg.store.Begin(sk) // the default store's: a clock read
+	s, state, deadline, size := a.lookupStoreKey(sk, now)
 	if state == cacheHit && a.hot.admits(key, size) {
 		a.promote(key, s, deadline, size, t)
 	}
@@ -82,7 +84,12 @@ func (a *Authenticator) lookupStore(key *digest, now time.Time) (s *Session, sta
 	if a.cfg.store == nil {
 		return nil, cacheMiss, deadline, 0
 	}
-	e, err := a.cfg.store.Get(key.storeKey())
+	return a.lookupStoreKey(key.storeKey(), now)
+}
+
+// lookupStoreKey is lookupStore of the Store key sk.
+func (a *Authenticator) lookupStoreKey(sk string, now time.Time) (s *Session, state cacheState, deadline time.Time, size int32) {
+	e, err := a.cfg.store.Get(sk)
 	if err != nil {
 		if !errors.Is(err, cache.ErrNotFound) {
 			a.warn("kratosauth: session cache read failed", err)
@@ -266,8 +273,8 @@ func encodeEntry(s *Session, deadline time.Time) ([]byte, error) {
 }
 
 // decodeEntry returns the entry's session, or false when the entry is past
-// its deadline or unreadable (both are cache misses). The session's raw
-// JSON fields share e's memory: e must not be modified afterwards.
+// its deadline or unreadable (both are cache misses). The session's strings
+// and raw JSON fields share e's memory: e must never be modified afterwards.
 func decodeEntry(e []byte, now time.Time) (*Session, bool) {
 	if len(e) < entryHeaderLen+1 {
 		return nil, false
@@ -292,8 +299,12 @@ func decodeEntry(e []byte, now time.Time) (*Session, bool) {
 	}
 	r := entryReader{
 		fields: rest[:nFields],
-		strs:   string(rest[nFields : nFields+nStrs]),
 		raws:   rest[nFields+nStrs:],
+	}
+	if nStrs > 0 {
+		// The strings share e's memory, as the raw JSON fields do: e is
+		// never written again (the Store gave it to us to keep).
+		r.strs = unsafe.String(&rest[nFields], nStrs)
 	}
 	s := r.session()
 	if r.bad || len(r.fields) != 0 || len(r.strs) != 0 || len(r.raws) != 0 || s.Identity == nil {

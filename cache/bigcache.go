@@ -167,4 +167,7 @@ func (b *BigCache) Stats() Stats {
 }
 
 // Close implements Store: it stops the cleanup goroutine.
-func (b *BigCache) Close() error { return b.c.Close() }
+func (b *BigCache) Close() error {
+	b.index.close()
+	return b.c.Close()
+}

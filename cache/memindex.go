@@ -3,8 +3,12 @@ package cache
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
+	"hash/maphash"
+	"math/bits"
 	"sync"
 	"time"
+	"unsafe"
 )
 
 // memIndex is an in-process IdentityIndex holding at most maxKeys keys.
@@ -16,18 +20,25 @@ import (
 // against maxKeys (their number is bounded by the rate of TakeIndex calls
 // times the hold).
 //
-// Its memory holds no pointers (keys and index names are kept as 32 bytes:
-// kratosauth's are 64 hex digits; other keys are stored by digest, with the
-// key itself on the side), so a million keys add nothing for the garbage
-// collector to scan: about 200 bytes a key.
+// Keys and index names are kept as 32 bytes (kratosauth's are 64 hex
+// digits; other keys are kept by digest, with the key itself on the side),
+// in a table of slots and two open-addressing hash tables of slot numbers,
+// all three outside the Go heap and sized for maxKeys up front (pages
+// never written take no memory): about 100 bytes a key, none of them for
+// the garbage collector to scan or to count toward its heap target.
 type memIndex struct {
 	maxKeys int
+	seed    maphash.Seed
 
 	mu      sync.Mutex
+	closed  bool
+	mem     [3][]byte       // the mappings behind slots, keys and names
 	slots   []indexSlot     // slots[0] is unused: 0 is "none"
+	used    int32           // slots handed out so far
 	free    int32           // first free slot, chained by next
-	byKey   map[id32]int32  // key -> its slot
-	idents  map[id32]int32  // index -> its newest key's slot
+	keys    []int32         // key -> its slot (linear probing, at most half full)
+	names   []int32         // index -> the slot of its newest key
+	count   int             // keys held
 	holds   map[id32]int64  // index -> end of its hold (Unix nanoseconds)
 	foreign map[id32]string // keys that are not 64 lower-case hex digits, by digest
 	// The age list: every key, oldest first.
@@ -40,20 +51,84 @@ type id32 [32]byte
 type indexSlot struct {
 	key, index  id32
 	exp         int64 // Unix nanoseconds
-	prev, next  int32 // the index's keys (next also chains free slots)
+	prev, next  int32 // the index's keys, newest first (next also chains free slots)
 	older, newr int32 // the age list
 }
 
 func newMemIndex(maxKeys int) *memIndex {
-	return &memIndex{
-		maxKeys: max(maxKeys, 1),
-		slots:   make([]indexSlot, 1),
-		byKey:   make(map[id32]int32),
-		idents:  make(map[id32]int32),
+	maxKeys = min(max(maxKeys, 1), 1<<29)
+	tab := 1 << bits.Len(uint(2*maxKeys-1)) // a power of two, at least twice maxKeys
+	m := &memIndex{
+		maxKeys: maxKeys,
+		seed:    maphash.MakeSeed(),
 		holds:   make(map[id32]int64),
 		foreign: make(map[id32]string),
 	}
+	m.mem[0] = offHeap((maxKeys + 1) * int(unsafe.Sizeof(indexSlot{})))
+	m.mem[1] = offHeap(tab * 4)
+	m.mem[2] = offHeap(tab * 4)
+	m.slots = unsafe.Slice((*indexSlot)(unsafe.Pointer(&m.mem[0][0])), maxKeys+1)
+	m.keys = unsafe.Slice((*int32)(unsafe.Pointer(&m.mem[1][0])), tab)
+	m.names = unsafe.Slice((*int32)(unsafe.Pointer(&m.mem[2][0])), tab)
+	return m
 }
+
+// close releases the index's memory; it holds nothing afterwards.
+func (m *memIndex) close() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return
+	}
+	m.closed = true
+	m.slots, m.keys, m.names = nil, nil, nil
+	for _, b := range m.mem {
+		freeOffHeap(b)
+	}
+}
+
+var errClosed = errors.New("cache: store closed")
+
+func (m *memIndex) hash(id *id32) uint64 { return maphash.Comparable(m.seed, *id) }
+
+// find returns where id is in tab (at the slot field of), or the empty
+// place where it would go, and its slot (0: absent).
+func (m *memIndex) find(tab []int32, id *id32, field func(*indexSlot) *id32) (uint64, int32) {
+	mask := uint64(len(tab) - 1)
+	for p := m.hash(id) & mask; ; p = (p + 1) & mask {
+		s := tab[p]
+		if s == 0 || *field(&m.slots[s]) == *id {
+			return p, s
+		}
+	}
+}
+
+// erase empties place p of tab, moving later entries of the same probe
+// run back so that every entry stays reachable from its hash.
+func (m *memIndex) erase(tab []int32, p uint64, field func(*indexSlot) *id32) {
+	mask := uint64(len(tab) - 1)
+	for {
+		tab[p] = 0
+		q := p
+		for {
+			q = (q + 1) & mask
+			s := tab[q]
+			if s == 0 {
+				return
+			}
+			h := m.hash(field(&m.slots[s])) & mask
+			if (p < q && p < h && h <= q) || (p > q && (p < h || h <= q)) {
+				continue // its home lies after the hole: it stays
+			}
+			tab[p] = s
+			p = q
+			break
+		}
+	}
+}
+
+func keyOf(s *indexSlot) *id32   { return &s.key }
+func indexOf(s *indexSlot) *id32 { return &s.index }
 
 // hexID reads s as 64 lower-case hex digits (the form kratosauth's keys
 // and index names have, and the one TakeIndex gives back).
@@ -61,14 +136,30 @@ func hexID(s string) (id id32, ok bool) {
 	if len(s) != 64 {
 		return id, false
 	}
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+	for i := range id {
+		hi, lo := hexValue[s[2*i]], hexValue[s[2*i+1]]
+		if hi|lo > 0xf {
 			return id, false
 		}
+		id[i] = hi<<4 | lo
 	}
-	_, err := hex.Decode(id[:], []byte(s))
-	return id, err == nil
+	return id, true
 }
+
+// hexValue is the value of each lower-case hex digit, 0xff for any other
+// byte.
+var hexValue = func() (t [256]byte) {
+	for i := range t {
+		t[i] = 0xff
+	}
+	for c := '0'; c <= '9'; c++ {
+		t[c] = byte(c - '0')
+	}
+	for c := 'a'; c <= 'f'; c++ {
+		t[c] = byte(c - 'a' + 10)
+	}
+	return t
+}()
 
 // nameID is an index name's id; names are never given back, so any other
 // form is hashed.
@@ -103,13 +194,16 @@ func (m *memIndex) add(index, key string, ttl time.Duration) (evicted []string, 
 	k, foreign := keyID(key)
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if m.closed {
+		return nil, errClosed
+	}
 	if end, ok := m.holds[ix]; ok {
 		if now < end {
 			return nil, ErrIndexHeld
 		}
 		delete(m.holds, ix)
 	}
-	if s, ok := m.byKey[k]; ok {
+	if _, s := m.find(m.keys, &k, keyOf); s != 0 {
 		sl := &m.slots[s]
 		if sl.index == ix {
 			sl.exp = max(sl.exp, exp)
@@ -125,7 +219,7 @@ func (m *memIndex) add(index, key string, ttl time.Duration) (evicted []string, 
 		}
 		m.remove(s)
 	}
-	for len(m.byKey) >= m.maxKeys {
+	for m.count >= m.maxKeys {
 		o := m.oldest
 		if m.slots[o].exp > now {
 			evicted = append(evicted, m.keyString(m.slots[o].key))
@@ -141,12 +235,15 @@ func (m *memIndex) add(index, key string, ttl time.Duration) (evicted []string, 
 	s := m.alloc()
 	sl := &m.slots[s]
 	*sl = indexSlot{key: k, index: ix, exp: exp}
-	if head, ok := m.idents[ix]; ok {
+	p, head := m.find(m.names, &ix, indexOf)
+	if head != 0 {
 		sl.next = head
 		m.slots[head].prev = s
 	}
-	m.idents[ix] = s
-	m.byKey[k] = s
+	m.names[p] = s
+	p, _ = m.find(m.keys, &k, keyOf)
+	m.keys[p] = s
+	m.count++
 	if foreign {
 		m.foreign[k] = key
 	}
@@ -161,8 +258,12 @@ func (m *memIndex) take(index string, hold time.Duration) []string {
 	ix := nameID(index)
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if m.closed {
+		return nil
+	}
 	var out []string
-	for s := m.idents[ix]; s != 0; {
+	_, head := m.find(m.names, &ix, indexOf)
+	for s := head; s != 0; {
 		next := m.slots[s].next
 		if m.slots[s].exp > now {
 			out = append(out, m.keyString(m.slots[s].key))
@@ -189,27 +290,31 @@ func (m *memIndex) alloc() int32 {
 		m.free = m.slots[s].next
 		return s
 	}
-	m.slots = append(m.slots, indexSlot{})
-	return int32(len(m.slots) - 1)
+	m.used++ // count < maxKeys, so a free slot or an unused one is left
+	return m.used
 }
 
-// remove takes slot s out of its index, the age list and the key map, and
-// frees it.
+// remove takes slot s out of its index, the age list and the key table,
+// and frees it.
 func (m *memIndex) remove(s int32) {
 	sl := &m.slots[s]
-	switch {
-	case sl.prev != 0:
+	if sl.prev != 0 {
 		m.slots[sl.prev].next = sl.next
-	case sl.next != 0:
-		m.idents[sl.index] = sl.next
-	default:
-		delete(m.idents, sl.index)
+	} else { // the index's newest key
+		p, _ := m.find(m.names, &sl.index, indexOf)
+		if sl.next != 0 {
+			m.names[p] = sl.next
+		} else {
+			m.erase(m.names, p, indexOf)
+		}
 	}
 	if sl.next != 0 {
 		m.slots[sl.next].prev = sl.prev
 	}
 	m.unlinkAge(s)
-	delete(m.byKey, sl.key)
+	p, _ := m.find(m.keys, &sl.key, keyOf)
+	m.erase(m.keys, p, keyOf)
+	m.count--
 	if len(m.foreign) > 0 {
 		delete(m.foreign, sl.key)
 	}
@@ -247,5 +352,5 @@ func (m *memIndex) unlinkAge(s int32) {
 func (m *memIndex) len() int {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return len(m.byKey)
+	return m.count
 }

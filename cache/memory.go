@@ -195,6 +195,7 @@ func (m *Memory) Stats() Stats {
 // process's pool of chunks).
 func (m *Memory) Close() error {
 	m.c.Reset()
+	m.index.close()
 	return nil
 }
 
