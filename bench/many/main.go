@@ -28,6 +28,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	_ "net/http/pprof"
 	"os"
 	"strconv"
 	"strings"
@@ -50,6 +51,7 @@ func main() {
 	cacheMB := flag.Int("cache-mb", 0, "WithCacheSizeMB (app); 0: the default")
 	conc := flag.Int("c", 32, "concurrent requests (warm)")
 	maxDur := flag.Duration("max-duration", 30*time.Minute, "exit after this long (servers)")
+	pprofAddr := flag.String("pprof", "", "serve net/http/pprof on this loopback address (app, bare)")
 	flag.Parse()
 	if *role != "warm" {
 		if host, _, err := net.SplitHostPort(*addr); err != nil || !net.ParseIP(host).IsLoopback() {
@@ -90,6 +92,12 @@ func main() {
 		return
 	default:
 		log.Fatalf("many: unknown -role %q", *role)
+	}
+	if *pprofAddr != "" {
+		if host, _, err := net.SplitHostPort(*pprofAddr); err != nil || !net.ParseIP(host).IsLoopback() {
+			log.Fatalf("many: -pprof %q must be a loopback address", *pprofAddr)
+		}
+		go func() { log.Print(http.ListenAndServe(*pprofAddr, nil)) }() // DefaultServeMux: net/http/pprof's
 	}
 	srv := &http.Server{Addr: *addr, Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	log.Fatal(srv.ListenAndServe())
