@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/singleflight"
@@ -28,6 +29,7 @@ type Authenticator struct {
 	namespace  string // sets this Authenticator's cache keys apart in a shared store
 	ownsStore  bool
 	inflight   singleflight.Group
+	calls      atomic.Uint64 // names the calls of callers that may not share one (fetchShared)
 	writeLocks writeLocks
 	hot        *hotCache // nil unless the store is the default one
 	loginURL   string    // browser URL + /self-service/login/browser
@@ -157,7 +159,7 @@ func (a *Authenticator) authenticate(r *http.Request) (authResult, error) {
 		return authResult{}, a.withRedirect(r, err)
 	}
 	key := cred.digest(a.namespace)
-	cached, state := a.lookup(&key, time.Now())
+	cached, state, rev := a.lookup(&key, time.Now())
 	switch state {
 	case cacheHit:
 		return authResult{session: cached, cache: CacheHit}, nil
@@ -167,7 +169,7 @@ func (a *Authenticator) authenticate(r *http.Request) (authResult, error) {
 	if !cred.sendable() {
 		return authResult{}, a.withRedirect(r, &Error{Kind: ErrInvalidSession, Cause: errMalformedCredential})
 	}
-	res, err := a.fetchShared(r.Context(), key, cred)
+	res, err := a.fetchShared(r.Context(), key, rev, cred)
 	if err != nil {
 		// Only Kratos' own failure may fall back on the stale session: never
 		// a refusal, and never a client that hung up.
@@ -234,13 +236,49 @@ func (a *Authenticator) HandleError(w http.ResponseWriter, r *http.Request, err 
 	a.cfg.errorHandler(w, r, err)
 }
 
-// fetchShared makes one whoami call per credential at a time. The call runs
+// fetchShared makes one whoami call per credential and revision (the
+// revocation the caller saw in the cache) at a time. The call runs
 // detached from any one caller's context, bounded by the configured timeout,
 // so a client that goes away does not fail the others waiting on it; that
 // client itself gets ErrCanceled.
-func (a *Authenticator) fetchShared(ctx context.Context, key digest, cred credential) (authResult, error) {
+//
+// A caller that did not start the call gets its admission only when the
+// store accepted it (or there is no store): the store refuses an answer
+// when a revocation of the key came after its ticket, but a revocation the
+// caller cannot see in its revision (an identity eviction, which marks
+// only the keys already indexed; a marker it could not read) may still
+// have come between the call's start and the caller's. The callers left in
+// doubt by one call share a second call, which starts after each of them
+// did (no one else can join it), so its answer is theirs whatever the
+// store says: a credential costs Kratos one call at a time even while the
+// store is down.
+func (a *Authenticator) fetchShared(ctx context.Context, key digest, rev revision, cred credential) (authResult, error) {
+	flight := string(key[:])
+	if rev != (revision{}) {
+		flight += string(rev[:])
+	}
+	res, shared, err := a.fetchFlight(ctx, key, flight, cred)
+	if err != nil || !shared || res.trusted {
+		return res.authResult, err
+	}
+	res, _, err = a.fetchFlight(ctx, key, flight+"\x00after\x00"+strconv.FormatUint(res.call, 10), cred)
+	return res.authResult, err
+}
+
+// flightAnswer is a whoami call's answer; trusted: it was cached, or there
+// is no store (see fetchShared); call numbers the call, for the second call
+// of the callers it leaves in doubt.
+type flightAnswer struct {
+	authResult
+	trusted bool
+	call    uint64
+}
+
+// fetchFlight runs or joins the whoami call named flight; shared reports
+// that the answer is another caller's call's.
+func (a *Authenticator) fetchFlight(ctx context.Context, key digest, flight string, cred credential) (res flightAnswer, shared bool, err error) {
 	cache := CacheShared // unless this request's own call runs
-	ch := a.inflight.DoChan(string(key[:]), func() (any, error) {
+	ch := a.inflight.DoChan(flight, func() (any, error) {
 		cache = CacheMiss // read after the result arrives: the channel orders it
 		// The ticket is taken before Kratos is asked: a revocation after
 		// this point, on any replica, keeps the answer out of the cache.
@@ -248,31 +286,32 @@ func (a *Authenticator) fetchShared(ctx context.Context, key digest, cred creden
 		callCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.cfg.timeout)
 		defer cancel()
 		res, cacheFor, err := a.whoami(callCtx, cred)
+		trusted := a.cfg.store == nil
 		switch {
 		case err == nil:
 			if cacheable {
-				a.store(&key, res.session, cacheFor, ticket)
+				trusted = a.store(&key, res.session, cacheFor, ticket)
 			}
 		case errors.Is(err, ErrInvalidSession), errors.Is(err, ErrAAL2Required):
 			a.forget(&key, err)
 		}
-		return res, err
+		return flightAnswer{authResult: res, trusted: trusted, call: a.calls.Add(1)}, err
 	})
 	select {
-	case res := <-ch:
+	case r := <-ch:
 		// select picks at random when the answer and the hang-up are both
 		// there: the hang-up wins, so a gone client's handler never runs.
 		if ctx.Err() != nil {
-			return authResult{}, &Error{Kind: ErrCanceled, Cause: context.Cause(ctx)}
+			return flightAnswer{}, false, &Error{Kind: ErrCanceled, Cause: context.Cause(ctx)}
 		}
-		if res.Err != nil {
-			return authResult{cache: cache}, res.Err
+		if r.Err != nil {
+			return flightAnswer{authResult: authResult{cache: cache}}, false, r.Err
 		}
-		out := res.Val.(authResult)
+		out := r.Val.(flightAnswer)
 		out.cache = cache
-		return out, nil
+		return out, cache == CacheShared, nil
 	case <-ctx.Done():
-		return authResult{}, &Error{Kind: ErrCanceled, Cause: context.Cause(ctx)}
+		return flightAnswer{}, false, &Error{Kind: ErrCanceled, Cause: context.Cause(ctx)}
 	}
 }
 

@@ -84,6 +84,11 @@ func TestNewValidatesConfiguration(t *testing.T) {
 		{"bad browser URL", "http://kratos", []kratosauth.Option{kratosauth.WithBrowserURL("javascript:alert(1)")}},
 		{"bad app URL", "http://kratos", []kratosauth.Option{kratosauth.WithAppURL("//evil.example")}},
 		{"app URL with fragment", "http://kratos", []kratosauth.Option{kratosauth.WithAppURL("https://app#x")}},
+		// Origins are compared in ASCII (origin.Key): a non-ASCII host would
+		// match no redirect target, silently.
+		{"non-ASCII browser URL", "http://kratos", []kratosauth.Option{kratosauth.WithBrowserURL("https://\u212auth.example")}},
+		{"non-ASCII app URL", "http://kratos", []kratosauth.Option{kratosauth.WithAppURL("https://b\u0130lling.example")}},
+		{"non-ASCII public URL", "http://kr\u0430tos", nil},
 		{"negative TTL", "http://kratos", []kratosauth.Option{kratosauth.WithCacheTTL(-time.Second)}},
 		{"zero timeout", "http://kratos", []kratosauth.Option{kratosauth.WithTimeout(0)}},
 		{"bad cookie name", "http://kratos", []kratosauth.Option{kratosauth.WithCookieName("a b")}},

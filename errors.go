@@ -60,7 +60,9 @@ type Error struct {
 	// step-up login for ErrAAL2Required, and empty for ErrForbidden and
 	// ErrUnavailable.
 	RedirectTo string
-	// RetryAfter is Kratos' Retry-After on a 429, zero otherwise.
+	// RetryAfter is how long to wait before asking again, when known:
+	// Kratos' Retry-After on a 429, or the time until kratosjwt may read
+	// its JWKS again; zero otherwise.
 	RetryAfter time.Duration
 }
 

@@ -1,6 +1,6 @@
 package kratosauth_test
 
-// Regression tests for the adversarial review (issue #9): each pins one way
+// Regression tests for an adversarial review: each pins one way
 // the library failed open, and failed before its fix.
 
 import (

@@ -44,7 +44,7 @@ func cacheFilled(t *testing.T, n, identities int) (*Authenticator, []digest) {
 		tk, ok := a.begin(&keys[i])
 		require.True(t, ok)
 		a.store(&keys[i], fillSession(i%identities), -1, tk)
-		_, state := a.lookup(&keys[i], time.Now())
+		_, state, _ := a.lookup(&keys[i], time.Now())
 		require.Equal(t, cacheHit, state, "session %d was not cached", i)
 		if i >= 300 {
 			for range 3 {
@@ -60,7 +60,7 @@ func cacheFilled(t *testing.T, n, identities int) (*Authenticator, []digest) {
 // evicts instead.
 func TestFullCacheKeepsCaching(t *testing.T) {
 	a, keys := cacheFilled(t, 20_000, 20_000)
-	_, state := a.lookup(&keys[0], time.Now())
+	_, state, _ := a.lookup(&keys[0], time.Now())
 	assert.Equal(t, cacheMiss, state, "the oldest went to make room")
 	assert.Positive(t, a.hot.len())
 }
@@ -73,7 +73,7 @@ func TestInvalidateIdentityAfterEvictions(t *testing.T) {
 	a, keys := cacheFilled(t, 10_000, identities)
 	served := 0
 	for i := range keys {
-		if _, state := a.lookup(&keys[i], time.Now()); state == cacheHit {
+		if _, state, _ := a.lookup(&keys[i], time.Now()); state == cacheHit {
 			served++
 		}
 	}
@@ -82,7 +82,7 @@ func TestInvalidateIdentityAfterEvictions(t *testing.T) {
 		require.NoError(t, a.InvalidateIdentity(context.Background(), fillSession(i).Identity.ID))
 	}
 	for i := range keys {
-		_, state := a.lookup(&keys[i], time.Now())
+		_, state, _ := a.lookup(&keys[i], time.Now())
 		assert.NotEqual(t, cacheHit, state, "session %d of identity %d is still served", i, i%identities)
 	}
 }

@@ -53,7 +53,7 @@ func (a *Authenticator) InvalidateIdentity(ctx context.Context, identityID strin
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	keys, err := idx.TakeIndex(a.identityIndex(identityID), a.cfg.cacheTTL+a.ticketMaxAge())
+	keys, err := idx.TakeIndex(a.identityIndex(identityID), a.cfg.cacheTTL+ticketMaxAge)
 	if err != nil {
 		a.cfg.logger.LogAttrs(ctx, slog.LevelWarn, "kratosauth: identity eviction failed: index unavailable",
 			slog.String("identity_id", identityID), slog.String("error", err.Error()))

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/kratosauth/kratosauth/cache"
+	"github.com/kratosauth/kratosauth/internal/origin"
 )
 
 const (
@@ -67,7 +68,9 @@ type config struct {
 
 // WithBrowserURL sets the URL browsers use to reach Kratos' public API,
 // used for login and step-up redirects. Use it when the app calls Kratos on
-// an internal address. Default: the public URL given to New.
+// an internal address. Its host is ASCII (an internationalised name in its
+// xn-- form), as for every URL given to kratosauth. Default: the public URL
+// given to New.
 func WithBrowserURL(rawURL string) Option {
 	return func(c *config) error {
 		u, err := parseBaseURL("browser URL", rawURL)
@@ -106,16 +109,21 @@ func WithCookieName(name string) Option {
 	}
 }
 
+// maxCacheDuration bounds the cache's durations, so that no deadline or
+// fence computed from them overflows (nanoseconds since 1970, or
+// microseconds in a 16-digit Redis fence).
+const maxCacheDuration = 365 * 24 * time.Hour
+
 // WithCacheTTL sets how long a valid session is served from the cache. An
 // entry never outlives the session's expires_at or Kratos'
 // Ory-Session-Cache-For header. Zero disables the cache (and cannot be
 // combined with the other cache options). A revoked session is still
-// accepted for up to this long unless Invalidate is called.
+// accepted for up to this long unless Invalidate is called. At most a year.
 // Default: DefaultCacheTTL (1 minute).
 func WithCacheTTL(ttl time.Duration) Option {
 	return func(c *config) error {
-		if ttl < 0 {
-			return fmt.Errorf("kratosauth: WithCacheTTL: negative duration %s", ttl)
+		if ttl < 0 || ttl > maxCacheDuration {
+			return fmt.Errorf("kratosauth: WithCacheTTL: duration must be between 0 and %s, got %s", maxCacheDuration, ttl)
 		}
 		c.cacheTTL = ttl
 		return nil
@@ -159,12 +167,12 @@ func WithCacheSizeMB(mb int) Option {
 // Within the deadline nothing changes; past it Kratos is asked first, and
 // the stale session is used only if that fails with ErrUnavailable. It is
 // never used past the session's expires_at. The trade-off: during an outage,
-// a session revoked up to TTL + grace ago is still accepted.
-// Default: 0 (off).
+// a session revoked up to TTL + grace ago is still accepted. At most a
+// year. Default: 0 (off).
 func WithStaleIfError(grace time.Duration) Option {
 	return func(c *config) error {
-		if grace < 0 {
-			return fmt.Errorf("kratosauth: WithStaleIfError: negative duration %s", grace)
+		if grace < 0 || grace > maxCacheDuration {
+			return fmt.Errorf("kratosauth: WithStaleIfError: duration must be between 0 and %s, got %s", maxCacheDuration, grace)
 		}
 		c.staleGrace = grace
 		return nil
@@ -178,11 +186,11 @@ func WithStaleIfError(grace time.Duration) Option {
 // into a valid one (a login issues a new cookie or token), so the trade-off
 // is only memory: one small entry per refused credential. It does not help
 // against floods of distinct garbage credentials; rate-limit those in front.
-// Default: 0 (off).
+// At most a year. Default: 0 (off).
 func WithNegativeCacheTTL(ttl time.Duration) Option {
 	return func(c *config) error {
-		if ttl < 0 {
-			return fmt.Errorf("kratosauth: WithNegativeCacheTTL: negative duration %s", ttl)
+		if ttl < 0 || ttl > maxCacheDuration {
+			return fmt.Errorf("kratosauth: WithNegativeCacheTTL: duration must be between 0 and %s, got %s", maxCacheDuration, ttl)
 		}
 		c.negativeTTL = ttl
 		return nil
@@ -204,7 +212,9 @@ func WithHTTPClient(client *http.Client) Option {
 }
 
 // WithTimeout bounds each whoami call; when it passes, the request fails
-// with ErrUnavailable. Default: DefaultTimeout (5 seconds).
+// with ErrUnavailable. An answer that takes longer than DefaultTimeout is
+// served but not cached (so that the cache's revocations never depend on
+// each replica's timeout). Default: DefaultTimeout (5 seconds).
 func WithTimeout(d time.Duration) Option {
 	return func(c *config) error {
 		if d <= 0 {
@@ -337,6 +347,9 @@ func parseBaseURL(what, raw string) (*url.URL, error) {
 	}
 	if _, port, err := net.SplitHostPort(u.Host); err == nil && port == "" {
 		return nil, fmt.Errorf("kratosauth: invalid %s %q: empty port", what, raw)
+	}
+	if _, ok := origin.Key(u.Scheme, u.Host); !ok {
+		return nil, fmt.Errorf("kratosauth: invalid %s %q: want an ASCII host (an internationalised name in its xn-- form)", what, raw)
 	}
 	u.Path = strings.TrimRight(u.Path, "/")
 	u.RawPath = ""

@@ -1,7 +1,6 @@
 package kratosauth
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -132,8 +131,8 @@ func HasRole(path, role string) Predicate {
 }
 
 // MetadataPublicWhere holds when the value at path in the identity's
-// metadata_public decodes into T (see MetadataPublic) and test returns
-// true for it:
+// metadata_public decodes into T, one way only (see MetadataPublic), and
+// test returns true for it:
 //
 //	kratosauth.MetadataPublicWhere("plan", func(p string) bool { return p == "pro" })
 //	kratosauth.MetadataPublicWhere("limits.seats", func(n int) bool { return n > 0 })
@@ -152,9 +151,17 @@ func MetadataPublicWhere[T any](path string, test func(T) bool) Predicate {
 
 // MetadataPublic decodes the value at path in the identity's
 // metadata_public into T. path is object keys joined by dots ("roles",
-// "org.roles"); "" is the whole document. Keys match exactly, and a key
-// given twice on the path is an error, as is a value that does not decode
-// into T: metadata that could be read two ways is not read.
+// "org.roles"); "" is the whole document. Metadata that could be read two
+// ways is not read: keys match exactly, and it is an error when
+//
+//   - an object on the path, or anywhere in the value at path, has a key
+//     twice or two keys equal under case folding ("plan" and "Plan");
+//   - the value does not decode into T, or decodes only by encoding/json's
+//     leniency: null for a type that cannot be nil, a member matching a
+//     field of a struct only by case ("Plan" for `json:"plan"`), an array
+//     longer or shorter than T's.
+//
+// Members a struct has no field for are not read.
 func MetadataPublic[T any](s *Session, path string) (T, error) {
 	keys, err := splitPath(path)
 	if err != nil {
@@ -173,7 +180,7 @@ func metadataAt[T any](s *Session, keys []string) (T, error) {
 	if err != nil {
 		return v, fmt.Errorf("kratosauth: metadata_public: %w", err)
 	}
-	if err := json.Unmarshal(raw, &v); err != nil {
+	if err := strictjson.Decode(raw, &v); err != nil {
 		return v, fmt.Errorf("kratosauth: metadata_public: %w", err)
 	}
 	return v, nil

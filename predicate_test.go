@@ -102,6 +102,7 @@ func TestPredicates(t *testing.T) {
 				"Admin":                withMeta(`{"roles":["Admin"]}`),
 				"twice, once as admin": withMeta(`{"roles":["user"],"roles":["admin"]}`),
 				"twice, escaped":       withMeta(`{"roles":["admin"],"\u0072oles":["user"]}`),
+				"and Roles beside it":  withMeta(`{"roles":["admin"],"Roles":["user"]}`),
 				"an array":             withMeta(`["admin"]`),
 				"in traits only":       session(kratosauthtest.WithTraits(map[string]any{"roles": []string{"admin"}})),
 			}},
@@ -198,4 +199,66 @@ func TestHasRoleAllocatesNothing(t *testing.T) {
 	p := kratosauth.HasRole("roles", "admin")
 	require.True(t, p.Test(s))
 	assert.Zero(t, testing.AllocsPerRun(100, func() { p.Test(s) }))
+}
+
+type billing struct {
+	Plan  string `json:"plan"`
+	Seats int    `json:"seats"`
+}
+
+// MetadataPublicWhere and MetadataPublic read the whole value at their
+// path one way only: metadata that encoding/json (case-insensitive keys,
+// the last duplicate wins, null as the zero value) would read otherwise
+// than an exact reader is not read, and the predicate is false.
+func TestMetadataPublicIsReadOneWayOnly(t *testing.T) {
+	withMeta := func(raw string) *kratosauth.Session {
+		s := kratosauthtest.NewSession()
+		s.Identity.MetadataPublic = json.RawMessage(raw)
+		return s
+	}
+	pro := kratosauth.MetadataPublicWhere("billing", func(b billing) bool { return b.Plan == "pro" })
+	proPath := kratosauth.MetadataPublicWhere("billing.plan", func(p string) bool { return p == "pro" })
+	notPro := kratosauth.MetadataPublicWhere("billing.plan", func(p string) bool { return p != "pro" })
+	secondSlotFree := kratosauth.MetadataPublicWhere("slots", func(s [2]int) bool { return s[1] == 0 })
+	anyMap := kratosauth.MetadataPublicWhere("billing", func(m map[string]any) bool { return m["plan"] == "pro" })
+
+	for _, tc := range []struct {
+		name, meta string
+		p          kratosauth.Predicate
+	}{
+		{"keys differing by case", `{"billing":{"plan":"free","Plan":"pro"}}`, pro},
+		{"keys differing by case, into a map", `{"billing":{"plan":"pro","Plan":"free"}}`, anyMap},
+		{"duplicate key", `{"billing":{"plan":"free","plan":"pro"}}`, pro},
+		{"duplicate key, escaped", `{"billing":{"plan":"free","\u0070lan":"pro"}}`, pro},
+		{"a member matching its field by case only", `{"billing":{"Plan":"pro"}}`, pro},
+		{"a member matching its field by Unicode folding", `{"billing":{"plan":"pro","\u017featS":3}}`, pro}, // "ſ" folds to "s"
+		{"ambiguous keys deeper in the subtree", `{"billing":{"plan":"pro","limits":{"a":1,"A":2}}}`, pro},
+		{"a key of the path twice by case", `{"billing":{"plan":"pro"},"Billing":{"plan":"free"}}`, pro},
+		{"a sibling of the path's last key by case", `{"billing":{"plan":"pro","Plan":"free"}}`, proPath},
+		{"null for a string", `{"billing":{"plan":null}}`, notPro},
+		{"null for a struct", `{"billing":null}`, kratosauth.MetadataPublicWhere("billing", func(b billing) bool { return b.Plan != "pro" })},
+		{"an array too short", `{"slots":[1]}`, secondSlotFree},
+		{"an array too long", `{"slots":[1,0,5]}`, secondSlotFree},
+	} {
+		s := withMeta(tc.meta)
+		assert.False(t, tc.p.Test(s), "%s: %s holds for %s", tc.name, tc.p, tc.meta)
+	}
+
+	for _, meta := range []string{
+		`{"billing":{"plan":"pro","seats":3}}`,
+		`{"billing":{"plan":"pro","currency":"EUR"},"Other":1,"other":2}`, // a member billing does not have is not read; nor are siblings off the path
+	} {
+		assert.True(t, pro.Test(withMeta(meta)), meta)
+		assert.True(t, proPath.Test(withMeta(meta)), meta)
+		assert.True(t, anyMap.Test(withMeta(meta)), meta)
+	}
+	assert.True(t, secondSlotFree.Test(withMeta(`{"slots":[1,0]}`)))
+
+	_, err := kratosauth.MetadataPublic[billing](withMeta(`{"billing":{"plan":"free","Plan":"pro"}}`), "billing")
+	assert.Error(t, err)
+	_, err = kratosauth.MetadataPublic[string](withMeta(`{"plan":null}`), "plan")
+	assert.Error(t, err)
+	b, err := kratosauth.MetadataPublic[*billing](withMeta(`{"billing":null}`), "billing")
+	assert.NoError(t, err, "null where the type has a pointer")
+	assert.Nil(t, b)
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -183,4 +184,58 @@ func TestRefusalFencesEarlierAdmits(t *testing.T) {
 			assert.Equal(t, "invalid", check(r2, alice), "the admission from before the refusal was cached")
 		})
 	}
+}
+
+// A request that starts after a logout does not share a whoami call that
+// started before it: that call's answer may predate the logout. (The
+// fence keeps such an answer out of the cache; this keeps it from the
+// requests that come after the revocation.)
+func TestRequestAfterRevocationDoesNotJoinEarlierCall(t *testing.T) {
+	for name, shared := range map[string]bool{"same replica": false, "other replica": true} {
+		t.Run(name, func(t *testing.T) {
+			kratos := kratosauthtest.NewServer(t)
+			store := newBigCache(t)
+			held := newHeldAnswers()
+			opts := []kratosauth.Option{kratosauth.WithCache(store), kratosauth.WithLogger(discard)}
+			r2 := newAuth(t, kratos.URL, append(opts, kratosauth.WithHTTPClient(&http.Client{Transport: held}))...)
+			r1 := r2
+			if shared {
+				r1 = newAuth(t, kratos.URL, opts...)
+			}
+			alice := kratos.Login()
+
+			deliver := startHeld(t, r2, held, alice) // admitted by Kratos, answer on its way
+			require.NoError(t, invalidate(r1, alice))
+			kratos.Revoke(alice)
+			after := make(chan string, 1)
+			go func() { after <- check(r2, alice) }()
+			select {
+			case got := <-after:
+				assert.Equal(t, "invalid", got)
+			case <-time.After(3 * time.Second):
+				t.Error("the request after the logout waited for the call from before it")
+			}
+			assert.Equal(t, "ok", deliver())
+		})
+	}
+}
+
+// Callers that cannot trust a shared answer (here: the store is down, so
+// nothing is cached) share one second call: Kratos gets at most two calls
+// for a burst on one credential, not one per request.
+func TestDoubtfulJoinersShareOneCall(t *testing.T) {
+	kratos := kratosauthtest.NewServer(t)
+	a := newAuth(t, kratos.URL, kratosauth.WithCache(downStore{}), kratosauth.WithLogger(discard))
+	alice := kratos.Login()
+	kratos.Fail(kratosauthtest.Slow(200 * time.Millisecond))
+	var wg sync.WaitGroup
+	for range 50 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			assert.Equal(t, "ok", check(a, alice))
+		}()
+	}
+	wg.Wait()
+	assert.LessOrEqual(t, kratos.Calls(), 2, "each doubtful caller asked Kratos on its own")
 }

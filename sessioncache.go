@@ -59,64 +59,72 @@ const (
 	refusedInvalidated = 'i' // Invalidate was called (logout)
 )
 
+// A revision is the refusal marker a lookup saw (zero: none): which
+// revocation of the key, if any, a request knows of. A request that saw
+// one never shares a whoami call with one that saw another (fetchShared),
+// so no request that starts after a revocation gets an answer fetched
+// before it.
+type revision [entryHeaderLen + 2]byte
+
 // lookup returns the state of key's entry and, for cacheHit and cacheStale,
-// its session.
-func (a *Authenticator) lookup(key *digest, now time.Time) (*Session, cacheState) {
+// its session, and the revision it saw.
+func (a *Authenticator) lookup(key *digest, now time.Time) (*Session, cacheState, revision) {
 	if a.hot == nil {
-		s, state, _, _ := a.lookupStore(key, now)
-		return s, state
+		s, state, _, _, rev := a.lookupStore(key, now)
+		return s, state, rev
 	}
 	if s, ok := a.hot.get(key, now); ok {
-		return s, cacheHit
+		return s, cacheHit, revision{}
 	}
 	sk := key.storeKey()
 	t, _ := a.cfg.store.Begin(sk) // the default store's: a clock read
-	s, state, deadline, size := a.lookupStoreKey(sk, now)
+	s, state, deadline, size, rev := a.lookupStoreKey(sk, now)
 	if state == cacheHit && a.hot.admits(key, size) {
 		a.promote(key, s, deadline, size, t)
 	}
-	return s, state
+	return s, state, rev
 }
 
 // lookupStore is lookup in the Store alone; deadline is a hit's, size the
 // estimated memory of its decoded session.
-func (a *Authenticator) lookupStore(key *digest, now time.Time) (s *Session, state cacheState, deadline time.Time, size int32) {
+func (a *Authenticator) lookupStore(key *digest, now time.Time) (s *Session, state cacheState, deadline time.Time, size int32, rev revision) {
 	if a.cfg.store == nil {
-		return nil, cacheMiss, deadline, 0
+		return nil, cacheMiss, deadline, 0, rev
 	}
 	return a.lookupStoreKey(key.storeKey(), now)
 }
 
 // lookupStoreKey is lookupStore of the Store key sk.
-func (a *Authenticator) lookupStoreKey(sk string, now time.Time) (s *Session, state cacheState, deadline time.Time, size int32) {
+func (a *Authenticator) lookupStoreKey(sk string, now time.Time) (s *Session, state cacheState, deadline time.Time, size int32, rev revision) {
 	e, err := a.cfg.store.Get(sk)
 	if err != nil {
 		if !errors.Is(err, cache.ErrNotFound) {
 			a.warn("kratosauth: session cache read failed", err)
 		}
-		return nil, cacheMiss, deadline, 0
+		return nil, cacheMiss, deadline, 0, rev
 	}
 	if len(e) == entryHeaderLen+2 && e[entryHeaderLen] == entryRefusal {
+		copy(rev[:], e)
 		if now.UnixNano() >= int64(binary.BigEndian.Uint64(e)) {
-			return nil, cacheMiss, deadline, 0
+			return nil, cacheMiss, deadline, 0, rev
 		}
 		if e[entryHeaderLen+1] == refusedInvalidated {
-			return nil, cacheNoStore, deadline, 0
+			return nil, cacheNoStore, deadline, 0, rev
 		}
-		return nil, cacheRefused, deadline, 0
+		return nil, cacheRefused, deadline, 0, rev
 	}
 	if s, ok := decodeEntry(e, now); ok {
-		return s, cacheHit, time.Unix(0, int64(binary.BigEndian.Uint64(e))), sessionBytes(len(e))
+		return s, cacheHit, time.Unix(0, int64(binary.BigEndian.Uint64(e))), sessionBytes(len(e)), rev
 	}
 	if a.cfg.staleGrace > 0 {
 		// Past the deadline: usable only while Kratos is down, for at most
 		// the grace period and never past the session's own expiry, nor its
 		// token's (WithTokenizeAs).
 		if s, ok := decodeEntry(e, now.Add(-a.cfg.staleGrace)); ok && now.Before(s.ExpiresAt) && tokenUsable(s.Tokenized, now) {
-			return s, cacheStale, deadline, 0
+			return s, cacheStale, deadline, 0, rev
 		}
 	}
-	return nil, cacheMiss, deadline, 0
+	return nil, cacheMiss, deadline, 0, rev
 }
 
 // writeLocks make "check the Store, then write both tiers" atomic against a
@@ -160,13 +168,14 @@ func (a *Authenticator) dropEvicted(storeKey string) {
 	}
 }
 
-// ticketSlack is how long, after its whoami call's timeout, an answer may
-// still be cached: the index and cache writes take the store's own (short)
-// timeouts. A later write is refused (cache.ErrFenced): it is only a miss.
-const ticketSlack = time.Second
-
-// ticketMaxAge bounds how old a ticket may be when its answer is cached.
-func (a *Authenticator) ticketMaxAge() time.Duration { return a.cfg.timeout + ticketSlack }
+// ticketMaxAge bounds how old a ticket may be when its answer is cached,
+// and so how long a revocation's record must outlive its fence. It is one
+// constant, not this Authenticator's timeout: replicas sharing a store may
+// differ in options (a rolling deploy), and every replica's tickets must
+// end before any replica's records do. It leaves the default timeout a
+// second for the index and cache writes; a slower answer is served, not
+// cached (cache.ErrFenced is only a miss).
+const ticketMaxAge = DefaultTimeout + time.Second
 
 // begin takes the store's ticket for an answer about to be fetched for key;
 // false when there is no store or it failed (the answer is then not cached).
@@ -185,8 +194,9 @@ func (a *Authenticator) begin(key *digest) (cache.Ticket, bool) {
 // store caches s, fetched under ticket t, until the earliest of the
 // configured TTL, the session's expiry and Kratos' Ory-Session-Cache-For
 // (cacheFor < 0: not sent). The store refuses it when the key was revoked
-// after t was issued: then s may predate a logout, and is not cached.
-func (a *Authenticator) store(key *digest, s *Session, cacheFor time.Duration, t cache.Ticket) {
+// after t was issued: then s may predate a logout, and is not cached. It
+// reports whether the store accepted s.
+func (a *Authenticator) store(key *digest, s *Session, cacheFor time.Duration, t cache.Ticket) bool {
 	defer a.writeLocks.lock(key)()
 	now := time.Now()
 	ttl := a.cfg.cacheTTL
@@ -195,36 +205,40 @@ func (a *Authenticator) store(key *digest, s *Session, cacheFor time.Duration, t
 	}
 	ttl = min(ttl, s.ExpiresAt.Sub(now))
 	if ttl <= 0 {
-		return
+		return false
 	}
 	e, err := encodeEntry(s, now.Add(ttl))
 	if err != nil {
 		a.warn("kratosauth: session cache write failed", err)
-		return
+		return false
 	}
 	// Indexed first: an entry that is in the store, even one whose reply
 	// was lost, is always in its identity's index.
 	if !a.indexSession(key, s, ttl+a.cfg.staleGrace) {
-		return
+		return false
 	}
 	// The store keeps it through the grace period, for stale-if-error.
-	switch err := a.cfg.store.Put(key.storeKey(), e, ttl+a.cfg.staleGrace, t, a.ticketMaxAge()); {
+	switch err := a.cfg.store.Put(key.storeKey(), e, ttl+a.cfg.staleGrace, t, ticketMaxAge); {
 	case errors.Is(err, cache.ErrFenced):
-		return // revoked after the ticket: on this process or another
+		return false // revoked after the ticket: on this process or another
 	case err != nil:
 		a.warn("kratosauth: session cache write failed", err)
-		return
+		return false
 	}
 	if size := sessionBytes(len(e)); a.hot != nil && a.hot.admits(key, size) {
 		a.putHot(key, s, now.Add(ttl), size, t)
 	}
+	return true
 }
 
 // forget ends what the cache holds for key after Kratos refused its
 // credential (err), its stale copy included, so that no later outage can
 // serve it, and fences the key: an admission fetched before this refusal,
-// on any replica, is not cached after it. With the negative cache on, a 401
-// is remembered too.
+// on any replica, is not cached after it. The fence reaches ticketMaxAge
+// ahead: a shared store's clock that steps back by less than that cannot
+// put the refusal before a ticket issued earlier (no answer for the key is
+// cached for those seconds). With the negative cache on, a 401 is
+// remembered too.
 func (a *Authenticator) forget(key *digest, err error) {
 	if a.cfg.store == nil {
 		return
@@ -233,7 +247,7 @@ func (a *Authenticator) forget(key *digest, err error) {
 	if a.cfg.negativeTTL > 0 && errors.Is(err, ErrInvalidSession) {
 		ttl = a.cfg.negativeTTL
 	}
-	_ = a.revoke(key, refusedByKratos, ttl, 0) // a failure is logged
+	_ = a.revoke(key, refusedByKratos, ttl, ticketMaxAge) // a failure is logged
 }
 
 // revoke replaces key's entry with a refusal marker (reason) that readers
@@ -249,7 +263,7 @@ func (a *Authenticator) revoke(key *digest, reason byte, ttl, fence time.Duratio
 	}
 	e := binary.BigEndian.AppendUint64(make([]byte, 0, entryHeaderLen+2), uint64(time.Now().Add(ttl).UnixNano()))
 	e = append(e, entryRefusal, reason)
-	err := a.cfg.store.Revoke(key.storeKey(), e, max(ttl, fence)+a.ticketMaxAge(), fence)
+	err := a.cfg.store.Revoke(key.storeKey(), e, max(ttl, fence)+ticketMaxAge, fence)
 	if err != nil {
 		a.warn("kratosauth: session cache revocation failed; the session may be served from the cache until its entry expires", err)
 	}

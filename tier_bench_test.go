@@ -70,19 +70,20 @@ func BenchmarkCacheHitTiers(b *testing.B) {
 
 // BenchmarkHotTierAdmission measures the hot tier's share of hits under a
 // Zipf-like load (session k asked for about 1/(k+1) as often as session 0)
-// over 200,000 sessions with a 2 MB hot tier (about a thousand sessions):
+// over 100,000 sessions with the default size (128 MB: an 8 MB hot tier,
+// about 4,500 sessions):
 // TinyLFU admission against admitting every session and evicting at random.
 func BenchmarkHotTierAdmission(b *testing.B) {
 	for _, policy := range []string{"tinylfu", "random"} {
 		b.Run(policy, func(b *testing.B) {
-			a, reqs := cachedRequests(b, 200_000, 32)
+			a, reqs := cachedRequests(b, 100_000, DefaultCacheSizeMB)
 			a.hot.admitAll = policy == "random"
 			rng := rand.New(rand.NewPCG(1, 2))
 			logN := math.Log(float64(len(reqs)) + 1)
 			pick := func() *http.Request {
 				return reqs[min(int(math.Exp(rng.Float64()*logN))-1, len(reqs)-1)]
 			}
-			for range 200_000 { // the tier settles
+			for range 100_000 { // the tier settles
 				_, _ = a.Authenticate(pick())
 			}
 			hot, total := 0, 0

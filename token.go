@@ -11,6 +11,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/kratosauth/kratosauth/internal/origin"
 )
 
 // TokenExpiryMargin is how long before its token's exp a tokenized session
@@ -114,7 +116,8 @@ func tokenExpiry(token string) (time.Time, bool) {
 //
 //   - it goes to one of the downstream origins given to NewTokenTransport
 //     (scheme, host and port), so the token never reaches any other host,
-//     a redirect's target included;
+//     a redirect's target included; hosts are compared in ASCII only, so
+//     a non-ASCII host (net/http dials its IDNA form) never gets it;
 //   - it has no Authorization header already: one the caller set is never
 //     overwritten;
 //   - its context has a session with a token.
@@ -122,13 +125,14 @@ func tokenExpiry(token string) (time.Time, bool) {
 // Otherwise it is sent as it is. The token is never logged.
 type TokenTransport struct {
 	base    http.RoundTripper
-	origins map[string]bool // "scheme://host:port", lower case
+	origins map[string]bool // origin.Key of each downstream origin
 }
 
 // NewTokenTransport returns a TokenTransport that sends requests with base
 // (http.DefaultTransport when nil) and adds the session's token to those for
 // the given downstream origins, each "scheme://host[:port]" (http or https;
-// a path of "/" at most). At least one origin is required.
+// a path of "/" at most; an internationalised host in its ASCII xn-- form).
+// At least one origin is required.
 func NewTokenTransport(base http.RoundTripper, downstreamOrigins ...string) (*TokenTransport, error) {
 	if base == nil {
 		base = http.DefaultTransport
@@ -143,26 +147,19 @@ func NewTokenTransport(base http.RoundTripper, downstreamOrigins ...string) (*To
 			u.User != nil || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" {
 			return nil, fmt.Errorf("kratosauth: NewTokenTransport: invalid downstream origin %q: want scheme://host[:port]", o)
 		}
-		t.origins[originKey(u)] = true
+		key, ok := origin.Key(u.Scheme, u.Host)
+		if !ok {
+			return nil, fmt.Errorf("kratosauth: NewTokenTransport: invalid downstream origin %q: want an ASCII host (an internationalised name in its xn-- form) and a port, if any", o)
+		}
+		t.origins[key] = true
 	}
 	return t, nil
-}
-
-// originKey is scheme://host:port in lower case, with the scheme's default
-// port made explicit, so that https://api and https://API:443 are one origin.
-func originKey(u *url.URL) string {
-	scheme := strings.ToLower(u.Scheme)
-	port := u.Port()
-	if port == "" {
-		port = map[string]string{"http": "80", "https": "443"}[scheme]
-	}
-	return scheme + "://" + strings.ToLower(u.Hostname()) + ":" + port
 }
 
 // RoundTrip implements http.RoundTripper. It does not modify req: a request
 // that gets the token is a clone.
 func (t *TokenTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	if req.URL == nil || len(req.Header["Authorization"]) > 0 || !t.origins[originKey(req.URL)] {
+	if req.URL == nil || len(req.Header["Authorization"]) > 0 || !t.listed(req.URL) {
 		return t.base.RoundTrip(req)
 	}
 	s, ok := SessionFromContext(req.Context())
@@ -172,6 +169,11 @@ func (t *TokenTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	out := req.Clone(req.Context())
 	out.Header.Set("Authorization", "Bearer "+s.Tokenized)
 	return t.base.RoundTrip(out)
+}
+
+func (t *TokenTransport) listed(u *url.URL) bool {
+	key, ok := origin.Key(u.Scheme, u.Host)
+	return ok && t.origins[key]
 }
 
 // CloseIdleConnections closes the idle connections of the base transport,

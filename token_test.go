@@ -305,3 +305,42 @@ func TestTokenTransportOriginsIgnoreCaseAndDefaultPorts(t *testing.T) {
 type roundTripFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// TestTokenTransportComparesASCIIHostsOnly: Unicode case folding maps "İ"
+// (U+0130) to "i" and the Kelvin sign (U+212A) to "k", but net/http dials
+// the IDNA form of a non-ASCII host, another domain: such a host must
+// never match a listed origin, and cannot be listed.
+func TestTokenTransportComparesASCIIHostsOnly(t *testing.T) {
+	var got []string
+	tr, err := kratosauth.NewTokenTransport(roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		got = append(got, r.Header.Get("Authorization"))
+		return &http.Response{StatusCode: 200, Body: http.NoBody, Request: r}, nil
+	}), "http://billing.example", "https://keto.example")
+	require.NoError(t, err)
+	ctx := kratosauth.NewContext(context.Background(), &kratosauth.Session{ID: "s", Tokenized: "jwt.of.alice"})
+	for _, target := range []string{
+		"http://b\u0130lling.example/invoices", // "İ": xn--blling-... once net/http converts it
+		"http://B\u0130LLING.EXAMPLE/invoices",
+		"http://b%C4%B0lling.example/invoices",      // the same, escaped
+		"https://\u212aeto.example/relation-tuples", // Kelvin sign
+		"http://billing.example\u3002/invoices",     // ideographic full stop
+	} {
+		got = nil
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
+		require.NoError(t, err, target)
+		_, err = tr.RoundTrip(req)
+		require.NoError(t, err)
+		assert.Equal(t, []string{""}, got, "%s: no token for a non-ASCII host", target)
+	}
+
+	got = nil
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://BILLING.example/invoices", nil)
+	_, err = tr.RoundTrip(req)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"Bearer jwt.of.alice"}, got, "ASCII case still does not matter")
+
+	for _, o := range []string{"http://b\u0130lling.example", "https://\u212aeto.example", "http://b%C4%B0lling.example"} {
+		_, err := kratosauth.NewTokenTransport(nil, o)
+		assert.ErrorContains(t, err, "ASCII", "%s cannot be listed", o)
+	}
+}

@@ -91,10 +91,14 @@ func NewBigCacheWithConfig(cfg bigcache.Config) (*BigCache, error) {
 	return b, nil
 }
 
-// Get implements Store. bigcache returns a fresh copy of the entry.
+// Get implements Store. bigcache returns a fresh copy of the entry. A
+// revoked key whose marker was evicted for room still reads as its marker.
 func (b *BigCache) Get(key string) ([]byte, error) {
 	e, err := b.c.Get(key)
 	if errors.Is(err, bigcache.ErrEntryNotFound) {
+		if m, ok := b.fences.marker(key); ok {
+			return m, nil
+		}
 		return nil, ErrNotFound
 	}
 	return e, err
@@ -135,7 +139,7 @@ func (b *BigCache) TakeIndex(index string, hold time.Duration) ([]string, error)
 // TakeIndex would find. Then the tier in front, if any, drops it too.
 func (b *BigCache) evict(key string) {
 	sh, now := b.fences.lock(key)
-	b.fences.raise(sh, key, 0, maxTicketAge, now)
+	b.fences.raiseNow(sh, key, maxTicketAge, now)
 	if err := b.c.Delete(key); err == nil {
 		b.evictions.Add(1)
 	}
@@ -150,7 +154,7 @@ func (b *BigCache) evict(key string) {
 func (b *BigCache) Revoke(key string, marker []byte, ttl, fence time.Duration) error {
 	sh, now := b.fences.lock(key)
 	defer sh.mu.Unlock()
-	b.fences.raise(sh, key, fence, ttl, now)
+	b.fences.raise(sh, key, marker, fence, ttl, now)
 	if err := b.c.Set(key, marker); err != nil {
 		// The fence holds, but the old entry must not be read either.
 		if derr := b.c.Delete(key); derr != nil && !errors.Is(derr, bigcache.ErrEntryNotFound) {

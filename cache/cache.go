@@ -43,10 +43,12 @@ var ErrNotFound = errors.New("cache: entry not found")
 // any ticket it would still use, so a ticket can never outlive the record
 // of a revocation that came after it.
 type Store interface {
-	// Get returns the entry stored under key, by Put or Revoke. The caller
-	// may keep and modify the returned slice. It returns ErrNotFound when
-	// there is no entry; any other error means the store failed, and the
-	// caller treats it as a miss.
+	// Get returns the entry stored under key, by Put or Revoke. A store may
+	// drop an entry early, but not a Revoke's marker before its ttl unless
+	// a Put replaced it: kratosauth reads it to know of the revocation. The
+	// caller may keep and modify the returned slice. It returns ErrNotFound
+	// when there is no entry; any other error means the store failed, and
+	// the caller treats it as a miss.
 	Get(key string) ([]byte, error)
 	// Begin returns a ticket for an answer about to be fetched for key.
 	Begin(key string) (Ticket, error)

@@ -1,6 +1,7 @@
 package cache
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/hex"
 	"hash/maphash"
@@ -27,7 +28,10 @@ type fenceShard struct {
 	sweepAt int64
 }
 
-type fenceRecord struct{ at, until int64 }
+type fenceRecord struct {
+	at, until int64
+	marker    []byte // the latest Revoke's, readable while the record lives
+}
 
 func newFences() *fences {
 	var b [8]byte
@@ -58,9 +62,22 @@ func (f *fences) admits(sh *fenceShard, key string, t Ticket, maxAge time.Durati
 	return !ok || now >= fc.until || t.At > fc.at
 }
 
+// marker returns the latest Revoke's marker of key while its fence record
+// lives: a full cache may have evicted the marker itself.
+func (f *fences) marker(key string) ([]byte, bool) {
+	sh, now := f.lock(key)
+	defer sh.mu.Unlock()
+	fc, ok := sh.m[key]
+	if !ok || now >= fc.until || fc.marker == nil { // nil: fenced for an eviction, never revoked
+		return nil, false
+	}
+	return bytes.Clone(fc.marker), true
+}
+
 // raise moves key's fence to now+fence (or keeps a later one) and keeps the
-// record for ttl (or longer, if asked before); the caller holds sh's lock.
-func (f *fences) raise(sh *fenceShard, key string, fence, ttl time.Duration, now int64) {
+// record, with marker, for ttl (or longer, if asked before); the caller
+// holds sh's lock.
+func (f *fences) raise(sh *fenceShard, key string, marker []byte, fence, ttl time.Duration, now int64) {
 	if sh.m == nil {
 		sh.m = make(map[string]fenceRecord)
 	}
@@ -78,7 +95,18 @@ func (f *fences) raise(sh *fenceShard, key string, fence, ttl time.Duration, now
 	}
 	fc.at = max(fc.at, now+int64(fence))
 	fc.until = max(fc.until, now+int64(max(ttl, fence)))
+	fc.marker = bytes.Clone(marker)
 	sh.m[key] = fc
+}
+
+// raiseNow fences key at now for a key evicted for room, keeping the
+// marker of a revocation whose record lives; the caller holds sh's lock.
+func (f *fences) raiseNow(sh *fenceShard, key string, ttl time.Duration, now int64) {
+	var marker []byte
+	if fc, ok := sh.m[key]; ok && now < fc.until {
+		marker = fc.marker
+	}
+	f.raise(sh, key, marker, 0, ttl, now)
 }
 
 // since reports whether key was fenced at or after a ticket taken at

@@ -41,10 +41,12 @@ type IdentityIndex interface {
 	// cannot hold more keys for index it adds nothing and returns
 	// ErrIndexFull. Expired keys never count against a bound.
 	AddToIndex(index, key string, ttl time.Duration) error
-	// TakeIndex removes index and returns its keys that have not expired
-	// (in any order), and holds index for hold: until hold has passed,
-	// AddToIndex(index, ...) fails with ErrIndexHeld. Taking an index that
-	// does not exist returns no keys and holds it all the same. A store
-	// must not drop a hold before it ends to make room.
+	// TakeIndex returns index's keys that have not expired (in any order),
+	// and holds index for hold: until hold has passed, AddToIndex(index,
+	// ...) fails with ErrIndexHeld. The keys stay in the index until they
+	// expire, so that a caller whose revocations failed finds them again
+	// when it tries again. Taking an index that does not exist returns no
+	// keys and holds it all the same. A store must not drop a hold before
+	// it ends to make room.
 	TakeIndex(index string, hold time.Duration) ([]string, error)
 }

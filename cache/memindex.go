@@ -18,7 +18,10 @@ import (
 // store, since an entry whose key is no longer indexed could not be found
 // by TakeIndex. Holds are kept apart: never evicted, and not counted
 // against maxKeys (their number is bounded by the rate of TakeIndex calls
-// times the hold).
+// times the hold). Keys expire on the wall clock, as the entries they name
+// do; holds end on the monotonic clock, as the tickets they must outlast
+// do, so that a step of the wall clock cannot end a hold before the
+// tickets it guards.
 //
 // Keys and index names are kept as 32 bytes (kratosauth's are 64 hex
 // digits; other keys are kept by digest, with the key itself on the side),
@@ -29,6 +32,7 @@ import (
 type memIndex struct {
 	maxKeys int
 	seed    maphash.Seed
+	origin  time.Time // holds are monotonic nanoseconds since origin
 
 	mu      sync.Mutex
 	closed  bool
@@ -39,7 +43,7 @@ type memIndex struct {
 	keys    []int32         // key -> its slot (linear probing, at most half full)
 	names   []int32         // index -> the slot of its newest key
 	count   int             // keys held
-	holds   map[id32]int64  // index -> end of its hold (Unix nanoseconds)
+	holds   map[id32]int64  // index -> end of its hold (monotonic)
 	foreign map[id32]string // keys that are not 64 lower-case hex digits, by digest
 	// The age list: every key, oldest first.
 	oldest, newest int32
@@ -61,6 +65,7 @@ func newMemIndex(maxKeys int) *memIndex {
 	m := &memIndex{
 		maxKeys: maxKeys,
 		seed:    maphash.MakeSeed(),
+		origin:  time.Now(),
 		holds:   make(map[id32]int64),
 		foreign: make(map[id32]string),
 	}
@@ -188,7 +193,7 @@ func (m *memIndex) keyString(k id32) string {
 // add adds key to index until ttl has passed. It returns the keys it
 // evicted for room (unexpired ones only): their entries must go too.
 func (m *memIndex) add(index, key string, ttl time.Duration) (evicted []string, err error) {
-	now := time.Now().UnixNano()
+	now, mono := wallNow().UnixNano(), m.mono()
 	exp := now + int64(ttl)
 	ix := nameID(index)
 	k, foreign := keyID(key)
@@ -198,7 +203,7 @@ func (m *memIndex) add(index, key string, ttl time.Duration) (evicted []string, 
 		return nil, errClosed
 	}
 	if end, ok := m.holds[ix]; ok {
-		if now < end {
+		if mono < end {
 			return nil, ErrIndexHeld
 		}
 		delete(m.holds, ix)
@@ -251,10 +256,11 @@ func (m *memIndex) add(index, key string, ttl time.Duration) (evicted []string, 
 	return evicted, nil
 }
 
-// take removes index and returns its unexpired keys, and holds index for
-// hold.
+// take returns index's unexpired keys, which stay in it until they expire
+// (a caller whose revocations failed finds them again), and holds index
+// for hold.
 func (m *memIndex) take(index string, hold time.Duration) []string {
-	now := time.Now().UnixNano()
+	now, mono := wallNow().UnixNano(), m.mono()
 	ix := nameID(index)
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -267,23 +273,29 @@ func (m *memIndex) take(index string, hold time.Duration) []string {
 		next := m.slots[s].next
 		if m.slots[s].exp > now {
 			out = append(out, m.keyString(m.slots[s].key))
+		} else {
+			m.remove(s)
 		}
-		m.remove(s)
 		s = next
 	}
 	if hold > 0 {
-		m.holds[ix] = max(m.holds[ix], now+int64(hold))
+		m.holds[ix] = max(m.holds[ix], mono+int64(hold))
 	}
-	if now-m.lastSweep >= int64(time.Minute) {
-		m.lastSweep = now
+	if mono-m.lastSweep >= int64(time.Minute) {
+		m.lastSweep = mono
 		for name, end := range m.holds { // holds of identities never seen again
-			if now >= end {
+			if mono >= end {
 				delete(m.holds, name)
 			}
 		}
 	}
 	return out
 }
+
+func (m *memIndex) mono() int64 { return int64(time.Since(m.origin)) }
+
+// wallNow is the wall clock; tests step it.
+var wallNow = time.Now
 
 func (m *memIndex) alloc() int32 {
 	if s := m.free; s != 0 {

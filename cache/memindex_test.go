@@ -26,14 +26,14 @@ func TestMemIndex(t *testing.T) {
 
 	assert.ElementsMatch(t, []string{"k1", "k2"}, m.take("alice", 50*time.Millisecond), "expired keys are not returned")
 	assert.ErrorIs(t, add("alice", "k4", time.Minute), ErrIndexHeld)
-	assert.Empty(t, m.take("alice", 0), "taken: empty, and nothing was added while held")
+	assert.ElementsMatch(t, []string{"k1", "k2"}, m.take("alice", 0), "the keys stay, and nothing was added while held")
 	time.Sleep(60 * time.Millisecond)
 	require.NoError(t, add("alice", "k4", time.Minute), "the hold ended")
 
 	assert.Empty(t, m.take("nobody", time.Minute))
 	assert.ErrorIs(t, add("nobody", "k", time.Minute), ErrIndexHeld, "an index that did not exist is held too")
 	assert.Equal(t, []string{"k3"}, m.take("bob", 0))
-	assert.Equal(t, 1, m.len(), "k4 alone is left")
+	assert.Equal(t, 4, m.len(), "k1, k2, k3, k4")
 }
 
 // Keys and names in kratosauth's form (64 hex digits) are kept as 32 bytes
@@ -47,6 +47,12 @@ func TestMemIndexKeyForms(t *testing.T) {
 		require.NoError(t, err)
 	}
 	assert.ElementsMatch(t, []string{hexKey, upper, "short", ""}, m.take("i", 0))
+	m.close()
+	m = newMemIndex(1)
+	for _, k := range []string{"a", "b", hexKey} {
+		_, err := m.add("i", k, time.Minute)
+		require.NoError(t, err)
+	}
 	assert.Empty(t, m.foreign, "keys on the side go with their slots")
 }
 
@@ -67,6 +73,8 @@ func TestMemIndexEvictsOldest(t *testing.T) {
 	ev, err = m.add("i5", "5", time.Minute)
 	require.NoError(t, err)
 	assert.Equal(t, []string{"3"}, ev, "i2's hold takes no room")
+	_, err = m.add("i2", "2", time.Minute)
+	assert.ErrorIs(t, err, ErrIndexHeld, "a full index keeps its holds")
 	assert.Equal(t, []string{"1"}, m.take("i1", 0))
 
 	// Expired keys make room without being reported: their entries are
@@ -90,6 +98,18 @@ func TestMemIndexEvictsOldest(t *testing.T) {
 	assert.Equal(t, []string{"k"}, m.take("b", 0))
 }
 
+// Taking an index leaves its keys in it (until they expire or are evicted),
+// so that a caller whose revocations failed finds them again.
+func TestMemIndexTakeKeepsKeys(t *testing.T) {
+	m := newMemIndex(10)
+	_, _ = m.add("a", "1", time.Minute)
+	_, _ = m.add("a", "2", time.Millisecond)
+	time.Sleep(5 * time.Millisecond)
+	assert.Equal(t, []string{"1"}, m.take("a", 0))
+	assert.Equal(t, []string{"1"}, m.take("a", 0))
+	assert.Equal(t, 1, m.len(), "the expired key went")
+}
+
 // The index stays consistent through many adds, evictions and takes.
 func TestMemIndexChurn(t *testing.T) {
 	m := newMemIndex(50)
@@ -111,7 +131,6 @@ func TestMemIndexChurn(t *testing.T) {
 			for k, ix := range live {
 				if ix == "i3" {
 					want = append(want, k)
-					delete(live, k)
 				}
 			}
 			require.ElementsMatch(t, want, got, "step %d", i)
@@ -132,4 +151,47 @@ func TestBigCacheIsAnIdentityIndex(t *testing.T) {
 	keys, err := idx.TakeIndex("i", time.Second)
 	require.NoError(t, err)
 	assert.Equal(t, []string{"k"}, keys)
+}
+
+// stepWallClock moves the wall clock the index reads by d until the test ends.
+func stepWallClock(t *testing.T, d time.Duration) {
+	orig := wallNow
+	wallNow = func() time.Time { return orig().Add(d) }
+	t.Cleanup(func() { wallNow = orig })
+}
+
+// A step of the wall clock (NTP correcting it, a VM resumed) must not end
+// an eviction's hold early: an answer fetched before the eviction has a
+// ticket on the monotonic clock, still young, and a key the eviction never
+// saw; indexed after the hold, it would be cached.
+func TestHoldOutlastsAWallClockStep(t *testing.T) {
+	b, err := NewBigCache(time.Minute, 1)
+	require.NoError(t, err)
+	t.Cleanup(func() { b.Close() })
+	m, err := NewMemory(1)
+	require.NoError(t, err)
+	t.Cleanup(func() { m.Close() })
+	stepped := false
+	for _, s := range []interface {
+		Store
+		IdentityIndex
+	}{b, m} {
+		const maxAge = 3 * time.Second
+		ticket, err := s.Begin("k") // a whoami call starts
+		require.NoError(t, err)
+		keys, err := s.TakeIndex("alice", time.Minute+maxAge) // the eviction, before k is indexed
+		require.NoError(t, err)
+		require.Empty(t, keys)
+
+		if !stepped {
+			stepWallClock(t, 2*time.Minute)
+			stepped = true
+		}
+		err = s.AddToIndex("alice", "k", time.Minute)
+		assert.ErrorIs(t, err, ErrIndexHeld, "the wall clock step ended the hold")
+		if err == nil {
+			assert.ErrorIs(t, s.Put("k", []byte("session"), time.Minute, ticket, maxAge), ErrFenced,
+				"the answer from before the eviction was cached")
+		}
+	}
 }

@@ -78,11 +78,15 @@ func rawKey(key string, buf *[33]byte) []byte {
 	return buf[:]
 }
 
-// Get implements Store; the entry is a fresh copy.
+// Get implements Store; the entry is a fresh copy. A revoked key whose
+// marker the rings overwrote still reads as its marker.
 func (m *Memory) Get(key string) ([]byte, error) {
 	var buf [33]byte
 	e, ok := m.c.HasGet(nil, rawKey(key, &buf))
 	if !ok {
+		if mk, ok := m.fences.marker(key); ok {
+			return mk, nil
+		}
 		return nil, ErrNotFound
 	}
 	if e == nil {
@@ -116,15 +120,14 @@ func (m *Memory) Put(key string, entry []byte, _ time.Duration, t Ticket, maxAge
 	return nil
 }
 
-// Revoke implements Store. The fence is kept in process for ttl; the
-// marker until the rings overwrite it (then the key is a miss, which the
-// fence keeps from being filled with an answer from before).
+// Revoke implements Store. The fence, and a copy of the marker (read when
+// the rings have overwritten the entry), are kept in process for ttl.
 func (m *Memory) Revoke(key string, marker []byte, ttl, fence time.Duration) error {
 	var buf [33]byte
 	k := rawKey(key, &buf)
 	sh, now := m.fences.lock(key)
 	defer sh.mu.Unlock()
-	m.fences.raise(sh, key, fence, ttl, now)
+	m.fences.raise(sh, key, marker, fence, ttl, now)
 	if len(k)+len(marker) > maxEntryLen {
 		m.del(k)
 		return errTooLarge
@@ -169,7 +172,7 @@ func (m *Memory) TakeIndex(index string, hold time.Duration) ([]string, error) {
 func (m *Memory) evict(key string) {
 	var buf [33]byte
 	sh, now := m.fences.lock(key)
-	m.fences.raise(sh, key, 0, maxTicketAge, now)
+	m.fences.raiseNow(sh, key, maxTicketAge, now)
 	if k := rawKey(key, &buf); m.c.Has(k) {
 		m.c.Del(k)
 		m.deleted.Add(1)

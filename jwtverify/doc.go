@@ -28,7 +28,11 @@
 //
 // Keys: a token's kid that the cached JWKS does not list makes one refresh
 // (at most one per WithMinRefreshInterval, shared by concurrent requests),
-// so a key Kratos starts signing with is picked up without a restart; the
+// so a key Kratos starts signing with is picked up without a restart. Such
+// a token is refused (401) only when a read made after it came does not
+// list its kid; until the rate limit allows that read, it is unavailable
+// (503), so an attacker's unknown kids, which spend the read, never make a
+// genuine token of a key rotated in right after them a 401. The
 // JWKS is also re-read every WithRefreshInterval, so a key removed from it
 // stops being trusted. When the JWKS cannot be read, the keys read last
 // keep verifying. Keys come only from the JWKS: a token's jku, x5u or jwk

@@ -6,6 +6,7 @@ import (
 	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rsa"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -33,6 +34,31 @@ type verifyKey struct {
 type keySet struct {
 	byKID map[string][]verifyKey
 	read  time.Time
+	// absent are the keys this read proves missing: asked for before it
+	// started, so their tokens existed when the JWKS was read.
+	absent map[keyID]struct{}
+}
+
+// keyID names a (kid, alg) pair by a digest, so that a remembered kid
+// takes the same room whatever its length.
+type keyID [sha256.Size]byte
+
+func idOf(kid string, alg jose.SignatureAlgorithm) keyID {
+	return sha256.Sum256([]byte(string(alg) + "\x00" + kid))
+}
+
+// maxAskedKeys bounds the unknown keys remembered, in keySource.asked and
+// in keySet.absent (32 bytes each). An attacker's kids beyond it are not
+// remembered: they, and anything else unknown, are unavailable (503)
+// until the next read.
+const maxAskedKeys = 4096
+
+func (s *keySet) provenAbsent(id keyID) bool {
+	if s == nil {
+		return false
+	}
+	_, ok := s.absent[id]
+	return ok
 }
 
 func (s *keySet) find(kid string, alg jose.SignatureAlgorithm) (any, bool) {
@@ -49,6 +75,15 @@ func (s *keySet) find(kid string, alg jose.SignatureAlgorithm) (any, bool) {
 
 // keySource reads the JWKS and keeps the keys of its last successful read.
 // At most one read runs at a time; requests that need it wait for it.
+//
+// A kid the keys do not list is refused as invalid only when a read that
+// started after it was asked for does not list it either: the token (and
+// so its key, had Kratos published it) existed when that read was made.
+// Otherwise the key may have been published since the last read, which
+// the rate limit keeps from being repeated: the answer is "unavailable"
+// (503) until the next read settles it. An attacker's unknown kids thus
+// never make a genuine token of a key rotated in right after them a 401,
+// and still cause at most one read per minimum refresh interval.
 type keySource struct {
 	url        *url.URL
 	cfg        *config
@@ -60,15 +95,29 @@ type keySource struct {
 	running  chan struct{} // closed when the read in progress ends; nil if none
 	lastRead time.Time     // when the last read started
 	lastErr  error         // the last read's error
+	// asked are the unknown keys asked for since the last read started;
+	// the next read proves them absent or finds them.
+	asked map[keyID]struct{}
 }
 
-// errUnknownKey: after a read, the JWKS still has no key for the token.
+// errUnknownKey: a read made after the token was asked about does not
+// list its kid and alg.
 var errUnknownKey = errors.New("no key in the JWKS for the token's kid and alg")
+
+// notReadYet: the JWKS read last does not list the token's kid and alg,
+// but was read before the token was asked about, and the rate limit allows
+// no read before retryAfter.
+type notReadYet struct{ retryAfter time.Duration }
+
+func (e *notReadYet) Error() string {
+	return fmt.Sprintf("kid and alg not in the JWKS as read before the token came; the next read is in %s (WithMinRefreshInterval)", e.retryAfter)
+}
 
 // key returns the key for kid and alg. A kid the keys do not list makes one
 // read of the JWKS (unless one started less than minRefresh ago); the error
-// is errUnknownKey when the JWKS was read and does not list it, the read's
-// error when it could not be read, or ctx's when ctx ended first.
+// is errUnknownKey when a read started after the kid was asked for does
+// not list it, a *notReadYet when no such read has been made yet, the
+// read's error when it could not be read, or ctx's when ctx ended first.
 func (s *keySource) key(ctx context.Context, kid string, alg jose.SignatureAlgorithm) (any, error) {
 	ks := s.keys.Load()
 	if k, ok := ks.find(kid, alg); ok {
@@ -77,21 +126,34 @@ func (s *keySource) key(ctx context.Context, kid string, alg jose.SignatureAlgor
 		}
 		return k, nil
 	}
-	ks, err := s.refresh(ctx)
+	id := idOf(kid, alg)
+	ks, err := s.refresh(ctx, id)
 	if k, ok := ks.find(kid, alg); ok {
 		return k, nil
 	}
 	if err != nil {
 		return nil, err
 	}
-	return nil, errUnknownKey
+	if ks.provenAbsent(id) {
+		return nil, errUnknownKey
+	}
+	s.mu.Lock()
+	wait := s.cfg.minRefresh - time.Since(s.lastRead)
+	s.mu.Unlock()
+	return nil, &notReadYet{retryAfter: max(wait, 0)}
 }
 
-// refresh starts a read unless one is running (then it waits for it) or
-// one started less than minRefresh ago, and returns the keys and the last
-// read's error.
-func (s *keySource) refresh(ctx context.Context) (*keySet, error) {
+// refresh records id as asked for, starts a read unless one is running
+// (then it waits for it) or one started less than minRefresh ago, and
+// returns the keys and the last read's error.
+func (s *keySource) refresh(ctx context.Context, id keyID) (*keySet, error) {
 	s.mu.Lock()
+	if s.asked == nil {
+		s.asked = make(map[keyID]struct{})
+	}
+	if len(s.asked) < maxAskedKeys {
+		s.asked[id] = struct{}{}
+	}
 	done := s.running
 	if done == nil && (s.lastRead.IsZero() || time.Since(s.lastRead) >= s.cfg.minRefresh) {
 		done = s.start()
@@ -138,6 +200,8 @@ func (s *keySource) start() chan struct{} {
 	s.running = done
 	s.lastRead = time.Now()
 	s.reads.Add(1)
+	asked := s.asked // asked before this read: it settles them
+	s.asked = nil
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.timeout)
 		defer cancel()
@@ -145,16 +209,51 @@ func (s *keySource) start() chan struct{} {
 		if err != nil {
 			s.cfg.logger.LogAttrs(ctx, slog.LevelWarn, "kratosjwt: reading the JWKS failed; the keys read before stay in use",
 				slog.String("jwks", s.redactedURL()), slog.String("error", err.Error()))
-		} else {
-			s.keys.Store(ks)
 		}
 		s.mu.Lock()
+		if err != nil {
+			s.asked = union(s.asked, asked, nil) // for the next read
+		} else {
+			// Keys proven absent by an earlier read were asked for before
+			// this one too.
+			ks.absent = union(asked, s.keys.Load().absentKeys(), ks)
+			s.keys.Store(ks)
+		}
 		s.lastErr = err
 		s.running = nil
 		s.mu.Unlock()
 		close(done)
 	}()
 	return done
+}
+
+func (s *keySet) absentKeys() map[keyID]struct{} {
+	if s == nil {
+		return nil
+	}
+	return s.absent
+}
+
+// union returns a ∪ b (a is reused), without the keys that present lists,
+// bounded by maxAskedKeys.
+func union(a, b map[keyID]struct{}, present *keySet) map[keyID]struct{} {
+	if a == nil {
+		a = make(map[keyID]struct{}, len(b))
+	}
+	for id := range b {
+		if len(a) >= maxAskedKeys {
+			break
+		}
+		a[id] = struct{}{}
+	}
+	if present != nil {
+		for kid, keys := range present.byKID {
+			for _, k := range keys {
+				delete(a, idOf(kid, k.alg))
+			}
+		}
+	}
+	return a
 }
 
 // redactedURL is the JWKS URL without userinfo or query, for logs.

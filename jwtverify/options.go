@@ -141,8 +141,11 @@ func WithRefreshInterval(d time.Duration) Option {
 // WithMinRefreshInterval sets the least time between two reads of the JWKS
 // caused by tokens whose kid it does not list: one such token makes one
 // read (concurrent ones share it), and during the following d the others
-// are refused (401, or 503 when the last read failed) without reading it.
-// It cannot exceed the refresh interval.
+// are answered without reading it. A kid that a read made after it was
+// asked for does not list is refused (401); one the JWKS may have listed
+// since the last read (a key rotated in right after it) is unavailable
+// (503, Retry-After the rest of d), as when the last read failed, and the
+// next read settles it. It cannot exceed the refresh interval.
 // Default: DefaultMinRefreshInterval (10 seconds).
 func WithMinRefreshInterval(d time.Duration) Option {
 	return func(c *config) error {
@@ -179,7 +182,8 @@ func WithHTTPClient(client *http.Client) Option {
 }
 
 // WithLogger sets the logger for JWKS read failures and refused requests'
-// causes at 503 (never a token); to discard them, pass
+// causes at 503 (never a token; an unknown kid that waits for the next
+// JWKS read at DEBUG only, since anyone can send one); to discard them, pass
 // slog.New(slog.DiscardHandler). Default: slog.Default().
 func WithLogger(l *slog.Logger) Option {
 	return func(c *config) error {

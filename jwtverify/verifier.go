@@ -75,9 +75,10 @@ func (v *Verifier) JWKSReads() int64 { return v.keys.reads.Load() }
 
 // Verify checks token and returns its claims. On failure the error is a
 // *kratosauth.Error matching ErrInvalidSession (a bad token),
-// ErrUnavailable (its key cannot be known: the JWKS cannot be read) or
-// ErrCanceled (ctx ended while the JWKS was read). Its Cause says why, for
-// logs; it never holds the token.
+// ErrUnavailable (its key cannot be known: the JWKS cannot be read, or
+// has not been read since the token came, and RetryAfter says when it
+// will be) or ErrCanceled (ctx ended while the JWKS was read). Its Cause
+// says why, for logs; it never holds the token.
 func (v *Verifier) Verify(ctx context.Context, token string) (*Claims, error) {
 	return v.verify(ctx, token, time.Now())
 }
@@ -101,10 +102,15 @@ func (v *Verifier) verify(ctx context.Context, token string, now time.Time) (*Cl
 	}
 	h := jws.Signatures[0].Header
 	key, err := v.keys.key(ctx, h.KeyID, jose.SignatureAlgorithm(h.Algorithm))
+	var notYet *notReadYet
 	switch {
 	case err == nil:
 	case errors.Is(err, errUnknownKey):
 		return nil, invalid("kid %q, alg %s: %w", h.KeyID, h.Algorithm, err)
+	case errors.As(err, &notYet):
+		// The key may have been published since the last read: not a 401.
+		return nil, &kratosauth.Error{Kind: kratosauth.ErrUnavailable, Cause: fmt.Errorf("kratosjwt: kid %q, alg %s: %w", h.KeyID, h.Algorithm, err),
+			RetryAfter: max((notYet.retryAfter + time.Second - 1).Truncate(time.Second), time.Second)}
 	case ctx.Err() != nil:
 		return nil, &kratosauth.Error{Kind: kratosauth.ErrCanceled, Cause: err}
 	default:
@@ -210,11 +216,16 @@ func (v *Verifier) Check(w http.ResponseWriter, r *http.Request) (*http.Request,
 }
 
 // HandleError writes the response for err with the configured ErrorHandler,
-// after logging a JWKS failure at WARN.
+// after logging a JWKS failure at WARN. An unknown kid waiting for the
+// next read is logged at DEBUG only: anyone can send such kids, and a WARN
+// line each would be theirs to flood.
 func (v *Verifier) HandleError(w http.ResponseWriter, r *http.Request, err error) {
 	if errors.Is(err, kratosauth.ErrUnavailable) {
-		v.cfg.logger.LogAttrs(r.Context(), slog.LevelWarn, "kratosjwt: token check failed: JWKS unavailable",
-			slog.String("error", err.Error()), slog.String("path", r.URL.Path))
+		level, msg := slog.LevelWarn, "kratosjwt: token check failed: JWKS unavailable"
+		if notYet := (*notReadYet)(nil); errors.As(err, &notYet) {
+			level, msg = slog.LevelDebug, "kratosjwt: token check deferred: unknown kid, JWKS read rate-limited"
+		}
+		v.cfg.logger.LogAttrs(r.Context(), level, msg, slog.String("error", err.Error()), slog.String("path", r.URL.Path))
 	}
 	v.cfg.errorHandler(w, r, err)
 }

@@ -149,6 +149,12 @@ func TestRefusedTokens(t *testing.T) {
 		require.NoError(t, err, "the untampered token verifies")
 		for name, tok := range cases {
 			_, err := v.Verify(context.Background(), tok)
+			if errors.Is(err, kratosauth.ErrUnavailable) {
+				// A kid and alg the JWKS does not list, asked for within
+				// the window of the read before: the next read settles it.
+				time.Sleep(2 * time.Millisecond)
+				_, err = v.Verify(context.Background(), tok)
+			}
 			assert.ErrorIs(t, err, kratosauth.ErrInvalidSession, "%s (algs %v)", name, algs)
 			var e *kratosauth.Error
 			if assert.ErrorAs(t, err, &e, name) {

@@ -119,6 +119,7 @@ func TestUnavailable(t *testing.T) {
 		{"capitalised key", kratosauthtest.Raw(200, json, []byte(`{"Allowed":true}`))},
 		{"twice", kratosauthtest.Raw(200, json, []byte(`{"allowed":false,"allowed":true}`))},
 		{"twice, escaped", kratosauthtest.Raw(200, json, []byte(`{"allowed":true,"\u0061llowed":false}`))},
+		{"twice, by case", kratosauthtest.Raw(200, json, []byte(`{"allowed":true,"Allowed":false}`))},
 		{"trailing data", kratosauthtest.Raw(200, json, []byte(`{"allowed":true} {"allowed":false}`))},
 		{"array", kratosauthtest.Raw(200, json, []byte(`[{"allowed":true}]`))},
 		{"html", kratosauthtest.Raw(200, http.Header{"Content-Type": {"text/html"}}, []byte(`<html>allowed</html>`))},

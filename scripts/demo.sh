@@ -1,25 +1,32 @@
 #!/usr/bin/env bash
-# The demo (`make demo`, `make demo-stop`): Ory Kratos v1.3.1, Ory Keto
-# v0.13 and the chi example app (examples/chi) on 127.0.0.1.
+# The demo (`make demo`, `make demo-stop`): Ory Kratos v1.3.1 with every
+# method of the self-service pages (internal/kratostest/kratos.yml.tmpl,
+# the configuration the browser test uses), Ory Keto v0.13, the chi example
+# app (examples/chi) and a mailbox for Kratos' codes, on loopback. Browsers
+# reach the app and Kratos at localhost, where passkeys work (a WebAuthn
+# relying party id cannot be an IP address); both listen on 127.0.0.1.
 #
 # Usage: scripts/demo.sh start|stop|status
 #
 #   start   install what is missing (scripts/deps.sh), build Kratos and Keto
-#           if needed, start Kratos on 127.0.0.1:4433 (public) and :4434
-#           (admin) and Keto on :4466 (read) and :4467 (write), build the chi
-#           example and start it in the background on 127.0.0.1:4455 (its
-#           /admin needs Group:admins#members in Keto), wait for /healthz and
-#           print how to try it. Idempotent.
-#   stop    stop the app, Kratos and Keto.
+#           if needed, start the mailbox on 127.0.0.1:4436 (it prints each
+#           code Kratos sends to .run/demo/courier.log), Kratos on
+#           localhost:4433 (public) and :4434 (admin) and Keto on :4466
+#           (read) and :4467 (write), build the chi example and start it in
+#           the background on localhost:4455 (its /admin needs
+#           Group:admins#members in Keto), wait for /healthz and print how
+#           to try it. Idempotent.
+#   stop    stop the app, Kratos, Keto and the mailbox.
 #   status  say what is running (exit 0 when all run).
 #
 # Everything lives in .run/demo: app.pid, app.log, the app binary, Kratos'
 # config, SQLite database, pid and log in .run/demo/kratos, and Keto's in
 # .run/demo/keto. Each start with Kratos (Keto) stopped begins with an empty
 # database, so the curl lines it prints can be run again. DEMO_APP_PORT,
-# DEMO_KRATOS_PUBLIC_PORT, DEMO_KRATOS_ADMIN_PORT, DEMO_KETO_READ_PORT and
-# DEMO_KETO_WRITE_PORT change the ports (defaults 4455, 4433, 4434, 4466,
-# 4467; Keto also takes the two after its write port).
+# DEMO_KRATOS_PUBLIC_PORT, DEMO_KRATOS_ADMIN_PORT, DEMO_KETO_READ_PORT,
+# DEMO_KETO_WRITE_PORT and DEMO_COURIER_PORT change the ports (defaults
+# 4455, 4433, 4434, 4466, 4467, 4436; Keto also takes the two after its
+# write port).
 # METRICS=1 and TRACES=stdout are passed on to the app: /metrics, and
 # spans in app.log (see examples/chi).
 set -euo pipefail
@@ -32,9 +39,12 @@ KRATOS_PUBLIC_PORT="${DEMO_KRATOS_PUBLIC_PORT:-4433}"
 KRATOS_ADMIN_PORT="${DEMO_KRATOS_ADMIN_PORT:-4434}"
 KETO_READ_PORT="${DEMO_KETO_READ_PORT:-4466}"
 KETO_WRITE_PORT="${DEMO_KETO_WRITE_PORT:-4467}"
+COURIER_PORT="${DEMO_COURIER_PORT:-4436}"
 APP_ADDR="127.0.0.1:$APP_PORT"
-APP_URL="http://$APP_ADDR"
-KRATOS_URL="http://127.0.0.1:$KRATOS_PUBLIC_PORT"
+APP_URL="http://localhost:$APP_PORT"           # what browsers use
+KRATOS_URL="http://127.0.0.1:$KRATOS_PUBLIC_PORT" # what the app and curl use
+KRATOS_BROWSER_URL="http://localhost:$KRATOS_PUBLIC_PORT"
+COURIER_URL="http://127.0.0.1:$COURIER_PORT"
 RUN_DIR=.run/demo
 KRATOS_RUN_DIR="$RUN_DIR/kratos"
 KETO_RUN_DIR="$RUN_DIR/keto"
@@ -43,10 +53,14 @@ KETO_WRITE_URL="http://127.0.0.1:$KETO_WRITE_PORT"
 PID_FILE="$RUN_DIR/app.pid"
 LOG_FILE="$RUN_DIR/app.log"
 BIN="$RUN_DIR/app"
+COURIER_PID_FILE="$RUN_DIR/courier.pid"
+COURIER_LOG="$RUN_DIR/courier.log"
+COURIER_BIN="$RUN_DIR/courier"
 READY_TIMEOUT=30
 
 kratos() {
 	KRATOS_PUBLIC_PORT="$KRATOS_PUBLIC_PORT" KRATOS_ADMIN_PORT="$KRATOS_ADMIN_PORT" APP_URL="$APP_URL" KRATOS_RUN_DIR="$KRATOS_RUN_DIR" \
+		KRATOS_HOST=localhost KRATOS_ALL_METHODS=1 KRATOS_COURIER_URL="$COURIER_URL/messages" \
 		KRATOS_LOG="$KRATOS_RUN_DIR/kratos.log" scripts/kratos.sh "$@"
 }
 
@@ -59,13 +73,45 @@ keto() {
 # Guard against pid reuse: it must be our binary.
 is_app() { [[ "$(readlink "/proc/$1/exe" 2>/dev/null)" == "$ROOT/$BIN"* ]]; }
 app_running() { pid_running "$PID_FILE" is_app; }
+is_courier() { [[ "$(readlink "/proc/$1/exe" 2>/dev/null)" == "$ROOT/$COURIER_BIN"* ]]; }
+courier_running() { pid_running "$COURIER_PID_FILE" is_courier; }
+
+courier_start() {
+	if courier_running; then
+		return 0
+	fi
+	if port_in_use "$COURIER_PORT"; then
+		die "127.0.0.1:$COURIER_PORT is already in use by another process (set DEMO_COURIER_PORT)"
+	fi
+	mkdir -p "$RUN_DIR"
+	go build -o "$ROOT/$COURIER_BIN" ./internal/kratostest/cmd/courier
+	nohup "$ROOT/$COURIER_BIN" -addr "127.0.0.1:$COURIER_PORT" >>"$COURIER_LOG" 2>&1 </dev/null &
+	local pid=$!
+	echo "$pid" >"$COURIER_PID_FILE"
+	wait_ready "the mailbox" "$COURIER_URL/healthz" "$pid" "$COURIER_PID_FILE" "$COURIER_LOG" "$READY_TIMEOUT" 10
+	log "mailbox ready (pid $pid): codes go to $COURIER_LOG"
+}
+
+courier_stop() {
+	if courier_running; then
+		local pid
+		pid="$(cat "$COURIER_PID_FILE")"
+		stop_pid courier "$pid"
+		log "mailbox stopped (pid $pid)"
+	fi
+	rm -f "$COURIER_PID_FILE"
+}
 
 print_usage() {
 	cat <<EOF
 
-The demo runs: app $APP_URL (examples/chi), Kratos $KRATOS_URL (admin http://127.0.0.1:$KRATOS_ADMIN_PORT),
-Keto $KETO_READ_URL (write $KETO_WRITE_URL).
-Open $APP_URL in a browser: sign up, then visit the dashboard, and $APP_URL/admin (403 until granted, below).
+The demo runs: app $APP_URL (examples/chi), Kratos $KRATOS_BROWSER_URL (admin http://127.0.0.1:$KRATOS_ADMIN_PORT),
+Keto $KETO_READ_URL (write $KETO_WRITE_URL), with every sign-in method of the self-service pages.
+Open $APP_URL in a browser (localhost, not 127.0.0.1: passkeys need a domain): sign up with a password,
+a passkey or a code, then visit the dashboard, the settings (TOTP, backup codes, security keys, passkeys),
+and $APP_URL/admin (403 until granted, below). The codes Kratos sends are printed in $COURIER_LOG:
+
+tail -f $COURIER_LOG
 
 Or from a shell:
 
@@ -83,7 +129,8 @@ curl -s $APP_URL/admin -H "X-Session-Token: \$token"
 
 (A user signed up in the browser: take their identity ID from $APP_URL/api/me in that browser.)
 
-Logs: $LOG_FILE, $KRATOS_RUN_DIR/kratos.log and $KETO_RUN_DIR/keto.log. Stop with: make demo-stop
+Logs: $LOG_FILE, $KRATOS_RUN_DIR/kratos.log, $KETO_RUN_DIR/keto.log; Kratos' configuration: $KRATOS_RUN_DIR/kratos.yml.
+Stop with: make demo-stop
 EOF
 }
 
@@ -97,6 +144,7 @@ cmd_start() {
 	if ! keto status >/dev/null; then
 		rm -f "$KETO_RUN_DIR/keto.sqlite" # and a fresh Keto
 	fi
+	courier_start
 	if app_running; then
 		kratos start # says "already running" when it is
 		keto start
@@ -113,7 +161,7 @@ cmd_start() {
 	mkdir -p "$RUN_DIR"
 	log "building examples/chi"
 	go build -C examples/chi -o "$ROOT/$BIN" . # a module of its own
-	KRATOS_PUBLIC_URL="$KRATOS_URL" APP_URL="$APP_URL" ADDR="$APP_ADDR" KETO_READ_URL="$KETO_READ_URL" \
+	KRATOS_PUBLIC_URL="$KRATOS_URL" KRATOS_BROWSER_URL="$KRATOS_BROWSER_URL" APP_URL="$APP_URL" ADDR="$APP_ADDR" KETO_READ_URL="$KETO_READ_URL" \
 		nohup "$ROOT/$BIN" >>"$LOG_FILE" 2>&1 </dev/null &
 	local pid=$!
 	echo "$pid" >"$PID_FILE"
@@ -135,6 +183,7 @@ cmd_stop() {
 	rm -f "$PID_FILE"
 	kratos stop
 	keto stop
+	courier_stop
 }
 
 cmd_status() {
@@ -147,6 +196,12 @@ cmd_status() {
 	fi
 	kratos status || rc=3
 	keto status || rc=3
+	if courier_running; then
+		echo "mailbox running (pid $(cat "$COURIER_PID_FILE")): $COURIER_URL, codes in $COURIER_LOG"
+	else
+		echo "mailbox not running"
+		rc=3
+	fi
 	return "$rc"
 }
 
@@ -155,7 +210,7 @@ start) cmd_start ;;
 stop) cmd_stop ;;
 status) cmd_status ;;
 *)
-	sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//' >&2
+	sed -n '2,31p' "$0" | sed 's/^# \{0,1\}//' >&2
 	exit 2
 	;;
 esac

@@ -15,6 +15,10 @@
 #   KRATOS_PUBLIC_PORT=4433 KRATOS_ADMIN_PORT=4434 APP_URL=http://127.0.0.1:4455
 #   KRATOS_RUN_DIR=.run/kratos KRATOS_LOG=$KRATOS_RUN_DIR/kratos.log
 #   KRATOS_REQUIRED_AAL=aal1 (session.whoami.required_aal; or highest_available)
+#   KRATOS_HOST=127.0.0.1 (host of Kratos' browser URL; localhost for passkeys,
+#   with APP_URL on it too) KRATOS_ALL_METHODS= (1: every method of the
+#   self-service pages) KRATOS_COURIER_URL= (where the courier POSTs codes;
+#   none: the courier does not run)
 #   KRATOS_BIN=.bin/kratos
 # Relative paths are relative to the repository root.
 set -euo pipefail
@@ -28,6 +32,9 @@ APP_URL="${APP_URL:-http://127.0.0.1:4455}"
 KRATOS_RUN_DIR="${KRATOS_RUN_DIR:-.run/kratos}"
 KRATOS_LOG="${KRATOS_LOG:-$KRATOS_RUN_DIR/kratos.log}"
 KRATOS_REQUIRED_AAL="${KRATOS_REQUIRED_AAL:-aal1}"
+KRATOS_HOST="${KRATOS_HOST:-127.0.0.1}"
+KRATOS_ALL_METHODS="${KRATOS_ALL_METHODS:-}"
+KRATOS_COURIER_URL="${KRATOS_COURIER_URL:-}"
 KRATOS_READY_TIMEOUT="${KRATOS_READY_TIMEOUT:-30}"
 KRATOS_BIN="${KRATOS_BIN:-$ROOT/.bin/kratos}"
 PID_FILE="$KRATOS_RUN_DIR/kratos.pid"
@@ -68,14 +75,18 @@ cmd_start() {
 	run_dir="$(cd "$KRATOS_RUN_DIR" && pwd)"
 	cfg="$(go run ./internal/kratostest/cmd/kratosconfig -dir "$run_dir" \
 		-public-port "$KRATOS_PUBLIC_PORT" -admin-port "$KRATOS_ADMIN_PORT" \
-		-app-url "$APP_URL" -required-aal "$KRATOS_REQUIRED_AAL")" || die "rendering the config failed"
+		-app-url "$APP_URL" -required-aal "$KRATOS_REQUIRED_AAL" -host "$KRATOS_HOST" \
+		-all-methods="$([[ "$KRATOS_ALL_METHODS" == 1 ]] && echo true || echo false)" \
+		-courier-url "$KRATOS_COURIER_URL")" || die "rendering the config failed"
 
 	if ! "$KRATOS_BIN" migrate sql -e --yes -c "$cfg" >>"$KRATOS_LOG" 2>&1; then
 		tail -n 30 "$KRATOS_LOG" >&2
 		die "kratos migrate failed (log: $KRATOS_LOG)"
 	fi
 
-	nohup "$KRATOS_BIN" serve -c "$cfg" --dev --watch-courier=false >>"$KRATOS_LOG" 2>&1 </dev/null &
+	local watch=false
+	[[ -n "$KRATOS_COURIER_URL" ]] && watch=true
+	nohup "$KRATOS_BIN" serve -c "$cfg" --dev --watch-courier="$watch" >>"$KRATOS_LOG" 2>&1 </dev/null &
 	local pid=$!
 	echo "$pid" >"$PID_FILE"
 	echo "public http://127.0.0.1:$KRATOS_PUBLIC_PORT admin http://127.0.0.1:$KRATOS_ADMIN_PORT" >"$KRATOS_RUN_DIR/kratos.urls"
@@ -113,7 +124,7 @@ stop) cmd_stop ;;
 restart) cmd_stop; cmd_start ;;
 status) cmd_status ;;
 *)
-	sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//' >&2
+	sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//' >&2
 	exit 2
 	;;
 esac

@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/kratosauth/kratosauth"
 	"github.com/kratosauth/kratosauth/internal/origin"
@@ -40,8 +41,10 @@ type Handler struct {
 	prefix string // app URL (if any) + base path, for links
 	home   string
 	secure bool // set the restart cookie with Secure
-	// formAction is the CSP form-action source list, built once by New.
-	formAction string
+	// formAction is the CSP form-action source list, built once by New;
+	// formOrigins are its WithFormActionOrigins entries, parsed.
+	formAction  string
+	formOrigins []*url.URL
 	// catalogs are the built-in catalogs with the app's (WithCatalog)
 	// merged in, by language.
 	catalogs map[string]Catalog
@@ -100,6 +103,13 @@ func New(auth *kratosauth.Authenticator, opts ...Option) (*Handler, error) {
 	}
 	h := &Handler{cfg: c, auth: auth, client: client, prefix: c.basePath, home: "/", catalogs: catalogs,
 		formAction: strings.Join(append([]string{"'self'", kratos}, c.formOrigins...), " ")}
+	for _, o := range c.formOrigins {
+		u, err := url.Parse(o) // checked by WithFormActionOrigins
+		if err != nil {
+			return nil, fmt.Errorf("selfservice: form action origin %q: %w", o, err)
+		}
+		h.formOrigins = append(h.formOrigins, u)
+	}
 	if app := client.app; app != nil {
 		h.prefix = app.String() + c.basePath
 		h.home = app.String() + "/"
@@ -218,11 +228,6 @@ func (h *Handler) serveFlow(w http.ResponseWriter, r *http.Request, kind Kind) {
 	if c, err := r.Cookie(restartCookie); err == nil && c.Value != "" {
 		h.setRestarts(w, -1)
 	}
-	if _, ok := origin.Same(f.UI.Action, h.client.browser); !ok {
-		h.logger().LogAttrs(r.Context(), slog.LevelWarn,
-			"selfservice: the flow's form action is not on the Kratos browser URL, so the pages' Content-Security-Policy blocks it; set kratosauth.WithBrowserURL to Kratos' serve.public.base_url",
-			slog.String("flow", string(kind)))
-	}
 	p, err := h.flowPage(kind, f)
 	if err != nil {
 		h.logger().LogAttrs(r.Context(), slog.LevelError, "selfservice: flow not rendered",
@@ -230,11 +235,60 @@ func (h *Handler) serveFlow(w http.ResponseWriter, r *http.Request, kind Kind) {
 		h.renderError(w, r, http.StatusInternalServerError, tooLargeError)
 		return
 	}
+	if submittable(p.Forms) && !h.formActionAllowed(r, f.UI.Action) {
+		h.logger().LogAttrs(r.Context(), slog.LevelWarn,
+			"selfservice: the flow's form action is on an origin the pages' Content-Security-Policy (form-action) does not allow, so browsers will not post its forms; set kratosauth.WithBrowserURL to Kratos' serve.public.base_url",
+			slog.String("flow", string(kind)), slog.String("action_origin", actionOrigin(f.UI.Action)))
+	}
 	p.Scripts = h.scripts(r, f)
 	if kind == Login && (f.Refresh || f.RequestedAAL == kratosauth.AAL2) {
 		p.SignOutURL = h.signOutURL(r, f)
 	}
 	h.render(w, r, http.StatusOK, p)
+}
+
+// formActionAllowed reports whether the pages' form-action lets a form
+// post to action: Kratos' browser URL, the app ('self') or an origin of
+// WithFormActionOrigins. Without an app URL, 'self' is the request's own
+// origin; the answer only decides whether to log.
+func (h *Handler) formActionAllowed(r *http.Request, action string) bool {
+	self := h.client.app
+	if self == nil {
+		self = &url.URL{Scheme: "http", Host: r.Host}
+		if r.TLS != nil {
+			self.Scheme = "https"
+		}
+	}
+	for _, o := range append([]*url.URL{h.client.browser, self}, h.formOrigins...) {
+		if _, ok := origin.Same(action, o); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// submittable reports whether a form has a button: a flow that only
+// links on (a verification that succeeded has the return address as its
+// action and a "Continue" link) posts nothing, wherever its action is.
+func submittable(forms []Form) bool {
+	for _, f := range forms {
+		for _, fd := range f.Fields {
+			if fd.IsSubmit() || fd.Type == "input" && fd.Attributes.Type == "button" {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// actionOrigin is the origin of a form action, for logs (the flow id in
+// its query stays out of them), or "invalid".
+func actionOrigin(action string) string {
+	u, err := url.Parse(action)
+	if err != nil || u.Host == "" {
+		return "invalid"
+	}
+	return u.Scheme + "://" + u.Host
 }
 
 // webauthnScriptPath is where Kratos serves webauthn.js.
@@ -383,13 +437,38 @@ func (h *Handler) serveError(w http.ResponseWriter, r *http.Request) {
 		if status < 400 || status > 599 {
 			status = http.StatusInternalServerError
 		}
-		pe := friendlyError(&c.Error)
-		h.renderError(w, r, status, pe)
+		h.logKratosError(r, &c.Error)
+		h.renderError(w, r, status, friendlyError(&c.Error))
 	case errors.Is(err, ErrUnavailable):
 		h.unavailable(w, r, err)
 	default:
 		h.renderError(w, r, http.StatusNotFound, notFoundError)
 	}
+}
+
+// logKratosError logs the error the /error page shows: users of a server
+// error only read "Something went wrong", while Kratos' reason (a relying
+// party origin that is not the app's, say) is what the operator needs.
+// Server errors are logged at ERROR, the others at INFO.
+func (h *Handler) logKratosError(r *http.Request, e *KratosError) {
+	level := slog.LevelInfo
+	if e.Code < 400 || e.Code >= 500 {
+		level = slog.LevelError
+	}
+	h.logger().LogAttrs(r.Context(), level, "selfservice: Kratos reported an error",
+		slog.String("id", e.ID), slog.Int("code", e.Code),
+		slog.String("reason", truncate(e.Reason, 1000)), slog.String("message", truncate(e.Message, 1000)))
+}
+
+// truncate cuts s to at most n bytes, at a rune boundary.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
 }
 
 // serveLogout ends the browser's session: it asks Kratos for the logout

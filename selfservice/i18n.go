@@ -85,6 +85,16 @@ func (tr translator) ui(key string) string {
 	return key
 }
 
+// lookup is ui for a text that may be missing: ok is false when neither
+// this language nor English has key.
+func (tr translator) lookup(key string) (string, bool) {
+	if s, ok := tr.cat[key]; ok {
+		return s, true
+	}
+	s, ok := tr.en[key]
+	return s, ok
+}
+
 // message translates a Kratos message in place: the catalog's text for
 // its id with the context's values filled in. Without an entry in this
 // language, or with a value missing, the text stays Kratos' own English.

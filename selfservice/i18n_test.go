@@ -209,3 +209,42 @@ func TestLanguageOptions(t *testing.T) {
 		assert.Error(t, err)
 	}
 }
+
+// TestReadOnlyLabelsTranslated: the values shown as text (the account on
+// a second-factor or code login, whose hidden identifier node Kratos
+// sends without a label) are labelled in the page's language.
+func TestReadOnlyLabelsTranslated(t *testing.T) {
+	k := newFakeKratos(t)
+	body := readTestdata(t, "methods/login_code_wrong")
+	k.set("/self-service/login/flows", http.StatusOK, body)
+	ui := methodsUI(t, k)
+	for lang, want := range map[string]string{"de": "Konto", "fr": "Compte", "en": "Account"} {
+		rec := serve(ui, http.MethodGet, "/login?flow="+decodeFlow(t, body).ID, map[string]string{"Accept-Language": lang})
+		require.Equal(t, http.StatusOK, rec.Code)
+		d := parseDoc(t, rec.Body.String())
+		dts := d.find(func(n *htmlNode) bool { return n.Data == "dt" })
+		require.Len(t, dts, 1, lang)
+		require.NotNil(t, dts[0].FirstChild, lang)
+		assert.Equal(t, want, dts[0].FirstChild.Data, lang)
+		assert.NotContains(t, d.text, "Identifier", lang)
+	}
+}
+
+// TestReadOnlyEmailLabelTranslated: registration's password step, where
+// Kratos v1.3.1 sends the email as a hidden trait without a label, labels
+// it in the page's language.
+func TestReadOnlyEmailLabelTranslated(t *testing.T) {
+	f := decodeFlow(t, readTestdata(t, "methods/registration_flow"))
+	for i := range f.UI.Nodes {
+		if n := &f.UI.Nodes[i]; n.Attributes.Name == "traits.email" {
+			n.Attributes.Type, n.Attributes.Value, n.Attributes.Autocomplete, n.Meta.Label = "hidden", "a@example.com", "", nil
+		}
+	}
+	body, err := json.Marshal(f)
+	require.NoError(t, err)
+	k := newFakeKratos(t)
+	k.set("/self-service/registration/flows", http.StatusOK, body)
+	rec := serve(methodsUI(t, k), http.MethodGet, "/registration?flow="+f.ID, map[string]string{"Accept-Language": "de"})
+	require.Equal(t, http.StatusOK, rec.Code)
+	assert.Contains(t, rec.Body.String(), "<dt>E-Mail</dt><dd>a@example.com</dd>")
+}

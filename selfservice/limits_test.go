@@ -31,7 +31,7 @@ func TestFormsAreBounded(t *testing.T) {
 		{1, 1, selfservice.MaxNodes - 1},  // one node too many
 		{127, selfservice.MaxGroups, 0},   // MaxFields fields exactly
 		{128, selfservice.MaxGroups, 0},   // 64 fields too many
-		{930, 930, 0},                     // issue #9: 232 KB, 40 MB page
+		{930, 930, 0},                     // a review's flow: 232 KB, 40 MB page
 		{2000, 40, 0},                     // few groups, many shared nodes
 		{selfservice.MaxNodes + 1, 0, 0},  // only default nodes
 		{100, 100, 20},
@@ -60,7 +60,7 @@ func TestFormsAreBounded(t *testing.T) {
 	}
 }
 
-// TestTooLargeFlowIsAnErrorPage: the many-groups flow of issue #9 (232 KB
+// TestTooLargeFlowIsAnErrorPage: the many-groups flow a review found (232 KB
 // of JSON that made a 40 MB page) is a small error page, which shows none
 // of the flow.
 func TestTooLargeFlowIsAnErrorPage(t *testing.T) {

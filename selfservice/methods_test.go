@@ -129,7 +129,7 @@ func TestForeignScriptDropped(t *testing.T) {
 		"other origin":    {methodsBrowserURL + "/.well-known/ory/webauthn.js", "https://cdn.example/.well-known/ory/webauthn.js"},
 		"other path":      {"/.well-known/ory/webauthn.js", "/.well-known/ory/evil.js"},
 		"no integrity":    {`"integrity": "sha512-`, `"integrity": "md5-`},
-		"unknown trigger": {`"onclickTrigger": "oryWebAuthnRegistration"`, `"onclickTrigger": "alert"`},
+		"unknown trigger": {`"onclickTrigger": "oryWebAuthnRegistration"`, `"onclickTrigger": "notAKratosFunction"`},
 	} {
 		k := newFakeKratos(t)
 		body := bytes.ReplaceAll(orig, []byte(replace[0]), []byte(replace[1]))
@@ -140,7 +140,7 @@ func TestForeignScriptDropped(t *testing.T) {
 		out := rec.Body.String()
 		if name == "unknown trigger" {
 			// The script loads, but the unknown name is never put on the page.
-			assert.NotContains(t, out, `"alert"`, name)
+			assert.NotContains(t, out, "notAKratosFunction", name)
 			assert.Contains(t, out, `data-ks-trigger="oryPasskeySettingsRegistration"`, name)
 			continue
 		}
@@ -229,4 +229,35 @@ func TestSignOutLink(t *testing.T) {
 	assert.Empty(t, signOut(rec), "no session: no link")
 
 	assert.Empty(t, signOut(showRecorded(t, selfservice.Login, "login_flow")), "first factor")
+}
+
+// TestWebAuthnUnavailableNotice: a page with security keys or passkeys
+// has a hidden notice, in the page's language, that its script shows
+// when webauthn.js fails to load or run (e2e/browser blocks the script
+// and sees it); a page without them has none.
+func TestWebAuthnUnavailableNotice(t *testing.T) {
+	k := newFakeKratos(t)
+	body := readTestdata(t, "methods/login_flow")
+	k.set("/self-service/login/flows", http.StatusOK, body)
+	ui := methodsUI(t, k)
+	rec := serve(ui, http.MethodGet, "/login?flow="+decodeFlow(t, body).ID, map[string]string{"Accept-Language": "de"})
+	require.Equal(t, http.StatusOK, rec.Code)
+	d := parseDoc(t, rec.Body.String())
+	notice := d.find(func(n *htmlNode) bool { return attrOf(n, "id") == "ks-webauthn-unavailable" })
+	require.Len(t, notice, 1)
+	assert.Equal(t, "alert", attrOf(notice[0], "role"))
+	_, hidden := attrMap(notice[0])["hidden"]
+	assert.True(t, hidden, "hidden until the script fails")
+	assert.Contains(t, d.text, selfservice.BuiltinCatalog("de")["notice.webauthn_unavailable"])
+	assert.Contains(t, rec.Body.String(), `js.addEventListener("error", unavailable)`)
+
+	assert.NotContains(t, showRecorded(t, selfservice.Recovery, "recovery_flow").Body.String(), "ks-webauthn-unavailable")
+}
+
+func attrMap(n *htmlNode) map[string]string {
+	m := map[string]string{}
+	for _, a := range n.Attr {
+		m[a.Key] = a.Val
+	}
+	return m
 }

@@ -1,7 +1,9 @@
 package selfservice
 
 import (
+	"crypto/sha256"
 	"embed"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -51,14 +53,33 @@ func Funcs() template.FuncMap {
 
 // imgSrc lets data:image URLs (QR codes) through html/template, which
 // would otherwise replace them with "#ZgotmplZ".
+// The prefix is compared in ASCII only: Unicode lower-casing would take
+// "data:İmage/png" for "data:image/png" (and shift the offsets into src).
 func imgSrc(src string) template.URL {
-	l := strings.ToLower(src)
 	for _, p := range []string{"data:image/png;base64,", "data:image/gif;base64,", "data:image/jpeg;base64,", "data:image/webp;base64,"} {
-		if strings.HasPrefix(l, p) && !strings.ContainsAny(src[len(p):], "\"'<> \t\r\n") {
+		if hasPrefixASCIIFold(src, p) && !strings.ContainsAny(src[len(p):], "\"'<> \t\r\n") {
 			return template.URL(src) //nolint:gosec // checked raster image data URL
 		}
 	}
 	return ""
+}
+
+// hasPrefixASCIIFold reports whether s starts with prefix, a lower-case
+// ASCII string, ASCII letters compared case-insensitively.
+func hasPrefixASCIIFold(s, prefix string) bool {
+	if len(s) < len(prefix) {
+		return false
+	}
+	for i := 0; i < len(prefix); i++ {
+		c := s[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != prefix[i] {
+			return false
+		}
+	}
+	return true
 }
 
 // Page is the data the "page" template is executed with.
@@ -155,6 +176,12 @@ type Form struct {
 	Action  string
 	Method  string
 	Fields  []Field
+	// Username, on a form with a password input but no visible username
+	// (registration's password step, settings), is the account's
+	// identifier, for password managers to save the password under: the
+	// default templates put it in a hidden input without a name
+	// (autocomplete="username"), which is never submitted.
+	Username string
 }
 
 // groupTitles are the headings of the settings page's forms.
@@ -265,10 +292,29 @@ type ReadOnlyValue struct {
 
 // ReadOnlyValues returns the values of the hidden inputs that carry what
 // the user already entered (traits.*, identifier), to be shown as text:
-// the email on the password step of a two-step registration. Label is the
-// node's label or, as Kratos gives these none, one made from its name
-// ("traits.email" -> "Email").
+// the email on the password step of a two-step registration, the account
+// on a second-factor login. Label is the node's label or, when Kratos
+// gives none, the English catalog's "field.<name>" ("field.identifier":
+// "Account"), else one made from the name ("traits.email" -> "Email").
+// Page.ReadOnlyValues gives the same in the page's language.
 func (f *Flow) ReadOnlyValues() []ReadOnlyValue {
+	return f.readOnlyValues(translator{en: builtinCatalogs["en"]})
+}
+
+// ReadOnlyValues is Flow.ReadOnlyValues with the labels Kratos does not
+// give taken from the page's language; the default templates show these.
+func (p *Page) ReadOnlyValues() []ReadOnlyValue {
+	if p.Flow == nil {
+		return nil
+	}
+	tr := p.tr
+	if tr.en == nil {
+		tr.en = builtinCatalogs["en"]
+	}
+	return p.Flow.readOnlyValues(tr)
+}
+
+func (f *Flow) readOnlyValues(tr translator) []ReadOnlyValue {
 	var out []ReadOnlyValue
 	for i := range f.UI.Nodes {
 		n := &f.UI.Nodes[i]
@@ -278,6 +324,9 @@ func (f *Flow) ReadOnlyValues() []ReadOnlyValue {
 			continue
 		}
 		label := n.Label()
+		if label == "" {
+			label, _ = tr.lookup("field." + name)
+		}
 		if label == "" && len(name) > len("traits.") {
 			label = strings.NewReplacer(".", " ", "_", " ").Replace(strings.TrimPrefix(name, "traits."))
 			label = strings.ToUpper(label[:1]) + label[1:]
@@ -312,7 +361,8 @@ var ErrFlowTooLarge = errors.New("selfservice: flow too large to render")
 // form and a code form, a settings flow a profile, a password and a TOTP
 // form. Each form repeats the "default" nodes; a form of a redirecting
 // method (oidc, saml) gets only the hidden ones, so that the browser does
-// not demand the other fields. Script nodes are left out (the page loads
+// not demand the other fields. A form with a password but no visible
+// username gets the flow's identifier as Username. Script nodes are left out (the page loads
 // Kratos' webauthn.js itself, see Page.Scripts), and a group of scripts
 // only gets no form. "Resend code" buttons come last in their form. A
 // flow with only default nodes gets one form.
@@ -408,7 +458,66 @@ func (f *Flow) Forms() ([]Form, error) {
 		}
 		lastResend(form.Fields)
 	}
+	setUsernames(f, forms)
 	return forms, nil
+}
+
+// setUsernames sets Username on the forms with a password input and no
+// visible username input, to the flow's identifier: the first non-empty
+// string value of an identifier input, else of a trait input whose
+// autocomplete is "username" or "email", else of a trait named username
+// or email (Kratos v1.3.1 sends registration's password step the email
+// as a hidden trait without autocomplete).
+func setUsernames(f *Flow, forms []Form) {
+	username := ""
+	for _, want := range []func(n *Node) bool{
+		func(n *Node) bool { return n.Attributes.Name == "identifier" },
+		func(n *Node) bool {
+			return strings.HasPrefix(n.Attributes.Name, "traits.") && usernameAutocomplete(n.Attributes.Autocomplete)
+		},
+		func(n *Node) bool {
+			name := n.Attributes.Name
+			return strings.HasPrefix(name, "traits.") && (strings.HasSuffix(name, ".email") || strings.HasSuffix(name, ".username"))
+		},
+	} {
+		for i := range f.UI.Nodes {
+			n := &f.UI.Nodes[i]
+			if v, ok := n.Attributes.Value.(string); ok && v != "" && n.Type == "input" && want(n) {
+				username = v
+				break
+			}
+		}
+		if username != "" {
+			break
+		}
+	}
+	if username == "" {
+		return
+	}
+	for k := range forms {
+		password, visible := false, false
+		for _, fd := range forms[k].Fields {
+			if fd.Type != "input" {
+				continue
+			}
+			password = password || fd.Attributes.Type == "password"
+			visible = visible || !fd.IsHidden() && !fd.IsSubmit() && (fd.Attributes.Name == "identifier" || usernameAutocomplete(fd.Attributes.Autocomplete))
+		}
+		if password && !visible {
+			forms[k].Username = username
+		}
+	}
+}
+
+// usernameAutocomplete reports whether an autocomplete attribute names the
+// username or the email ("username webauthn" does).
+func usernameAutocomplete(a string) bool {
+	for _, tok := range strings.Fields(a) {
+		if tok == "username" || tok == "email" {
+			return true
+		}
+	}
+	return false
 }
 
 // lastResend moves "Resend code" buttons after the form's other fields,
@@ -434,8 +543,13 @@ func lastResend(fields []Field) {
 // another site (social sign-in), so that its form needs no input.
 func redirecting(group string) bool { return group == "oidc" || group == "saml" }
 
+// maxIDValue is the longest button value an id spells out; a longer one
+// (a security key's challenge, hundreds of characters of JSON) is
+// replaced by a short hash of it.
+const maxIDValue = 32
+
 // htmlID builds a page-unique, stable id from the form's group and the
-// node's name (or id).
+// node's name (or id), and for buttons, which share names, their value.
 func htmlID(group string, n *Node, i int) string {
 	name := n.Attributes.Name
 	if name == "" {
@@ -445,7 +559,12 @@ func htmlID(group string, n *Node, i int) string {
 		name = strconv.Itoa(i)
 	}
 	if n.IsSubmit() || n.Attributes.Type == "button" {
-		name += "-" + n.Attributes.StringValue()
+		v := n.Attributes.StringValue()
+		if len(v) > maxIDValue {
+			sum := sha256.Sum256([]byte(v))
+			v = hex.EncodeToString(sum[:6])
+		}
+		name += "-" + v
 	}
 	var b strings.Builder
 	b.WriteString("ks-")

@@ -32,7 +32,7 @@ func syntheticFlow(defaults, groups, perGroup int) []byte {
 
 // BenchmarkRenderLargeFlow renders, through the handler and a fake Kratos,
 // a large flow within the limits ("within-limits": 60 methods of 60 fields)
-// and the shape of issue #9 ("many-groups": 930 one-button methods and
+// and the shape a review found ("many-groups": 930 one-button methods and
 // 930 shared nodes, 232 KB of JSON). Run with -benchmem.
 func BenchmarkRenderLargeFlow(b *testing.B) {
 	for _, bc := range []struct {

@@ -7,6 +7,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"github.com/kratosauth/kratosauth/selfservice"
 )
 
@@ -50,7 +53,13 @@ func TestSettingsHeadings(t *testing.T) {
 // withNodes returns the recorded flow with extra nodes (JSON) appended.
 func withNodes(t *testing.T, file, nodes string) []byte {
 	t.Helper()
-	f := decodeFlow(t, readTestdata(t, file))
+	return withNodesOn(t, readTestdata(t, file), nodes)
+}
+
+// withNodesOn returns the flow with extra nodes (JSON) appended.
+func withNodesOn(t *testing.T, flow []byte, nodes string) []byte {
+	t.Helper()
+	f := decodeFlow(t, flow)
 	var extra []selfservice.Node
 	if err := json.Unmarshal([]byte(nodes), &extra); err != nil {
 		t.Fatal(err)
@@ -97,6 +106,10 @@ func TestFuncsForTemplatesFromScratch(t *testing.T) {
 		"data:image/png;base64,iVBORw0KGgo=": `<img src="data:image/png;base64,iVBORw0KGgo=">`,
 		"javascript:alert(1)":                `<img src="">`,
 		"https://evil.example/x.png":         `<img src="">`,
+		// Unicode lower-casing folds "İ" to "i": not the image type it spells.
+		"data:\u0130mage/svg+xml;base64,PHN2Zz4=": `<img src="">`,
+		"data:\u0130mage/png;base64,iVBORw0KGgo=": `<img src="">`,
+		"DATA:IMAGE/PNG;BASE64,iVBORw0KGgo=":      `<img src="DATA:IMAGE/PNG;BASE64,iVBORw0KGgo=">`,
 	} {
 		var b strings.Builder
 		if err := tmpl.Execute(&b, src); err != nil {
@@ -104,6 +117,88 @@ func TestFuncsForTemplatesFromScratch(t *testing.T) {
 		}
 		if b.String() != want {
 			t.Errorf("imgsrc %q: %s, want %s", src, b.String(), want)
+		}
+	}
+}
+
+// Element ids stay short and unique: a security key's button, whose value
+// is its challenge (hundreds of characters of JSON), gets a hash in its
+// id instead.
+func TestElementIDsAreShort(t *testing.T) {
+	for _, c := range []struct {
+		kind selfservice.Kind
+		name string
+	}{{selfservice.Settings, "settings_flow"}, {selfservice.Login, "login_flow"}, {selfservice.Registration, "registration_flow"}} {
+		d := parseDoc(t, showRecorded(t, c.kind, c.name).Body.String())
+		seen := map[string]bool{}
+		for _, n := range d.find(func(n *htmlNode) bool { return attrOf(n, "id") != "" }) {
+			id := attrOf(n, "id")
+			assert.LessOrEqual(t, len(id), 80, "%s: id %.100s...", c.name, id)
+			assert.False(t, seen[id], "%s: id %s twice", c.name, id)
+			seen[id] = true
+		}
+		if c.name == "settings_flow" {
+			assert.Len(t, d.find(func(n *htmlNode) bool {
+				return strings.HasPrefix(attrOf(n, "id"), "ks-webauthn-webauthn_register_trigger-")
+			}), 1)
+		}
+	}
+}
+
+// Password forms carry the account's identifier for password managers
+// (autocomplete="username", hidden, never submitted) when they show no
+// username: settings' password form and registration's password step.
+// The login's password form has its visible identifier input instead.
+func TestPasswordFormsHaveUsername(t *testing.T) {
+	// Kratos v1.3.1's second step of a registration: the email entered in
+	// the first is a hidden trait.
+	f := decodeFlow(t, readTestdata(t, "registration_flow"))
+	for i := range f.UI.Nodes {
+		if a := &f.UI.Nodes[i].Attributes; a.Name == "traits.email" {
+			a.Type, a.Value, a.Autocomplete = "hidden", "a@example.com", ""
+		}
+	}
+	passwordStep, err := json.Marshal(f)
+	require.NoError(t, err)
+	passwordStep = withNodesOn(t, passwordStep, `[
+		{"type":"input","group":"password","attributes":{"name":"password","type":"password","required":true,"autocomplete":"new-password","node_type":"input"},"meta":{"label":{"id":1070001,"text":"Password","type":"info"}}},
+		{"type":"input","group":"password","attributes":{"name":"method","type":"submit","value":"password","node_type":"input"},"meta":{"label":{"id":1040001,"text":"Sign up","type":"info"}}}]`)
+	for _, c := range []struct {
+		name string
+		body string
+		want string // the username input's value, "" for none
+	}{
+		{"settings", renderFlow(t, selfservice.Settings, readTestdata(t, "settings_flow")), "email"},
+		{"registration password step", renderFlow(t, selfservice.Registration, passwordStep), "a@example.com"},
+		{"login", renderFlow(t, selfservice.Login, readTestdata(t, "login_flow")), ""},
+	} {
+		d := parseDoc(t, c.body)
+		var got []elem
+		for _, f := range d.forms {
+			hasPassword := false
+			for _, e := range f.elems {
+				hasPassword = hasPassword || e.attrs["type"] == "password"
+			}
+			for _, e := range f.elems {
+				if e.attrs["autocomplete"] == "username" {
+					assert.True(t, hasPassword, "%s: a username input in a form without a password", c.name)
+					got = append(got, e)
+				}
+			}
+		}
+		if c.want == "" {
+			assert.Empty(t, got, c.name)
+			continue
+		}
+		if assert.Len(t, got, 1, c.name) {
+			e := got[0]
+			if c.want == "email" {
+				assert.Contains(t, e.attrs["value"], "@", c.name)
+			} else {
+				assert.Equal(t, c.want, e.attrs["value"], c.name)
+			}
+			assert.True(t, e.has("hidden"), c.name)
+			assert.False(t, e.has("name"), "%s: the username is never submitted", c.name)
 		}
 	}
 }

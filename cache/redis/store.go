@@ -46,11 +46,14 @@
 // # Fencing
 //
 // Every value starts with its key's fence (16 decimal digits, microseconds
-// of Redis' clock). Begin, Put and Revoke are Lua scripts on the key, so
-// Redis itself orders a cache write against the revocations of its key, on
-// its own clock, whenever the write arrives; a ticket carries the server's
-// run_id, which a restart or failover changes, so a ticket issued before
-// Redis lost its fences is refused.
+// of Redis' clock) and the run_id of the Redis instance that wrote it.
+// Begin, Put and Revoke are Lua scripts on the key, so Redis itself orders
+// a cache write against the revocations of its key, on its own clock,
+// whenever the write arrives; a ticket carries the server's run_id, which a
+// restart or failover changes, so a ticket issued before Redis lost its
+// fences is refused. A value is read only while its run_id is the key's
+// node's: a Redis restarted from a snapshot, or a replica promoted before
+// it received the latest writes, may hold entries whose revocation it lost.
 package rediscache
 
 import (
@@ -66,6 +69,7 @@ import (
 	"unsafe"
 
 	"github.com/redis/rueidis"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/kratosauth/kratosauth/cache"
 )
@@ -79,6 +83,8 @@ type Store struct {
 	cfg        config
 	localCache bool
 	written    writtenKeys
+	epochs     epochs
+	confirming singleflight.Group // currentEpoch's questions, by run_id
 	breaker    *breaker
 	add, take  *rueidis.Lua
 	begin      *rueidis.Lua
@@ -193,11 +199,87 @@ func (s *Store) Get(key string) ([]byte, error) {
 		return nil, fmt.Errorf("rediscache: get: %w", err)
 	}
 	s.breaker.success()
-	if len(v) < fenceLen {
+	if len(v) < headerLen {
 		return nil, fmt.Errorf("rediscache: get: a value of %d bytes is not one of ours", len(v))
 	}
+	switch current, err := s.currentEpoch(key, v[fenceLen:headerLen]); {
+	case err != nil:
+		return nil, err
+	case !current:
+		// Written by an instance that may have lost its revocation since.
+		return nil, cache.ErrNotFound
+	}
 	// The reply may be the local cache's own copy: the caller gets its own.
-	return bytes.Clone(unsafeBytes(v[fenceLen:])), nil
+	return bytes.Clone(unsafeBytes(v[headerLen:])), nil
+}
+
+// epochFresh is how long a run_id seen on a node is taken to be that
+// node's: after a restart or a failover, values of the old instance may be
+// read for this long at most. A check costs a round trip per node and run_id.
+const epochFresh = 250 * time.Millisecond
+
+// currentEpoch reports whether epoch is the run_id of key's node, asking
+// the node (Begin) unless it said so within epochFresh.
+func (s *Store) currentEpoch(key, epoch string) (bool, error) {
+	if s.epochs.isFresh(epoch) {
+		return true, nil
+	}
+	// One question per run_id at a time: every local hit of a node's keys
+	// needs it when the answer goes stale.
+	current, err, _ := s.confirming.Do(epoch, func() (any, error) {
+		t, err := s.Begin(key)
+		return t.Epoch, err
+	})
+	if err != nil {
+		return false, err
+	}
+	return current.(string) == epoch, nil
+}
+
+// epochs are the run_ids nodes reported (Begin), with when (monotonic):
+// known for an hour, fresh for epochFresh. A run_id not known before is a
+// node that restarted or failed over (or one not asked yet): every other
+// run_id must then be confirmed again before its values are read, since
+// this process cannot tell which node's run_id the new one replaced.
+type epochs struct {
+	mu           sync.Mutex
+	origin       time.Time
+	known, fresh map[string]time.Duration
+}
+
+const epochKnown = time.Hour
+
+func (e *epochs) now() time.Duration {
+	if e.origin.IsZero() {
+		e.origin = time.Now()
+	}
+	return time.Since(e.origin)
+}
+
+func (e *epochs) saw(epoch string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	now := e.now()
+	if e.known == nil {
+		e.known, e.fresh = make(map[string]time.Duration), make(map[string]time.Duration)
+	}
+	if _, ok := e.known[epoch]; !ok {
+		clear(e.fresh)
+		for k, at := range e.known {
+			if now-at >= epochKnown {
+				delete(e.known, k)
+			}
+		}
+	}
+	e.known[epoch] = now
+	e.fresh[epoch] = now
+}
+
+func (e *epochs) isFresh(epoch string) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	at, ok := e.fresh[epoch]
+	return ok && e.now()-at < epochFresh
 }
 
 // Begin implements cache.Store: Redis' clock and instance (its run_id, new
@@ -213,8 +295,11 @@ func (s *Store) Begin(key string) (cache.Ticket, error) {
 		}
 		return res
 	})
-	if err == nil && (t.Epoch == "" || t.At <= 0) {
+	if err == nil && (len(t.Epoch) != epochLen || t.At <= 0) {
 		err = errors.New("rediscache: begin: malformed reply")
+	}
+	if err == nil {
+		s.epochs.saw(t.Epoch)
 	}
 	return t, err
 }
@@ -374,27 +459,34 @@ redis.call('ZADD', KEYS[1], 'GT', now + ttl, ARGV[1])
 if redis.call('PTTL', KEYS[1]) < ttl then redis.call('PEXPIRE', KEYS[1], ttl) end
 return 1`
 
-// takeScript: KEYS[1] index; ARGV hold ms. Returns the unexpired members
-// and leaves only the hold (the later of this one and an earlier one),
-// which expires with it.
+// takeScript: KEYS[1] index; ARGV hold ms. Drops the expired members and
+// returns the others, which stay (a retry after failed revocations finds
+// them again), and holds the index until the later of this hold and an
+// earlier one; the index lives at least as long as its hold.
 const takeScript = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local keys = redis.call('ZRANGE', KEYS[1], '(' .. now, '+inf', 'BYSCORE')
 local held = tonumber(redis.call('ZSCORE', KEYS[1], '!held') or 0)
-redis.call('DEL', KEYS[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+local keys = redis.call('ZRANGE', KEYS[1], '(' .. now, '+inf', 'BYSCORE')
 local hold = math.max(now + tonumber(ARGV[1]), held) - now
 if hold > 0 then
   redis.call('ZADD', KEYS[1], now + hold, '!held')
-  redis.call('PEXPIRE', KEYS[1], hold)
+  local ttl = redis.call('PTTL', KEYS[1])
+  if ttl >= 0 and ttl < hold or ttl == -1 then redis.call('PEXPIRE', KEYS[1], hold) end
 end
 local out = {}
 for _, k in ipairs(keys) do if k ~= '!held' then out[#out + 1] = k end end
 return out`
 
 // A value is its key's fence, in microseconds of Redis' clock as fenceLen
-// decimal digits, then the entry or marker.
-const fenceLen = 16
+// decimal digits, the run_id of the instance that wrote it (epochLen hex
+// digits), then the entry or marker.
+const (
+	fenceLen  = 16
+	epochLen  = 40
+	headerLen = fenceLen + epochLen
+)
 
 // fenceLua is the scripts' shared part: now (microseconds of Redis' clock)
 // and, from KEYS[1]'s value, its fence (0 without one) and remaining ttl.
@@ -419,20 +511,22 @@ return {id, tonumber(t[1]) * 1000000 + tonumber(t[2])}`
 // putScript: KEYS[1] key; ARGV entry, ttl ms, ticket's run_id, ticket's
 // time (µs), max age (µs). Writes and returns 1 when the ticket is of this
 // instance, no older than max age, and later than the key's fence; returns
-// 0 otherwise. The fence is kept, and so is a longer remaining ttl.
+// 0 otherwise. The fence is kept, and so is a longer remaining ttl; the
+// value carries the run_id.
 const putScript = fenceLua + `
 local at = tonumber(ARGV[4])
 if string.match(redis.call('INFO', 'server'), 'run_id:(%x+)') ~= ARGV[3] then return 0 end
 if at > now or now - at > tonumber(ARGV[5]) or at <= fence then return 0 end
-redis.call('SET', KEYS[1], string.format('%016d', fence) .. ARGV[1], 'PX', math.max(tonumber(ARGV[2]), keep))
+redis.call('SET', KEYS[1], string.format('%016d', fence) .. ARGV[3] .. ARGV[1], 'PX', math.max(tonumber(ARGV[2]), keep))
 return 1`
 
 // revokeScript: KEYS[1] key; ARGV marker, ttl ms, fence µs from now.
-// Writes the marker with the later of the key's fence and now + fence, kept
-// for the longer of ttl and the remaining one.
+// Writes the marker with the later of the key's fence and now + fence, and
+// this instance's run_id, kept for the longer of ttl and the remaining one.
 const revokeScript = fenceLua + `
 fence = math.max(fence, now + tonumber(ARGV[3]))
-redis.call('SET', KEYS[1], string.format('%016d', fence) .. ARGV[1], 'PX', math.max(tonumber(ARGV[2]), keep))
+local id = string.match(redis.call('INFO', 'server'), 'run_id:(%x+)')
+redis.call('SET', KEYS[1], string.format('%016d', fence) .. id .. ARGV[1], 'PX', math.max(tonumber(ARGV[2]), keep))
 return 1`
 
 // unsafeBytes views s without copying; the caller copies before handing it out.

@@ -322,8 +322,8 @@ func requireChromium(t *testing.T) {
 
 // startApp builds examples/chi and runs it on appURL against Kratos; it
 // is stopped at cleanup. env entries (KEY=value) are added to, and
-// override, its environment.
-func startApp(t *testing.T, root, kratosURL, appURL string, env ...string) {
+// override, its environment. It returns the path of the app's log.
+func startApp(t *testing.T, root, kratosURL, appURL string, env ...string) (logPath string) {
 	t.Helper()
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "app")
@@ -337,7 +337,7 @@ func startApp(t *testing.T, root, kratosURL, appURL string, env ...string) {
 		t.Fatalf("go build examples/chi: %v\n%s", err, out)
 	}
 
-	logPath := filepath.Join(dir, "app.log")
+	logPath = filepath.Join(dir, "app.log")
 	logFile, err := os.Create(logPath)
 	if err != nil {
 		t.Fatal(err)
@@ -381,7 +381,7 @@ func startApp(t *testing.T, root, kratosURL, appURL string, env ...string) {
 		if resp, err := client.Get(appURL + "/healthz"); err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				return
+				return logPath
 			}
 		}
 		if time.Now().After(deadline) {
@@ -702,7 +702,7 @@ const auditJS = `(async () => {
 	}
 	// Focus goes back where it was, so that the screenshots show no ring.
 	if (active && active !== document.body) active.focus(); else if (document.activeElement) document.activeElement.blur();
-	for (const el of document.querySelectorAll("input:not([type=hidden])")) {
+	for (const el of document.querySelectorAll("input:not([type=hidden]):not([hidden])")) {
 		if (!el.labels || el.labels.length === 0) problems.push("input without a label: " + el.outerHTML.slice(0, 120));
 	}
 	for (const m of document.querySelectorAll(".ks-message.ks-error")) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -45,7 +46,7 @@ func TestBrowserMethods(t *testing.T) {
 	// Social sign-in leaves the pages by a form post to Kratos, which
 	// redirects to Hydra, which redirects to its login and consent pages:
 	// the CSP's form-action covers the whole chain of redirects.
-	startApp(t, root, k.PublicURL, appURL,
+	appLog := startApp(t, root, k.PublicURL, appURL,
 		"KRATOS_BROWSER_URL="+k.BrowserURL,
 		"ADDR=127.0.0.1:"+appPort,
 		"FORM_ACTION_ORIGINS="+strings.TrimSuffix(hydra.IssuerURL, "/")+" "+hydra.LoginURL)
@@ -72,13 +73,20 @@ func TestBrowserMethods(t *testing.T) {
 		if err := w.submit(ctx, `button[name="method"][value="profile"]`, map[string]string{`input[name="traits.email"]`: email}); err != nil {
 			return err
 		}
+		// The password form carries the email for password managers.
 		if err := b.waitFor(ctx, "the credential choice", func(p page) bool {
-			return p.Has(`input[name="password"]`) && p.Has(`button[name="passkey_register_trigger"]`)
+			return p.Has(`input[name="password"]`) && p.Has(`button[name="passkey_register_trigger"]`) &&
+				p.Has(`form.ks-group-password input[autocomplete="username"][value="`+email+`"]`)
 		}); err != nil {
 			return err
 		}
 		w.mark()
-		return w.submit(ctx, `button[name="method"][value="password"]`, map[string]string{`input[name="password"]`: password})
+		if err := w.submit(ctx, `button[name="method"][value="password"]`, map[string]string{`input[name="password"]`: password}); err != nil {
+			return err
+		}
+		// The step ends on the next page, not on one being left (the audit
+		// would run during the navigation).
+		return b.waitFor(ctx, "the verification page", func(p page) bool { return p.Path() == "/verification" })
 	})
 	// Kratos' show_verification_ui hook: the page says the code is sent.
 	b.step("verification-code-sent", func(ctx context.Context) error {
@@ -158,7 +166,8 @@ func TestBrowserMethods(t *testing.T) {
 		}
 		return b.waitFor(ctx, "the settings page after recovery", func(p page) bool {
 			return p.Path() == "/settings" && strings.Contains(p.Text, "You successfully recovered your account") &&
-				p.Has(`form.ks-group-password input[name="password"]`)
+				p.Has(`form.ks-group-password input[name="password"]`) &&
+				p.Has(`form.ks-group-password input[autocomplete="username"][value="`+email+`"]`)
 		})
 	})
 	b.step("recovery-new-password", func(ctx context.Context) error {
@@ -319,6 +328,34 @@ func TestBrowserMethods(t *testing.T) {
 			return p.Path() == "/settings" && strings.Contains(p.Text, "Your changes have been saved") && p.Has(`button[name="webauthn_remove"]`)
 		})
 	})
+	// The second-factor page labels the account, whose hidden identifier
+	// Kratos sends without a label for a security key, in German too.
+	b.step("german-second-factor", func(ctx context.Context) error {
+		if err := w.signOut(ctx); err != nil {
+			return err
+		}
+		if err := chromedp.Do(ctx, chromedp.Navigate(w.app+"/login")); err != nil {
+			return err
+		}
+		if err := w.signedInAs(ctx, pkEmail); err != nil { // passkey autofill
+			return err
+		}
+		if err := b.acceptLanguage(ctx, "de-DE,de;q=0.9"); err != nil {
+			return err
+		}
+		defer func() { _ = b.acceptLanguage(b.ctx, "en") }()
+		if err := w.open(ctx, "/login?aal=aal2", "the German second-factor page", `html[lang="de"]`, `button[name="webauthn_login_trigger"]`); err != nil {
+			return err
+		}
+		labels, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll("dl.ks-readonly dt")].map(e => e.textContent)`))
+		if err != nil {
+			return err
+		}
+		if fmt.Sprint(labels) != "[Konto]" || strings.Contains(b.lastState.Text, "Identifier") || !strings.Contains(b.lastState.Text, pkEmail) {
+			return fmt.Errorf("the account is labelled %q on the German second-factor page:\n%s", labels, b.lastState.Text)
+		}
+		return nil
+	})
 	b.step("aal2-security-key", func(ctx context.Context) error {
 		if err := w.signOut(ctx); err != nil {
 			return err
@@ -449,8 +486,106 @@ func TestBrowserMethods(t *testing.T) {
 		}
 		return b.acceptLanguage(ctx, "en")
 	})
+	// Kratos' webauthn.js blocked (as when Kratos lacks the app's origin in
+	// its CORS origins): the page says so and disables the buttons.
+	b.step("webauthn-js-blocked", func(ctx context.Context) error {
+		if err := b.blockURLs(ctx, "*://*:*/.well-known/ory/webauthn.js"); err != nil {
+			return err
+		}
+		defer func() { _ = b.blockURLs(b.ctx) }()
+		if err := w.open(ctx, "/login", "the login page", `button[name="passkey_login_trigger"]`); err != nil {
+			return err
+		}
+		return b.waitFor(ctx, "the notice, and the passkey button disabled", func(p page) bool {
+			return p.Has(`#ks-webauthn-unavailable:not([hidden])`) && p.Has(`button[name="passkey_login_trigger"][disabled]`) &&
+				strings.Contains(p.Text, "Security keys and passkeys cannot be used right now") &&
+				p.Has(`form.ks-group-password input[name="password"]:not([disabled])`)
+		})
+	})
 
 	b.checkSecurityHeaders("/registration", "/verification", "/login", "/recovery", "/settings")
+
+	// A walk through every method logs no warning and no error.
+	if bad := logLines(t, appLog, func(l string) bool {
+		return strings.Contains(l, "level=WARN") || strings.Contains(l, "level=ERROR")
+	}); len(bad) > 0 {
+		t.Errorf("the app logged warnings or errors on a successful walk:\n%s", strings.Join(bad, "\n"))
+	}
+
+	// A misconfigured relying party (rp.origins with Kratos' URL instead
+	// of the app's): the user sees "Something went wrong", the app's log
+	// has Kratos' reason.
+	cfg, err := os.ReadFile(k.ConfigPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	origins := "origins:\n            - " + appURL + "\n"
+	if strings.Count(string(cfg), origins) != 2 {
+		t.Fatalf("the config has no webauthn and passkey rp.origins %q:\n%s", origins, cfg)
+	}
+	cfg = []byte(strings.ReplaceAll(string(cfg), origins, "origins:\n            - "+k.BrowserURL+"\n"))
+	if err := os.WriteFile(k.ConfigPath, cfg, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	k.Restart(t)
+	b.step("webauthn-misconfigured", func(ctx context.Context) error {
+		if err := w.open(ctx, "/registration", "the registration form", `input[name="traits.email"]`); err != nil {
+			return err
+		}
+		if err := w.submit(ctx, `button[name="method"][value="profile"]`, map[string]string{`input[name="traits.email"]`: kratostest.UniqueEmail("misconfigured")}); err != nil {
+			return err
+		}
+		if err := w.open(ctx, "", "the passkey button", `button[name="passkey_register_trigger"]`); err != nil {
+			return err
+		}
+		if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`button[name="passkey_register_trigger"]`))); err != nil {
+			return err
+		}
+		if err := b.waitFor(ctx, "the error page", func(p page) bool {
+			return p.Path() == "/error" && strings.Contains(p.Text, "Something went wrong") && !strings.Contains(p.Text, "origin")
+		}); err != nil {
+			return err
+		}
+		for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+			if len(logLines(t, appLog, func(l string) bool {
+				return strings.Contains(l, "level=ERROR") && strings.Contains(l, "Unable to create WebAuthn credential")
+			})) > 0 {
+				return nil
+			}
+			if time.Now().After(deadline) {
+				return fmt.Errorf("no ERROR with Kratos' reason in the app's log:\n%s", tail(appLog, 10))
+			}
+		}
+	})
+}
+
+// logLines returns the lines of the log at path that match.
+func logLines(t *testing.T, path string, match func(line string) bool) []string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, l := range strings.Split(string(b), "\n") {
+		if match(l) {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// blockURLs makes the browser fail every request matching a pattern (a
+// URLPattern: "*://*:*/x.js") from now on; none unblocks.
+func (b *browser) blockURLs(ctx context.Context, patterns ...string) error {
+	p := network.SetBlockedURLsParams{URLPatterns: []*network.BlockPattern{}}
+	for _, u := range patterns {
+		p.URLPatterns = append(p.URLPatterns, &network.BlockPattern{URLPattern: u, Block: true})
+	}
+	return chromedp.Do(ctx, chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		_, err := cdp.Call(ctx, tg, network.SetBlockedURLs, p)
+		return err
+	}))
 }
 
 // walk holds what the steps of TestBrowserMethods share.

@@ -15,7 +15,8 @@
 //	                identity's cached sessions (shared.go)
 //
 // Configuration (environment): KRATOS_PUBLIC_URL (http://127.0.0.1:4433),
-// KRATOS_BROWSER_URL (the public URL), APP_URL (http://127.0.0.1:4455),
+// KRATOS_BROWSER_URL (http://localhost:4433 with the default public URL,
+// else the public URL), APP_URL (http://localhost:4455),
 // ADDR (127.0.0.1:4455), SESSION_CACHE_TTL (1m), KETO_READ_URL (Keto's
 // read API, e.g. http://127.0.0.1:4466; none: no /admin), KETO_ALLOW_TTL (5s).
 //
@@ -70,10 +71,17 @@ func loadConfig(getenv func(string) string) (config, error) {
 	}
 	cfg := config{
 		KratosPublicURL: get("KRATOS_PUBLIC_URL", "http://127.0.0.1:4433"),
-		AppURL:          get("APP_URL", "http://127.0.0.1:4455"),
+		AppURL:          get("APP_URL", "http://localhost:4455"),
 		Addr:            get("ADDR", "127.0.0.1:4455"),
 	}
-	cfg.KratosBrowserURL = get("KRATOS_BROWSER_URL", cfg.KratosPublicURL)
+	// Browsers reach Kratos on the app's host, so that its cookies reach
+	// the app: by default localhost, where passkeys work (a WebAuthn
+	// relying party id cannot be an IP address), as make demo runs it.
+	browser := cfg.KratosPublicURL
+	if getenv("KRATOS_PUBLIC_URL") == "" {
+		browser = "http://localhost:4433"
+	}
+	cfg.KratosBrowserURL = get("KRATOS_BROWSER_URL", browser)
 	ttl, err := time.ParseDuration(get("SESSION_CACHE_TTL", "1m"))
 	if err != nil {
 		return cfg, fmt.Errorf("SESSION_CACHE_TTL: %w", err)

@@ -54,12 +54,16 @@ func TestLoadConfig(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, config{
 		KratosPublicURL:  "http://127.0.0.1:4433",
-		KratosBrowserURL: "http://127.0.0.1:4433",
-		AppURL:           "http://127.0.0.1:4455",
+		KratosBrowserURL: "http://localhost:4433",
+		AppURL:           "http://localhost:4455",
 		Addr:             "127.0.0.1:4455",
 		SessionCacheTTL:  time.Minute,
 		KetoAllowTTL:     5 * time.Second,
 	}, cfg)
+
+	cfg, err = loadConfig(env(map[string]string{"KRATOS_PUBLIC_URL": "http://kratos:4433"}))
+	require.NoError(t, err)
+	assert.Equal(t, "http://kratos:4433", cfg.KratosBrowserURL, "the public URL, when it is set")
 
 	_, err = loadConfig(env(map[string]string{"SESSION_CACHE_TTL": "soon"}))
 	assert.ErrorContains(t, err, "SESSION_CACHE_TTL")

@@ -226,6 +226,12 @@ func WriteConfig(dir string, o Options) (cfgPath string, err error) {
 		return "", fmt.Errorf("kratostest: Host must be 127.0.0.1 or localhost, got %q", o.Host)
 	}
 	appURL, _ := url.Parse(o.AppURL)
+	if o.AllMethods && !strings.EqualFold(appURL.Hostname(), o.Host) {
+		// Kratos' cookies are set on Host and must reach the app, and
+		// WebAuthn's relying party id (AppURL's host) must be a domain
+		// for passkeys: localhost, never 127.0.0.1.
+		return "", fmt.Errorf("kratostest: AllMethods: AppURL %q must be on Host %q (Kratos' cookies must reach the app; use localhost for passkeys)", o.AppURL, o.Host)
+	}
 	// The values below go into YAML unquoted: refuse anything that could
 	// change its structure.
 	for _, v := range []string{o.CourierURL, o.AppURL} {

@@ -181,3 +181,66 @@ func TestAAL2(t *testing.T) {
 		t.Logf("note: aal2 login returned a different token")
 	}
 }
+
+// TestWriteConfigAllMethods: the pages' configuration puts the app's
+// origin where the pages need it (rp.origins of security keys and
+// passkeys, CORS for webauthn.js, every flow's ui_url, the error page),
+// signs new identities in after every way of signing up, and refuses an
+// app on another host than Kratos' browser URL.
+func TestWriteConfigAllMethods(t *testing.T) {
+	dir := t.TempDir()
+	const app = "http://localhost:4455"
+	p, err := WriteConfig(dir, Options{Host: "localhost", AppURL: app, AllMethods: true, CourierURL: "http://127.0.0.1:4436/messages"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := string(b)
+	for want, n := range map[string]int{
+		"base_url: http://localhost:4433/":          1,
+		"origins:\n            - " + app + "\n":     2, // webauthn and passkey
+		"id: localhost\n":                           2,
+		"allowed_origins:\n        - " + app + "\n": 1, // CORS for webauthn.js
+		"ui_url: " + app + "/error\n":               1,
+		"passwordless_enabled: true":                1,
+		"- hook: show_verification_ui":              1,
+		"use: code":                                 2, // verification and recovery
+		"delivery_strategy: http":                   1,
+	} {
+		if got := strings.Count(cfg, want); got != n {
+			t.Errorf("config has %q %d times, want %d", want, got, n)
+		}
+	}
+	for _, flow := range []string{"login", "registration", "settings", "verification", "recovery"} {
+		if !strings.Contains(cfg, "ui_url: "+app+"/"+flow+"\n") {
+			t.Errorf("no ui_url for %s", flow)
+		}
+	}
+	// The session hook after each way of signing up.
+	for _, method := range []string{"password", "code", "passkey"} {
+		if !strings.Contains(cfg, "        "+method+":\n          hooks:\n            - hook: session\n") {
+			t.Errorf("registration by %s has no session hook", method)
+		}
+	}
+	schema, err := os.ReadFile(filepath.Join(dir, SchemaFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"code": {`, `"webauthn": {`, `"passkey": {`, `"totp": {`} {
+		if !strings.Contains(string(schema), want) {
+			t.Errorf("identity schema lacks %s", want)
+		}
+	}
+
+	for _, o := range []Options{
+		{Host: "localhost", AppURL: "http://127.0.0.1:4455", AllMethods: true},
+		{Host: "127.0.0.1", AppURL: "http://localhost:4455", AllMethods: true},
+	} {
+		if _, err := WriteConfig(t.TempDir(), o); err == nil || !strings.Contains(err.Error(), "must be on Host") {
+			t.Errorf("%+v: %v", o, err)
+		}
+	}
+}

@@ -1,7 +1,9 @@
-// Package origin holds the one check of whether a URL is on a configured
-// origin. kratosauth follows URLs that come from outside (Kratos'
-// redirect_browser_to and logout_url, a return_to from a query string)
-// only when this check accepts them, so every package must agree on it.
+// Package origin holds the one rule for comparing origins (Key) and the
+// one check of whether a URL is on a configured origin (Same). kratosauth
+// follows URLs that come from outside (Kratos' redirect_browser_to and
+// logout_url, a return_to from a query string) only when Same accepts
+// them, and sends a session's token only to origins Key matches, so every
+// package must agree on them.
 package origin
 
 import (
@@ -43,22 +45,31 @@ func Same(target string, base *url.URL) (*url.URL, bool) {
 	if err != nil || u.Opaque != "" || u.User != nil || u.Host == "" {
 		return nil, false
 	}
-	want, ok := key(base.Scheme, base.Host)
+	want, ok := Key(base.Scheme, base.Host)
 	if !ok || base.User != nil {
 		return nil, false
 	}
-	if got, ok := key(u.Scheme, u.Host); !ok || got != want {
+	if got, ok := Key(u.Scheme, u.Host); !ok || got != want {
 		return nil, false
 	}
 	u.Scheme, u.Host = base.Scheme, base.Host
 	return u, true
 }
 
-// key returns the comparable form of an origin, "scheme://host:port" in
-// lower case with the default port dropped, or false when it is not an
-// http(s) origin with an ASCII host.
-func key(scheme, hostport string) (string, bool) {
-	scheme = strings.ToLower(scheme)
+// Key returns the comparable form of an origin, "scheme://host:port"
+// with scheme and host in ASCII lower case and the scheme's default port
+// dropped, or false when it is not an http(s) origin with an ASCII host
+// and, when present, a non-empty port.
+//
+// Hosts are compared in ASCII only: Unicode case folding maps "İ" to "i"
+// and the Kelvin sign to "k", while net/http and browsers reach a
+// non-ASCII host by its IDNA (xn--) form, another name. A non-ASCII host
+// (percent-escaped or not) matches nothing; configure its xn-- form.
+func Key(scheme, hostport string) (string, bool) {
+	scheme, ok := asciiLower(scheme)
+	if !ok {
+		return "", false
+	}
 	var def string
 	switch scheme {
 	case "http":
@@ -79,16 +90,35 @@ func key(scheme, hostport string) (string, bool) {
 			host = "[" + host + "]" // IPv6, bracketed again as in the URL
 		}
 	}
-	if host == "" {
+	host, ok = asciiLower(host)
+	if !ok || host == "" {
 		return "", false
-	}
-	for i := 0; i < len(host); i++ {
-		if host[i] >= 0x80 {
-			return "", false
-		}
 	}
 	if port == def {
 		port = ""
 	}
-	return scheme + "://" + strings.ToLower(host) + ":" + port, true
+	return scheme + "://" + host + ":" + port, true
+}
+
+// asciiLower lower-cases s's ASCII letters, or returns false when s has a
+// byte outside ASCII. It allocates only when s has an upper-case letter.
+func asciiLower(s string) (string, bool) {
+	upper := false
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 0x80 {
+			return "", false
+		}
+		upper = upper || 'A' <= c && c <= 'Z'
+	}
+	if !upper {
+		return s, true
+	}
+	b := []byte(s)
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b), true
 }

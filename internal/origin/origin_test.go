@@ -154,3 +154,23 @@ func FuzzSame(f *testing.F) {
 		}
 	})
 }
+
+func TestKey(t *testing.T) {
+	for _, tc := range []struct{ scheme, host, want string }{
+		{"https", "API.Example.com", "https://api.example.com:"},
+		{"HTTPS", "api.example.com:443", "https://api.example.com:"},
+		{"http", "api.example.com:8080", "http://api.example.com:8080"},
+		{"http", "[::1]:80", "http://[::1]:"},
+		{"http", "b\u0130lling.example", ""}, // "İ" lower-cases to "i" in Unicode
+		{"https", "\u212aeto.example", ""},   // the Kelvin sign to "k"
+		{"https", "keto.example\u3002", ""},  // ideographic full stop
+		{"http\u0130", "keto.example", ""},
+		{"ftp", "keto.example", ""},
+		{"https", "keto.example:", ""},
+		{"https", "", ""},
+	} {
+		got, ok := origin.Key(tc.scheme, tc.host)
+		assert.Equal(t, tc.want, got, "Key(%q, %q)", tc.scheme, tc.host)
+		assert.Equal(t, tc.want != "", ok, "Key(%q, %q)", tc.scheme, tc.host)
+	}
+}

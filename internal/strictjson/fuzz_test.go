@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -23,6 +24,7 @@ func reference(data []byte, path ...string) (json.RawMessage, error) {
 			return nil, ErrNotObject
 		}
 		var found json.RawMessage
+		folded := false
 		for dec.More() {
 			tok, _ := dec.Token()
 			var v json.RawMessage
@@ -34,6 +36,8 @@ func reference(data []byte, path ...string) (json.RawMessage, error) {
 					return nil, ErrDuplicateKey
 				}
 				found = v
+			} else if strings.EqualFold(tok.(string), key) {
+				folded = true
 			}
 		}
 		if _, err := dec.Token(); err != nil {
@@ -44,6 +48,9 @@ func reference(data []byte, path ...string) (json.RawMessage, error) {
 		}
 		if found == nil {
 			return nil, ErrNotFound
+		}
+		if folded {
+			return nil, ErrDuplicateKey
 		}
 		cur = found
 	}
@@ -64,12 +71,13 @@ func referenceContains(data []byte, s string) (bool, error) {
 }
 
 // FuzzLookup: the scanner finds what the decoder finds, and refuses what it
-// refuses (duplicates, non-objects, missing keys).
+// refuses (duplicates, also under case folding, non-objects, missing keys).
 func FuzzLookup(f *testing.F) {
 	for _, s := range []string{
 		`{"roles":["admin"]}`, `{"org":{"roles":["a","b"]},"x":[1,{"roles":2}]}`,
 		`{"roles":1,"roles":2}`, `{"r\u006fles":["x"],"roles":[]}`, ` { "roles" : [ "a" , "b\"]" ] } `,
 		`{"a":"}","roles":{"b":"]"}}`, `[]`, `null`, `{"allowed":true}`, `{"a":-1.5e3,"roles":true}`,
+		`{"roles":[],"Roles":[]}`, `{"roles":[],"role\u017f":[]}`, `{"role\u017f":[]}`,
 	} {
 		f.Add([]byte(s), "roles", "b")
 	}

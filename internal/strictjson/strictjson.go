@@ -1,8 +1,10 @@
-// Package strictjson reads one member out of JSON the way an authorization
-// decision needs: keys match exactly (encoding/json matches struct fields
-// case-insensitively) and a key given twice is an error (encoding/json
-// keeps the last), so a body or metadata document that could be read two
-// ways is never read either way.
+// Package strictjson reads JSON the way an authorization decision needs:
+// keys match exactly (encoding/json matches struct fields
+// case-insensitively) and a key given twice, or beside one equal to it
+// under case folding, is an error (encoding/json keeps the last, whatever
+// its case), so a body or metadata document that could be read two ways is
+// never read either way. Lookup finds one member; Decode reads a whole
+// value into a Go type.
 //
 // It runs on every request of a route with a metadata predicate, so it
 // scans instead of decoding: after json.Valid, which allocates nothing,
@@ -14,12 +16,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 )
 
 var (
 	// ErrNotFound: a key of the path is not in its object.
 	ErrNotFound = errors.New("strictjson: no such member")
-	// ErrDuplicateKey: an object on the path has the key more than once.
+	// ErrDuplicateKey: an object has a key more than once, or two keys
+	// equal under case folding.
 	ErrDuplicateKey = errors.New("strictjson: duplicate key")
 	// ErrNotObject: a value on the path is not a JSON object.
 	ErrNotObject = errors.New("strictjson: not an object")
@@ -85,13 +89,15 @@ func ContainsString(data []byte, s string) (bool, error) {
 	return false, ErrInvalid
 }
 
-// member returns the value of key in obj, a valid JSON value.
+// member returns the value of key in obj, a valid JSON value. Another key
+// equal to key under case folding makes it ambiguous (ErrDuplicateKey).
 func member(obj []byte, key string) (json.RawMessage, error) {
 	i := skipSpace(obj, 0)
 	if i >= len(obj) || obj[i] != '{' {
 		return nil, ErrNotObject
 	}
 	var found json.RawMessage
+	folded := false
 	i = skipSpace(obj, i+1)
 	if i < len(obj) && obj[i] == '}' {
 		return nil, ErrNotFound
@@ -102,6 +108,9 @@ func member(obj []byte, key string) (json.RawMessage, error) {
 			return nil, ErrInvalid
 		}
 		match := stringEquals(obj[i:end], key)
+		if !match && !folded {
+			folded = stringEqualsFold(obj[i:end], key)
+		}
 		i = skipSpace(obj, end)
 		if i >= len(obj) || obj[i] != ':' {
 			return nil, ErrInvalid
@@ -126,6 +135,9 @@ func member(obj []byte, key string) (json.RawMessage, error) {
 			if found == nil {
 				return nil, ErrNotFound
 			}
+			if folded {
+				return nil, ErrDuplicateKey
+			}
 			return found, nil
 		}
 		return nil, ErrInvalid
@@ -143,6 +155,42 @@ func stringEquals(lit []byte, s string) bool {
 	}
 	var u string
 	return json.Unmarshal(lit, &u) == nil && u == s
+}
+
+// stringEqualsFold reports whether the JSON string lit stands for a string
+// equal to s under Unicode simple case folding, the equivalence by which
+// encoding/json matches a key to a struct field (foldName).
+func stringEqualsFold(lit []byte, s string) bool {
+	raw := lit[1 : len(lit)-1]
+	if plainASCII(raw) && isASCII(s) {
+		if len(raw) != len(s) {
+			return false
+		}
+		for i, c := range raw {
+			if lowerASCII(c) != lowerASCII(s[i]) {
+				return false
+			}
+		}
+		return true
+	}
+	var u string
+	return json.Unmarshal(lit, &u) == nil && strings.EqualFold(u, s)
+}
+
+func lowerASCII(c byte) byte {
+	if 'A' <= c && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
 }
 
 func plainASCII(b []byte) bool {

@@ -25,6 +25,12 @@ func TestLookup(t *testing.T) {
 		{`{"allowed":false,"allowed":true}`, []string{"allowed"}, "", ErrDuplicateKey},
 		{`{"allowed":false,"\u0061llowed":true}`, []string{"allowed"}, "", ErrDuplicateKey},
 		{`{"a":{"b":1,"b":2}}`, []string{"a", "b"}, "", ErrDuplicateKey},
+		// A key of the path beside one equal to it under case folding (as
+		// encoding/json matches keys): ambiguous too.
+		{`{"allowed":true,"Allowed":false}`, []string{"allowed"}, "", ErrDuplicateKey},
+		{`{"Allowed":false,"allowed":true}`, []string{"allowed"}, "", ErrDuplicateKey},
+		{`{"ask":true,"as\u212a":false}`, []string{"ask"}, "", ErrDuplicateKey},
+		{`{"a":{"b":1,"B":2}}`, []string{"a", "b"}, "", ErrDuplicateKey},
 		// Only the keys of the path decide; other members are not read.
 		{`{"x":1,"x":2,"a":3}`, []string{"a"}, `3`, nil},
 		{`["allowed"]`, []string{"allowed"}, "", ErrNotObject},

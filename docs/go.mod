@@ -1,0 +1,3 @@
+module github.com/kratosauth/kratosauth/docs
+
+go 1.26.0
