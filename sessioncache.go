@@ -15,8 +15,8 @@ import (
 
 // An entry is the session's cache deadline (Unix nanoseconds, 8 bytes,
 // big-endian), a format version byte and the session in a compact binary
-// form. The deadline lives in the entry because bigcache has a single
-// lifetime for all entries, while each session needs its own:
+// form. The deadline lives in the entry because the in-process stores keep
+// entries until they need the room, while each session needs its own:
 // min(TTL, expires_at, Ory-Session-Cache-For).
 //
 // The session is not stored as JSON: decoding JSON on every cache hit cost
