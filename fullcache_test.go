@@ -29,7 +29,7 @@ func fillSession(n int) *Session {
 }
 
 // cacheFilled is an Authenticator with the smallest default store (1 MB:
-// 1,536 index keys, a 64 KB hot tier) into which n
+// 1,536 index keys, a 128 KB hot tier) into which n
 // sessions of the given number of identities were cached, as answers of
 // Kratos are; sessions cached a little earlier are asked for again in
 // between, so that the hot tier holds some whose keys the store evicts

@@ -58,7 +58,7 @@ type hotEntry struct {
 
 // hotTierShare: the hot tier takes at most this fraction of the default
 // store's size (WithCacheSizeMB), on top of it.
-const hotTierShare = 16
+const hotTierShare = 8
 
 // hotVictims is how many entries are sampled to pick the one that makes
 // room.
@@ -73,17 +73,17 @@ const hotCountEvery = 16
 func newHotCache(maxBytes int64) *hotCache {
 	h := &hotCache{shardBytes: max(maxBytes/64, 16<<10)}
 	// The sketch counts about ten times as many sessions as the tier
-	// holds (a decoded session takes 1 to 3 KB), so that it can tell
+	// holds (a decoded session takes 1 to 2 KB), so that it can tell
 	// which sessions outside the tier are asked for often.
 	h.freq.init(int(maxBytes / 200))
 	return h
 }
 
 // sessionBytes estimates what a decoded session keeps in memory: the block
-// of structs it is allocated in, its strings (about the entry's length)
-// and the entry itself (its raw JSON fields share it).
+// of structs it is allocated in and the entry itself (its strings and raw
+// JSON fields share it), and the tier's own entry.
 func sessionBytes(entryLen int) int32 {
-	return int32(unsafe.Sizeof(sessionBlock{})) + 2*int32(entryLen) + 64
+	return int32(unsafe.Sizeof(sessionBlock{})) + int32(entryLen) + 64
 }
 
 func (h *hotCache) shard(d *digest) *hotShard { return &h.shards[d[0]%byte(len(h.shards))] }

@@ -34,7 +34,7 @@ func cachedRequests(b *testing.B, n, mb int) (*Authenticator, []*http.Request) {
 // BenchmarkCacheHitTiers is Authenticate of a cached session: "hot", one
 // session asked for again and again (always in the hot tier); "store",
 // 40,000 sessions asked for in turn with a 32 MB store, whose hot tier
-// (2 MB) holds about a thousand: nearly every hit is a store read and a
+// (4 MB) holds about three thousand: nearly every hit is a store read and a
 // decode. hot-% is the share of hits the hot tier answered.
 func BenchmarkCacheHitTiers(b *testing.B) {
 	for _, tc := range []struct {
@@ -70,8 +70,8 @@ func BenchmarkCacheHitTiers(b *testing.B) {
 
 // BenchmarkHotTierAdmission measures the hot tier's share of hits under a
 // Zipf-like load (session k asked for about 1/(k+1) as often as session 0)
-// over 100,000 sessions with the default size (128 MB: an 8 MB hot tier,
-// about 4,500 sessions):
+// over 100,000 sessions with the default size (128 MB: a 16 MB hot tier,
+// about 13,000 sessions):
 // TinyLFU admission against admitting every session and evicting at random.
 func BenchmarkHotTierAdmission(b *testing.B) {
 	for _, policy := range []string{"tinylfu", "random"} {
