@@ -90,7 +90,7 @@ func New(kratosPublicURL string, opts ...Option) (*Authenticator, error) {
 		}
 		a.cfg.store = store
 		a.ownsStore = true
-		a.hot = newHotCache(int64(c.cacheSizeMB) << 20 / hotTierShare)
+		a.hot = newHotCache(min(int64(c.cacheSizeMB)<<20/hotTierShare, hotTierMaxBytes))
 		tier.OnEvict(store, a.dropEvicted)
 	}
 	return a, nil

@@ -56,9 +56,14 @@ type hotEntry struct {
 	size     int32
 }
 
-// hotTierShare: the hot tier takes at most this fraction of the default
-// store's size (WithCacheSizeMB), on top of it.
-const hotTierShare = 8
+// The hot tier takes an eighth of the default store's size
+// (WithCacheSizeMB), on top of it, and at most 32 MB: enough for the
+// popular sessions of a skewed load (about 25,000 of them) without the
+// garbage collector's heap target growing with the store.
+const (
+	hotTierShare    = 8
+	hotTierMaxBytes = 32 << 20
+)
 
 // hotVictims is how many entries are sampled to pick the one that makes
 // room.
