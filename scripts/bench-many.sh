@@ -18,7 +18,8 @@
 #
 # Environment (defaults): MANY_N="1 10000 100000 1000000"
 #   MANY_DISTS="uniform zipf" MANY_RUNS=5 MANY_SECONDS=3 MANY_CONNS=64
-#   MANY_CACHE_MB (unset: the README's rule) MANY_PORTS=4590-4592
+#   MANY_CACHE_MB (unset: the README's rule) MANY_GOGC=100 (the app's GOGC)
+#   Ports: 4590 (whoami), 4591 (app), 4592 (bare).
 # Output: bench/out/many/ (many.tsv, many.txt, wrk logs, server logs).
 # Everything listens on 127.0.0.1; every server exits by itself after a
 # bound, and everything started here is stopped on exit.
@@ -106,7 +107,7 @@ echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f
 for n in $MANY_N; do
 	mb="${MANY_CACHE_MB:-$(cache_mb "$n")}"
 	start "whoami-$n" -role whoami -addr "127.0.0.1:$WHOAMI_PORT" -n "$n"
-	start "app-$n" -role app -addr "127.0.0.1:$APP_PORT" -kratos "http://127.0.0.1:$WHOAMI_PORT" -cache-mb "$mb"
+	GOGC="${MANY_GOGC:-100}" start "app-$n" -role app -addr "127.0.0.1:$APP_PORT" -kratos "http://127.0.0.1:$WHOAMI_PORT" -cache-mb "$mb"
 	app_timeout_pid="${pids[-1]}"
 	start "bare-$n" -role bare -addr "127.0.0.1:$BARE_PORT"
 	bare_timeout_pid="${pids[-1]}"
