@@ -129,7 +129,12 @@ func NewWebhookHandler(a *Authenticator, opts ...WebhookOption) (http.Handler, e
 	if _, ok := a.cfg.store.(cache.IdentityIndex); a.cfg.store != nil && !ok {
 		return nil, fmt.Errorf("kratosauth: NewWebhookHandler: %w", ErrIdentityIndexUnsupported)
 	}
-	if _, inProcess := a.cfg.store.(*cache.BigCache); inProcess && !c.singleReplica {
+	inProcess := false
+	switch a.cfg.store.(type) {
+	case *cache.Memory, *cache.BigCache:
+		inProcess = true
+	}
+	if inProcess && !c.singleReplica {
 		return nil, errors.New("kratosauth: NewWebhookHandler: the session cache is in process, so an eviction reaches one replica only: " +
 			"share a store between replicas (cache/redis), or pass WebhookSingleReplica if one process serves the app")
 	}
