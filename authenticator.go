@@ -34,6 +34,7 @@ type Authenticator struct {
 	hot        *hotCache // nil unless the store is the default one
 	loginURL   string    // browser URL + /self-service/login/browser
 	warnings   warnLimiter
+	ext        *extender // nil without WithSessionExtension
 }
 
 // New returns an Authenticator for the Kratos public API at kratosPublicURL
@@ -82,6 +83,9 @@ func New(kratosPublicURL string, opts ...Option) (*Authenticator, error) {
 	// must never get these sessions, whose Tokenized it did not ask for.
 	a.namespace = a.whoamiURL + "\x00" + c.cookieName
 	a.loginURL = c.browserURL.String() + "/self-service/login/browser"
+	if c.extension != nil {
+		a.ext = newExtender()
+	}
 
 	if c.cacheTTL > 0 && !c.storeSet {
 		store, err := cache.NewMemory(c.cacheSizeMB)
@@ -121,6 +125,9 @@ func whoamiClient(client *http.Client) *http.Client {
 // and closes the whoami client's idle connections. A store passed with
 // WithCache is left open. Requests must not be authenticated after Close.
 func (a *Authenticator) Close() error {
+	if a.ext != nil {
+		a.ext.close() // before the store closes: a finished extension writes to it
+	}
 	a.cfg.client.CloseIdleConnections() // their read/write goroutines would outlive Close
 	if a.ownsStore && a.cfg.store != nil {
 		return a.cfg.store.Close()
@@ -162,6 +169,7 @@ func (a *Authenticator) authenticate(r *http.Request) (authResult, error) {
 	cached, state, rev := a.lookup(&key, time.Now())
 	switch state {
 	case cacheHit:
+		a.maybeExtend(&key, cached)
 		return authResult{session: cached, cache: CacheHit}, nil
 	case cacheRefused:
 		return authResult{cache: CacheNegative}, a.withRedirect(r, &Error{Kind: ErrInvalidSession, Cause: errRefusedRecently})
@@ -180,6 +188,7 @@ func (a *Authenticator) authenticate(r *http.Request) (authResult, error) {
 		}
 		return authResult{cache: res.cache}, a.withRedirect(r, err)
 	}
+	a.maybeExtend(&key, res.session)
 	return res, nil
 }
 

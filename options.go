@@ -64,6 +64,9 @@ type config struct {
 
 	tokenizeAs  string // Kratos tokenizer template, "" for none
 	permissions PermissionChecker
+
+	extension      *sessionExtension // nil: sessions are not extended
+	revocationSink RevocationSink
 }
 
 // WithBrowserURL sets the URL browsers use to reach Kratos' public API,
@@ -369,6 +372,12 @@ func isCookieName(s string) bool {
 
 // validate rejects combinations of options that cannot work together.
 func (c *config) validate() error {
+	if c.extension != nil && c.extension.adminURL == "" {
+		return errors.New("kratosauth: WithKratosAdminAPIKey needs WithSessionExtension")
+	}
+	if c.revocationSink != nil && c.cacheTTL <= 0 {
+		return errors.New("kratosauth: WithRevocationSink needs the cache (session IDs are read from it), which WithCacheTTL(0) disables")
+	}
 	if c.cacheTTL > 0 {
 		if c.storeSet && c.cacheSizeSet {
 			return errors.New("kratosauth: WithCacheSizeMB sizes the default cache; it cannot be combined with WithCache")

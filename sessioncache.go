@@ -57,6 +57,7 @@ const (
 	entryRefusal       = 0xff
 	refusedByKratos    = 'r' // Kratos said 401 (WithNegativeCacheTTL)
 	refusedInvalidated = 'i' // Invalidate was called (logout)
+	evictedExtended    = 'e' // Kratos extended the session: read its new expiry (already past: a miss)
 )
 
 // A revision is the refusal marker a lookup saw (zero: none): which
@@ -256,8 +257,16 @@ func (a *Authenticator) forget(key *digest, err error) {
 // before the fence could still be used. An error means the revocation may
 // not have reached a shared store: other processes may go on serving the
 // session until its entry expires; the warning says so.
+//
+// Every revocation but an extension's refresh is also told to the
+// revocation sink (WithRevocationSink), with the session ID read from the
+// entry before it is replaced: this is the one place that knows both.
 func (a *Authenticator) revoke(key *digest, reason byte, ttl, fence time.Duration) error {
 	defer a.writeLocks.lock(key)()
+	var revoked *Session
+	if a.cfg.revocationSink != nil && reason != evictedExtended {
+		revoked = a.cachedSession(key)
+	}
 	if a.hot != nil {
 		a.hot.delete(key)
 	}
@@ -266,6 +275,9 @@ func (a *Authenticator) revoke(key *digest, reason byte, ttl, fence time.Duratio
 	err := a.cfg.store.Revoke(key.storeKey(), e, max(ttl, fence)+ticketMaxAge, fence)
 	if err != nil {
 		a.warn("kratosauth: session cache revocation failed; the session may be served from the cache until its entry expires", err)
+	}
+	if revoked != nil {
+		err = errors.Join(err, a.recordRevocation(revoked))
 	}
 	return err
 }

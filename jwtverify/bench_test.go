@@ -19,12 +19,12 @@ import (
 	kratosjwt "github.com/kratosauth/kratosauth/jwtverify"
 )
 
-func benchSetup(b *testing.B, key *jwtkit.Key) (*kratosjwt.Verifier, string) {
+func benchSetup(b *testing.B, key *jwtkit.Key, opts ...kratosjwt.Option) (*kratosjwt.Verifier, string) {
 	path := filepath.Join(b.TempDir(), "jwks.json")
 	if err := os.WriteFile(path, jwtkit.PublicJWKS(key), 0o600); err != nil {
 		b.Fatal(err)
 	}
-	v, err := kratosjwt.New("file://"+path, kratosjwt.WithIssuer(iss), kratosjwt.WithAudience("orders"), kratosjwt.WithLogger(discard))
+	v, err := kratosjwt.New("file://"+path, append([]kratosjwt.Option{kratosjwt.WithIssuer(iss), kratosjwt.WithAudience("orders"), kratosjwt.WithLogger(discard)}, opts...)...)
 	if err != nil {
 		b.Fatal(err)
 	}

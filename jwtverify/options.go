@@ -50,6 +50,8 @@ type config struct {
 	// identityIDClaim is where the identity's ID is when sub holds the
 	// external_id (WithExternalIDSubject); "" when sub is the identity's ID.
 	identityIDClaim string
+	revocations     RevocationList
+	sidClaim        string // "": Kratos' sid
 }
 
 // asymmetric are the algorithms Kratos can sign with using a public-key
@@ -231,6 +233,46 @@ func WithErrorHandler(h kratosauth.ErrorHandler) Option {
 			return errors.New("kratosjwt: WithErrorHandler: nil handler")
 		}
 		c.errorHandler = h
+		return nil
+	}
+}
+
+// RevocationList tells whether a session was revoked before its tokens
+// expire; rediscache.RevocationList (github.com/kratosauth/kratosauth/cache/redis)
+// follows the revocations an edge records with kratosauth.WithRevocationSink.
+// Revoked is called on every verification: it must be local (a map, not a
+// network call).
+type RevocationList interface {
+	// Revoked reports whether the session was revoked; an error means the
+	// list cannot tell (its feed is too far behind).
+	Revoked(sessionID string) (bool, error)
+}
+
+// WithRevocationList refuses tokens whose session (the sid claim Kratos'
+// tokenizer sets, or WithSessionIDClaim's) the list says was revoked, as ErrInvalidSession (401),
+// and a token without sid. When the list cannot tell, the token is
+// refused as ErrUnavailable (503): never accepted unchecked.
+// Default: none; a token is valid until its exp.
+func WithRevocationList(l RevocationList) Option {
+	return func(c *config) error {
+		if l == nil {
+			return errors.New("kratosjwt: WithRevocationList: nil list")
+		}
+		c.revocations = l
+		return nil
+	}
+}
+
+// WithSessionIDClaim names the claim that holds the session ID, for a
+// claims mapper that moves it; the claim must be a string, else the token
+// is refused when a revocation list is set. Default: "sid", where Kratos'
+// tokenizer puts it.
+func WithSessionIDClaim(name string) Option {
+	return func(c *config) error {
+		if name == "" {
+			return errors.New("kratosjwt: WithSessionIDClaim: empty name")
+		}
+		c.sidClaim = name
 		return nil
 	}
 }

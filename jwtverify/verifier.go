@@ -16,6 +16,7 @@ import (
 	josejwt "github.com/go-jose/go-jose/v4/jwt"
 
 	"github.com/kratosauth/kratosauth"
+	"github.com/kratosauth/kratosauth/internal/strictjson"
 )
 
 // Verifier checks the tokens Kratos made of its sessions against the keys
@@ -165,6 +166,25 @@ func (v *Verifier) claims(payload []byte, now time.Time) (*Claims, error) {
 			return nil, invalid("no identity ID in claim %q (the template's claims mapper must set it with subject_source: external_id)", name)
 		}
 		identityID, externalID = id, r.Subject
+	}
+	if l := v.cfg.revocations; l != nil {
+		sid := r.SessionID
+		if v.cfg.sidClaim != "" && v.cfg.sidClaim != "sid" {
+			raw, err := strictjson.Lookup(payload, v.cfg.sidClaim)
+			if err != nil || json.Unmarshal(raw, &sid) != nil {
+				sid = ""
+			}
+		}
+		if sid == "" {
+			return nil, invalid("no session ID claim: the revocation list cannot be checked")
+		}
+		revoked, err := l.Revoked(sid)
+		if err != nil {
+			return nil, &kratosauth.Error{Kind: kratosauth.ErrUnavailable, Cause: fmt.Errorf("kratosjwt: revocation list: %w", err)}
+		}
+		if revoked {
+			return nil, invalid("session revoked")
+		}
 	}
 	return &Claims{
 		Subject:    r.Subject,

@@ -34,3 +34,29 @@ func ExampleNew() {
 	fmt.Println(err)
 	// Output: keto: WithDenyTTL(10s) is longer than the allow TTL (5s): a denial must not outlive an allow
 }
+
+// A list endpoint shows only the documents the user may see: one call for
+// the whole list, asking Keto only for what the cache does not know.
+func ExampleClient_FilterPermitted() {
+	ketoServer := kratosauthtest.NewKeto(&testing.T{})
+	defer ketoServer.Close()
+	ketoServer.Grant("Doc", "readme", "view", "9a2b")
+	ketoServer.Grant("Doc", "roadmap", "view", "9a2b")
+
+	perms, err := keto.New(ketoServer.URL)
+	if err != nil {
+		panic(err)
+	}
+	defer perms.Close()
+	visible, err := perms.FilterPermitted(context.Background(), "Doc", "view", "9a2b", []string{"readme", "payroll", "roadmap"})
+	fmt.Println(visible, err)
+
+	// After the app changes a document's tuples:
+	ketoServer.Revoke("Doc", "roadmap", "view", "9a2b")
+	perms.ForgetObject("Doc", "roadmap")
+	visible, err = perms.FilterPermitted(context.Background(), "Doc", "view", "9a2b", []string{"readme", "payroll", "roadmap"})
+	fmt.Println(visible, err)
+	// Output:
+	// [readme roadmap] <nil>
+	// [readme] <nil>
+}

@@ -382,6 +382,28 @@ func (s *Store) TakeIndex(index string, hold time.Duration) ([]string, error) {
 	return keys, err
 }
 
+// Claim implements cache.Claimer with SET NX PX on prefix+"claim:"+key:
+// one replica of a fleet wins, on Redis' clock.
+func (s *Store) Claim(key string, ttl time.Duration) (bool, error) {
+	if err := s.breaker.allow(); err != nil {
+		return false, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.timeout)
+	defer cancel()
+	c := s.client()
+	err := c.Do(ctx, c.B().Set().Key(s.cfg.prefix+"claim:"+key).Value("1").Nx().PxMilliseconds(max(ttl.Milliseconds(), 1)).Build()).Error()
+	if rueidis.IsRedisNil(err) { // not set: held by another
+		s.breaker.success()
+		return false, nil
+	}
+	if err != nil {
+		s.failed(err)
+		return false, fmt.Errorf("rediscache: claim: %w", err)
+	}
+	s.breaker.success()
+	return true, nil
+}
+
 // Close stops the breaker's probe and closes the connections.
 func (s *Store) Close() error {
 	s.breaker.close()

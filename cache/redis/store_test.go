@@ -55,6 +55,7 @@ func TestStoreContract(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			storetest.Run(t, func(t *testing.T) cache.Store { return newStore(t, tc.url, tc.opts...) })
+			storetest.RunClaimer(t, func(t *testing.T) cache.Claimer { return newStore(t, tc.url, tc.opts...) })
 
 			// Many identities' indexes: in a Cluster they and their keys are
 			// spread over the nodes, and every call names one key.

@@ -4,6 +4,7 @@ go 1.26.0
 
 require (
 	github.com/kratosauth/kratosauth v0.1.0
+	github.com/kratosauth/kratosauth/cache/redis v0.1.0
 	github.com/kratosauth/kratosauth/jwtverify v0.1.0
 	github.com/stretchr/testify v1.12.1
 )
@@ -11,6 +12,8 @@ require (
 require (
 	github.com/allegro/bigcache/v3 v3.1.0 // indirect
 	github.com/go-jose/go-jose/v4 v4.1.9 // indirect
+	github.com/redis/rueidis v1.0.79 // indirect
 	go.yaml.in/yaml/v3 v3.0.5 // indirect
 	golang.org/x/sync v0.25.0 // indirect
+	golang.org/x/sys v0.48.0 // indirect
 )

@@ -21,6 +21,7 @@ import (
 	"regexp"
 	"strings"
 	"text/template"
+	"time"
 )
 
 //go:embed kratos.yml.tmpl
@@ -116,6 +117,10 @@ type Options struct {
 	// OIDC, when set, adds a social sign-in provider (oidc method,
 	// Kratos' generic provider); its email claim becomes the email trait.
 	OIDC *OIDCProvider
+	// SessionLifespan and EarliestPossibleExtend are session.lifespan
+	// (default 24h) and session.earliest_possible_extend (default: Kratos'
+	// own, the lifespan), as Go durations.
+	SessionLifespan, EarliestPossibleExtend time.Duration
 }
 
 // TokenizerTemplate is one of Kratos' tokenizer templates
@@ -319,9 +324,11 @@ func WriteConfig(dir string, o Options) (cfgPath string, err error) {
 		AllMethods              bool
 		RequireVerifiedLogin    bool
 		OIDC                    *OIDCProvider
+		SessionLifespan         time.Duration
+		EarliestPossibleExtend  time.Duration
 	}{version, filepath.ToSlash(dir), o.PublicPort, o.AdminPort, o.AppURL, o.RequiredAAL, o.Webhook, webhookBody, o.Tokenizer,
 		o.Host, appURL.Hostname(), o.CourierURL, base64.StdEncoding.EncodeToString([]byte(courierBody)),
-		o.AllMethods, o.RequireVerifiedLogin, o.OIDC})
+		o.AllMethods, o.RequireVerifiedLogin, o.OIDC, o.SessionLifespan, o.EarliestPossibleExtend})
 	if err != nil {
 		return "", err
 	}
