@@ -13,7 +13,7 @@ import (
 
 	"github.com/kratosauth/kratosauth"
 	kratosconnect "github.com/kratosauth/kratosauth/adapters/connect"
-	"github.com/kratosauth/kratosauth/internal/kratostest"
+	"github.com/kratosauth/kratosauth/internal/testing/kratostest"
 )
 
 // testConnect guards a Connect handler, served over HTTP/1.1, with the real

@@ -19,7 +19,7 @@ import (
 
 	"github.com/kratosauth/kratosauth"
 	kratosgrpc "github.com/kratosauth/kratosauth/adapters/grpc"
-	"github.com/kratosauth/kratosauth/internal/kratostest"
+	"github.com/kratosauth/kratosauth/internal/testing/kratostest"
 )
 
 // diffRPCKey is the metadata key naming the guard a call goes through,

@@ -24,9 +24,9 @@ import (
 	kratosgrpc "github.com/kratosauth/kratosauth/adapters/grpc"
 	kratoshttp "github.com/kratosauth/kratosauth/adapters/nethttp"
 	rediscache "github.com/kratosauth/kratosauth/cache/redis"
-	"github.com/kratosauth/kratosauth/internal/ketotest"
-	"github.com/kratosauth/kratosauth/internal/kratostest"
-	"github.com/kratosauth/kratosauth/internal/redistest"
+	"github.com/kratosauth/kratosauth/internal/testing/ketotest"
+	"github.com/kratosauth/kratosauth/internal/testing/kratostest"
+	"github.com/kratosauth/kratosauth/internal/testing/redistest"
 	ketoclient "github.com/kratosauth/kratosauth/keto"
 )
 

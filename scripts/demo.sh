@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The demo (`make demo`, `make demo-stop`): Ory Kratos ($KRATOS_VERSION,
 # default the newest tested, see scripts/kratos.sh) with every method of the
-# self-service pages (internal/kratostest/kratos.yml.tmpl, the configuration
+# self-service pages (internal/testing/kratostest/kratos.yml.tmpl, the configuration
 # the browser test uses), Ory Keto v0.13, the chi example app (examples/chi)
 # and a mailbox for Kratos' codes, on loopback. Browsers reach the app and
 # Kratos at localhost, where passkeys work (a WebAuthn relying party id
@@ -124,7 +124,7 @@ courier_start() {
 		die "127.0.0.1:$COURIER_PORT is already in use by another process (set DEMO_COURIER_PORT)"
 	fi
 	mkdir -p "$RUN_DIR"
-	go build -o "$ROOT/$COURIER_BIN" ./internal/kratostest/cmd/courier
+	go build -o "$ROOT/$COURIER_BIN" ./internal/testing/kratostest/cmd/courier
 	nohup "$ROOT/$COURIER_BIN" -addr "127.0.0.1:$COURIER_PORT" >>"$COURIER_LOG" 2>&1 </dev/null &
 	local pid=$!
 	echo "$pid" >"$COURIER_PID_FILE"

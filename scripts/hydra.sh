@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Ory Hydra v2.3.0, the OpenID Connect provider of the social sign-in tests
-# (internal/kratostest.StartHydra starts it; nothing else runs it).
+# (internal/testing/kratostest.StartHydra starts it; nothing else runs it).
 #
 # Usage: scripts/hydra.sh build
 #

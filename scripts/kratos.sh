@@ -14,7 +14,7 @@
 #           shallow git clone of the public Kratos repository at tag VERSION.
 #           All with CGO on and -tags sqlite. .bin/kratos links to v1.3.1.
 #   start   render the config for KRATOS_VERSION (go run
-#           ./internal/kratostest/cmd/kratosconfig), migrate the SQLite DB
+#           ./internal/testing/kratostest/cmd/kratosconfig), migrate the SQLite DB
 #           and serve in the background; waits for /health/ready
 #           (KRATOS_READY_TIMEOUT seconds, default 30)
 #   stop    stop the server started by `start` (pid file)
@@ -49,8 +49,8 @@ KRATOS_ALL_METHODS="${KRATOS_ALL_METHODS:-}"
 KRATOS_COURIER_URL="${KRATOS_COURIER_URL:-}"
 KRATOS_READY_TIMEOUT="${KRATOS_READY_TIMEOUT:-30}"
 # The versions, one a line, the default first: one list for this script and
-# internal/kratostest (which embeds it).
-VERSIONS_FILE="$ROOT/internal/kratostest/versions.txt"
+# internal/testing/kratostest (which embeds it).
+VERSIONS_FILE="$ROOT/internal/testing/kratostest/versions.txt"
 mapfile -t KRATOS_VERSIONS < <(grep -v '^#' "$VERSIONS_FILE" | grep .)
 KRATOS_VERSION="${KRATOS_VERSION:-${KRATOS_VERSIONS[0]}}"
 KRATOS_BIN="${KRATOS_BIN:-$ROOT/.bin/kratos-$KRATOS_VERSION}"
@@ -150,7 +150,7 @@ cmd_start() {
 	mkdir -p "$KRATOS_RUN_DIR" "$(dirname "$KRATOS_LOG")"
 	local run_dir cfg
 	run_dir="$(cd "$KRATOS_RUN_DIR" && pwd)"
-	cfg="$(go run ./internal/kratostest/cmd/kratosconfig -dir "$run_dir" -version "$KRATOS_VERSION" \
+	cfg="$(go run ./internal/testing/kratostest/cmd/kratosconfig -dir "$run_dir" -version "$KRATOS_VERSION" \
 		-public-port "$KRATOS_PUBLIC_PORT" -admin-port "$KRATOS_ADMIN_PORT" \
 		-app-url "$APP_URL" -required-aal "$KRATOS_REQUIRED_AAL" -host "$KRATOS_HOST" \
 		-all-methods="$([[ "$KRATOS_ALL_METHODS" == 1 ]] && echo true || echo false)" \

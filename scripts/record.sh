@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Records the real Kratos' answers the offline tests replay, for each Kratos
 # version (the arguments, default every version of
-# internal/kratostest/versions.txt):
+# internal/testing/kratostest/versions.txt):
 #
 #   scripts/record.sh [VERSION...]      e.g. scripts/record.sh v26.2.0
 #
@@ -20,6 +20,6 @@ scripts/hydra.sh build
 for v in "${versions[@]}"; do
 	scripts/kratos.sh build "$v"
 	echo "== recording Kratos $v"
-	KRATOS_VERSION="$v" KRATOSTEST_RECORD=1 go test -count=1 -run '^TestRecord$' ./internal/kratostest
+	KRATOS_VERSION="$v" KRATOSTEST_RECORD=1 go test -count=1 -run '^TestRecord$' ./internal/testing/kratostest
 	KRATOS_VERSION="$v" KRATOSAUTH_RECORD=1 KRATOSAUTH_E2E=1 go test -count=1 -run '^TestRecord(Methods)?$' ./selfservice
 done

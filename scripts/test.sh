@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # The project's test command (`make test`, and what .ci/run calls): installs
 # what the tests need, builds every Kratos version of
-# internal/kratostest/versions.txt, Keto v0.13 and Hydra v2.3.0 if needed
+# internal/testing/kratostest/versions.txt, Keto v0.13 and Hydra v2.3.0 if needed
 # (cached in .bin/), checks formatting and vet, and runs every module's tests
 # with the race detector, end-to-end tests against the real Kratos, Keto and
 # Hydra included (KRATOSAUTH_E2E=1 makes them fail, not skip, when a binary
 # is missing).
 #
-# The Kratos-facing packages (those whose tests import internal/kratostest
-# or internal/exampletest) run once per Kratos version, with KRATOS_VERSION
+# The Kratos-facing packages (those whose tests import internal/testing/kratostest
+# or internal/testing/exampletest) run once per Kratos version, with KRATOS_VERSION
 # set; every other package runs once. The Kratos builds run in the background
 # while the other packages are tested. KRATOS_VERSIONS="v1.3.1 ..." limits
 # the matrix; KRATOS_MATRIX_JOBS (default 1) runs that many versions at once.
@@ -52,6 +52,10 @@ echo "== net/http and chi users never get gin, echo, gRPC, Connect, OpenTelemetr
 if GOWORK=off go mod graph | grep -E 'gin-gonic|labstack/echo|google\.golang\.org/grpc|connectrpc\.com|chromedp|go\.opentelemetry\.io|prometheus|go-jose|redis/rueidis|redis/go-redis|valkey-io|redigo'; then
 	echo "the root module's graph must not contain these"; exit 1
 fi
+echo "== the library never imports a test harness (internal/testing)"
+if go list -deps $(go list ./... | grep -Ev '/internal/testing/|/bench/') | grep '/internal/testing/'; then
+	echo "a package of the library imports a test harness; harnesses live in internal/testing and only tests import them"; exit 1
+fi
 echo "== jwtverify users never get gin"
 # Its go.sum holds every module of its pruned graph (go mod graph cannot run
 # outside the workspace before the root version it requires is published).
@@ -70,7 +74,7 @@ done
 # kratos_facing MOD: the module's packages whose tests start Kratos.
 kratos_facing() {
 	(cd "$1" && go list -f '{{.ImportPath}} {{join .TestImports " "}} {{join .XTestImports " "}}' ./... |
-		awk '$1 ~ /internal\/kratostest$/ || / [^ ]*\/internal\/(kratostest|exampletest)( |$)/ {print $1}')
+		awk '$1 ~ /internal\/testing\/kratostest$/ || / [^ ]*\/internal\/testing\/(kratostest|exampletest)( |$)/ {print $1}')
 }
 declare -A FACING
 for mod in "${MODULES[@]}"; do

@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kratosauth/kratosauth/internal/kratostest"
+	"github.com/kratosauth/kratosauth/internal/testing/kratostest"
 )
 
 // TestRecordMethods records, into testdata/methods/, the flows of a Kratos

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kratosauth/kratosauth/internal/kratostest"
+	"github.com/kratosauth/kratosauth/internal/testing/kratostest"
 )
 
 // TestRecord records real Kratos responses into testdata/ for the unit tests

@@ -18,7 +18,7 @@ import (
 	"github.com/kratosauth/kratosauth"
 	"github.com/kratosauth/kratosauth/cache"
 	rediscache "github.com/kratosauth/kratosauth/cache/redis"
-	"github.com/kratosauth/kratosauth/internal/redistest"
+	"github.com/kratosauth/kratosauth/internal/testing/redistest"
 )
 
 // The fleet's settings: short, so that TTLs expire within a schedule.

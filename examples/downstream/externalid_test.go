@@ -13,8 +13,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/kratosauth/kratosauth"
-	"github.com/kratosauth/kratosauth/internal/jwtkit"
-	"github.com/kratosauth/kratosauth/internal/kratostest"
+	"github.com/kratosauth/kratosauth/internal/testing/jwtkit"
+	"github.com/kratosauth/kratosauth/internal/testing/kratostest"
 	kratosjwt "github.com/kratosauth/kratosauth/jwtverify"
 )
 

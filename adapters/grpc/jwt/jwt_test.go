@@ -20,7 +20,7 @@ import (
 	"github.com/kratosauth/kratosauth"
 	kratosgrpc "github.com/kratosauth/kratosauth/adapters/grpc"
 	kratosgrpcjwt "github.com/kratosauth/kratosauth/adapters/grpc/jwt"
-	"github.com/kratosauth/kratosauth/internal/jwtkit"
+	"github.com/kratosauth/kratosauth/internal/testing/jwtkit"
 	kratosjwt "github.com/kratosauth/kratosauth/jwtverify"
 )
 

@@ -17,7 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kratosauth/kratosauth/internal/proc"
+	"github.com/kratosauth/kratosauth/internal/testing/proc"
 )
 
 // Hydra is a running Ory Hydra v2.3.0 (built at <repo>/.bin/hydra by

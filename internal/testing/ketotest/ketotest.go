@@ -22,8 +22,8 @@ import (
 	"text/template"
 	"time"
 
-	"github.com/kratosauth/kratosauth/internal/kratostest"
-	"github.com/kratosauth/kratosauth/internal/proc"
+	"github.com/kratosauth/kratosauth/internal/testing/kratostest"
+	"github.com/kratosauth/kratosauth/internal/testing/proc"
 )
 
 //go:embed keto.yml.tmpl

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kratosauth/kratosauth/internal/proc"
+	"github.com/kratosauth/kratosauth/internal/testing/proc"
 )
 
 // ReadyTimeout bounds how long Start and Restart wait for /health/ready.

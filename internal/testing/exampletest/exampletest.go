@@ -15,8 +15,8 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
-	"github.com/kratosauth/kratosauth/internal/kratostest"
-	"github.com/kratosauth/kratosauth/internal/redistest"
+	"github.com/kratosauth/kratosauth/internal/testing/kratostest"
+	"github.com/kratosauth/kratosauth/internal/testing/redistest"
 )
 
 const password = "example-Test-Passw0rd-!42"

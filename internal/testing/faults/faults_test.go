@@ -14,8 +14,8 @@ import (
 
 	"github.com/kratosauth/kratosauth"
 	kratoshttp "github.com/kratosauth/kratosauth/adapters/nethttp"
-	"github.com/kratosauth/kratosauth/internal/faults"
-	"github.com/kratosauth/kratosauth/internal/kratostest"
+	"github.com/kratosauth/kratosauth/internal/testing/faults"
+	"github.com/kratosauth/kratosauth/internal/testing/kratostest"
 )
 
 const (

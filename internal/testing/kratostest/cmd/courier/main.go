@@ -4,7 +4,7 @@
 // template and one-time code, for a person trying the self-service pages
 // to copy the code from. GET /healthz answers when it is ready.
 //
-//	go run ./internal/kratostest/cmd/courier -addr 127.0.0.1:4436
+//	go run ./internal/testing/kratostest/cmd/courier -addr 127.0.0.1:4436
 //
 // It is a local development tool: codes are credentials, and it prints
 // them.
@@ -22,7 +22,7 @@ import (
 	"os"
 	"time"
 
-	"github.com/kratosauth/kratosauth/internal/kratostest"
+	"github.com/kratosauth/kratosauth/internal/testing/kratostest"
 )
 
 func main() {

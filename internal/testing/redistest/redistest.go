@@ -22,7 +22,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kratosauth/kratosauth/internal/proc"
+	"github.com/kratosauth/kratosauth/internal/testing/proc"
 )
 
 // Server is a redis-server process started by Start.

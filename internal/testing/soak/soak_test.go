@@ -24,7 +24,7 @@ import (
 
 	"github.com/kratosauth/kratosauth"
 	kratoshttp "github.com/kratosauth/kratosauth/adapters/nethttp"
-	"github.com/kratosauth/kratosauth/internal/kratostest"
+	"github.com/kratosauth/kratosauth/internal/testing/kratostest"
 	"github.com/kratosauth/kratosauth/internal/settings"
 )
 

@@ -1,4 +1,4 @@
-// Command ketoconfig renders the Keto configuration of internal/ketotest
+// Command ketoconfig renders the Keto configuration of internal/testing/ketotest
 // into a directory and prints the config file's path; scripts/keto.sh uses
 // it so that the demo and the tests run the same Keto.
 package main
@@ -8,7 +8,7 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/kratosauth/kratosauth/internal/ketotest"
+	"github.com/kratosauth/kratosauth/internal/testing/ketotest"
 )
 
 func main() {

@@ -13,7 +13,7 @@ import (
 // TestRecord records real Kratos responses into <repo>/kratosauthtest/recorded
 // (v1.3.1) or recorded/VERSION (the other versions), for the Kratos version
 // under test. Run with scripts/record.sh, or for one version:
-// KRATOS_VERSION=v26.2.0 KRATOSTEST_RECORD=1 go test ./internal/kratostest -run TestRecord
+// KRATOS_VERSION=v26.2.0 KRATOSTEST_RECORD=1 go test ./internal/testing/kratostest -run TestRecord
 // The format is documented in kratosauthtest/recorded/README.md.
 func TestRecord(t *testing.T) {
 	if os.Getenv("KRATOSTEST_RECORD") != "1" {

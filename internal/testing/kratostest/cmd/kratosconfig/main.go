@@ -1,13 +1,13 @@
 // Command kratosconfig renders the Kratos config used by scripts/kratos.sh
 // from the same template as package kratostest, and prints the config path.
 //
-//	go run ./internal/kratostest/cmd/kratosconfig -dir .run/kratos \
+//	go run ./internal/testing/kratostest/cmd/kratosconfig -dir .run/kratos \
 //	    -public-port 4433 -admin-port 4434 -app-url http://127.0.0.1:4455
 //
 // The configuration of the self-service pages with every method (what
 // make demo runs), on localhost, where passkeys work:
 //
-//	go run ./internal/kratostest/cmd/kratosconfig -dir .run/kratos -all-methods \
+//	go run ./internal/testing/kratostest/cmd/kratosconfig -dir .run/kratos -all-methods \
 //	    -host localhost -app-url http://localhost:4455 -courier-url http://127.0.0.1:4436/messages
 package main
 
@@ -16,7 +16,7 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/kratosauth/kratosauth/internal/kratostest"
+	"github.com/kratosauth/kratosauth/internal/testing/kratostest"
 )
 
 func main() {
