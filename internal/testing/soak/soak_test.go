@@ -24,8 +24,8 @@ import (
 
 	"github.com/kratosauth/kratosauth"
 	kratoshttp "github.com/kratosauth/kratosauth/adapters/nethttp"
-	"github.com/kratosauth/kratosauth/internal/testing/kratostest"
 	"github.com/kratosauth/kratosauth/internal/settings"
+	"github.com/kratosauth/kratosauth/internal/testing/kratostest"
 )
 
 const (
