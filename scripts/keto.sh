@@ -37,18 +37,9 @@ is_keto_serve() { grep -qa "serve" "/proc/$1/cmdline" 2>/dev/null; }
 is_running() { pid_running "$PID_FILE" is_keto_serve; }
 
 cmd_build() {
-	local bin="$ROOT/.bin/keto" mod="$ROOT/tools/keto/go.mod"
-	[[ -f "$mod" ]] || die "$mod not found"
-	if [[ -x "$bin" && ! "$mod" -nt "$bin" ]]; then
-		return 0
-	fi
-	log "building $bin (GOWORK=off, CGO_ENABLED=1, -tags sqlite); this takes a few minutes the first time"
-	mkdir -p "$ROOT/.bin"
-	(cd "$ROOT/tools/keto" && GOWORK=off CGO_ENABLED=1 go build -tags sqlite \
-		-ldflags "-X github.com/ory/keto/internal/driver/config.Version=v0.13.0-alpha.0" \
-		-o "$bin.tmp" github.com/ory/keto)
-	mv -f "$bin.tmp" "$bin"
-	log "built $bin"
+	local bin="$ROOT/.bin/keto" dir="$ROOT/tools/keto"
+	built "$bin" "$dir/go.mod" || build_server keto "$dir" github.com/ory/keto "$bin" -tags sqlite \
+		-ldflags "-X github.com/ory/keto/internal/driver/config.Version=v0.13.0-alpha.0"
 }
 
 cmd_start() {

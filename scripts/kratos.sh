@@ -70,20 +70,14 @@ known_version() {
 # through tools/kratos (its go.mod pins every dependency).
 build_from_module() {
 	local bin="$1" mod="$ROOT/tools/kratos/go.mod"
-	[[ -f "$mod" ]] || die "$mod not found"
-	if [[ -x "$bin" && ! "$mod" -nt "$bin" ]]; then
-		return 0
-	fi
+	built "$bin" "$mod" && return 0
 	# A .bin/kratos of the layout before versioned names is v1.3.1: keep it.
 	if [[ -f "$ROOT/.bin/kratos" && ! -L "$ROOT/.bin/kratos" && ! "$mod" -nt "$ROOT/.bin/kratos" ]]; then
 		ln -f "$ROOT/.bin/kratos" "$bin"
 		return 0
 	fi
-	log "building $bin from the Go module proxy (GOWORK=off, CGO_ENABLED=1, -tags sqlite); this takes a few minutes the first time"
-	(cd "$ROOT/tools/kratos" && GOWORK=off CGO_ENABLED=1 go build -tags sqlite \
-		-ldflags "-X github.com/ory/kratos/driver/config.Version=v1.3.1" \
-		-o "$bin.tmp" github.com/ory/kratos)
-	mv -f "$bin.tmp" "$bin"
+	build_server "kratos v1.3.1" "$ROOT/tools/kratos" github.com/ory/kratos "$bin" -tags sqlite \
+		-ldflags "-X github.com/ory/kratos/driver/config.Version=v1.3.1"
 }
 
 # build_from_source VERSION BIN: the calendar versions, whose go.mod replaces
@@ -113,11 +107,8 @@ build_from_source() {
 	fi
 	[[ -f "$src/go.mod" ]] && grep -q '^module github.com/ory/kratos$' "$src/go.mod" ||
 		die "$src is not the Kratos source (no go.mod of github.com/ory/kratos)"
-	log "building $bin from $src (CGO_ENABLED=1, -tags sqlite); about 6 minutes on 2 cores with a cold module cache"
-	(cd "$src" && GOWORK=off CGO_ENABLED=1 go build -tags sqlite \
-		-ldflags "-X github.com/ory/kratos/driver/config.Version=$version" \
-		-o "$bin.tmp" .)
-	mv -f "$bin.tmp" "$bin"
+	build_server "kratos $version (about 6 minutes on 2 cores with a cold module cache)" "$src" . "$bin" -tags sqlite \
+		-ldflags "-X github.com/ory/kratos/driver/config.Version=$version"
 }
 
 cmd_build() {
