@@ -1,7 +1,7 @@
 # Two commands on a fresh machine (see README):
-#   make demo   Kratos v1.3.1 + the chi example app on 127.0.0.1
+#   make demo   Kratos (KRATOS_VERSION, default v26.2.0) + the chi example app on 127.0.0.1
 #   make test   every test, unit and end-to-end against the real Kratos
-.PHONY: test demo demo-stop kratos bench
+.PHONY: test demo demo-stop kratos bench bench-many
 
 test:
 	scripts/test.sh
@@ -17,3 +17,7 @@ kratos:
 
 bench:
 	scripts/bench.sh
+	scripts/bench-many.sh
+
+bench-many:
+	scripts/bench-many.sh

@@ -17,6 +17,7 @@ import (
 	"github.com/kratosauth/kratosauth/cache"
 	"github.com/kratosauth/kratosauth/internal/origin"
 	"github.com/kratosauth/kratosauth/internal/settings"
+	"github.com/kratosauth/kratosauth/internal/tier"
 )
 
 // Authenticator checks requests against Kratos. Build one with New when the
@@ -87,13 +88,14 @@ func New(kratosPublicURL string, opts ...Option) (*Authenticator, error) {
 	}
 
 	if c.cacheTTL > 0 && !c.storeSet {
-		store, err := cache.NewBigCache(max(c.cacheTTL+c.staleGrace, c.negativeTTL), c.cacheSizeMB)
+		store, err := cache.NewMemory(c.cacheSizeMB)
 		if err != nil {
 			return nil, fmt.Errorf("kratosauth: session cache: %w", err)
 		}
 		a.cfg.store = store
 		a.ownsStore = true
-		a.hot = new(hotCache)
+		a.hot = newHotCache(min(int64(c.cacheSizeMB)<<20/hotTierShare, hotTierMaxBytes))
+		tier.OnEvict(store, a.dropEvicted)
 	}
 	return a, nil
 }

@@ -64,6 +64,13 @@ type Error struct {
 	// Kratos' Retry-After on a 429, or the time until kratosjwt may read
 	// its JWKS again; zero otherwise.
 	RetryAfter time.Duration
+	// KratosErrorID is the id of the error Kratos answered with
+	// ("session_inactive", "session_aal2_required", ...): its Ory-Error-Id
+	// header (Kratos v25.4.0 and later), else the body's error.id; empty
+	// when Kratos sent none or one that is not a plain identifier. It is
+	// for logs and support (Error includes it); like Cause, it is never
+	// shown to clients.
+	KratosErrorID string
 }
 
 func (e *Error) Error() string {
@@ -76,6 +83,11 @@ func (e *Error) Error() string {
 	if e.Cause != nil {
 		b.WriteString(": ")
 		b.WriteString(e.Cause.Error())
+	}
+	if e.KratosErrorID != "" {
+		b.WriteString(" (Ory-Error-Id ")
+		b.WriteString(e.KratosErrorID)
+		b.WriteString(")")
 	}
 	return b.String()
 }

@@ -32,14 +32,17 @@ type recordedResponse struct {
 	body   []byte
 }
 
-// recordedResponses reads kratosauthtest/recorded: every NAME.json with its
+// recordedResponses reads kratosauthtest/recorded, every Kratos version's
+// (recorded/ and recorded/VERSION/): every NAME.json with its
 // NAME.meta.json (status and response headers of the real Kratos).
 func recordedResponses(tb testing.TB) []recordedResponse {
 	tb.Helper()
 	metas, err := filepath.Glob(filepath.Join("kratosauthtest", "recorded", "whoami_*.meta.json"))
-	if err != nil || len(metas) == 0 {
-		tb.Fatalf("no recorded responses in kratosauthtest/recorded: %v", err)
+	later, err2 := filepath.Glob(filepath.Join("kratosauthtest", "recorded", "v*", "whoami_*.meta.json"))
+	if err != nil || err2 != nil || len(metas) == 0 || len(later) == 0 {
+		tb.Fatalf("no recorded responses in kratosauthtest/recorded: %v %v", err, err2)
 	}
+	metas = append(metas, later...)
 	var out []recordedResponse
 	for _, m := range metas {
 		raw, err := os.ReadFile(m)
@@ -57,7 +60,8 @@ func recordedResponses(tb testing.TB) []recordedResponse {
 		if err != nil {
 			tb.Fatal(err)
 		}
-		out = append(out, recordedResponse{name: filepath.Base(m), status: meta.Status, header: meta.Headers, body: body})
+		name, _ := filepath.Rel(filepath.Join("kratosauthtest", "recorded"), m)
+		out = append(out, recordedResponse{name: name, status: meta.Status, header: meta.Headers, body: body})
 	}
 	return out
 }

@@ -16,7 +16,7 @@ import (
 // TestGuards is the request policy's table: for each Guard and each kind of
 // request, whether the handler runs, with which session, and what the
 // client gets otherwise. The adapters only translate it (see the
-// conformance suite in internal/adaptertest).
+// conformance suite in internal/testing/adaptertest).
 func TestGuards(t *testing.T) {
 	kratos := kratosauthtest.NewServer(t)
 	a := newAuth(t, kratos.URL, kratosauth.WithCacheTTL(0))

@@ -137,8 +137,8 @@ func WithCacheTTL(ttl time.Duration) Option {
 // between authenticators or a store of your own (keys are namespaced by the
 // Kratos URL and cookie name, see cache.Store). The Authenticator does not
 // close a store it did not create. To disable caching, use WithCacheTTL(0).
-// Default: an in-process bigcache store (cache.NewBigCache) sized by
-// WithCacheSizeMB and closed by Close.
+// Default: an in-process store (cache.NewMemory) sized by WithCacheSizeMB
+// and closed by Close.
 func WithCache(store cache.Store) Option {
 	return func(c *config) error {
 		if store == nil {

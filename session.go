@@ -56,7 +56,11 @@ type Device struct {
 
 // Identity is the Kratos identity a session belongs to, without credentials.
 type Identity struct {
-	ID                  string              `json:"id"`
+	ID string `json:"id"`
+	// ExternalID is the identity's id in another system, set by the admin
+	// API (Kratos v25.4.0 and later; empty before). A tokenizer template
+	// with subject_source: external_id puts it, not ID, in the JWT's sub.
+	ExternalID          string              `json:"external_id,omitempty"`
 	SchemaID            string              `json:"schema_id"`
 	SchemaURL           string              `json:"schema_url"`
 	State               string              `json:"state,omitempty"`

@@ -2,18 +2,21 @@ package kratosauth
 
 import (
 	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/kratosauth/kratosauth/cache"
+	"github.com/kratosauth/kratosauth/internal/tier"
 )
 
 // An entry is the session's cache deadline (Unix nanoseconds, 8 bytes,
 // big-endian), a format version byte and the session in a compact binary
-// form. The deadline lives in the entry because bigcache has a single
-// lifetime for all entries, while each session needs its own:
+// form. The deadline lives in the entry because the in-process stores keep
+// entries until they need the room, while each session needs its own:
 // min(TTL, expires_at, Ory-Session-Cache-For).
 //
 // The session is not stored as JSON: decoding JSON on every cache hit cost
@@ -34,7 +37,7 @@ import (
 // corrupt or foreign entry (including an old JSON entry) is a miss.
 const (
 	entryHeaderLen = 8
-	entryVersion   = 2 // 2: Session.Tokenized after Devices
+	entryVersion   = 3 // 2: Session.Tokenized after Devices; 3: Identity.ExternalID after ID
 )
 
 // cacheState is what the cache knows about a credential.
@@ -67,52 +70,62 @@ type revision [entryHeaderLen + 2]byte
 // lookup returns the state of key's entry and, for cacheHit and cacheStale,
 // its session, and the revision it saw.
 func (a *Authenticator) lookup(key *digest, now time.Time) (*Session, cacheState, revision) {
-	if a.hot != nil {
-		if s, ok := a.hot.get(key, now); ok {
-			return s, cacheHit, revision{}
-		}
+	if a.hot == nil {
+		s, state, _, _, rev := a.lookupStore(key, now)
+		return s, state, rev
 	}
-	s, state, _, rev := a.lookupStore(key, now)
-	if state == cacheHit && a.hot != nil {
-		a.promote(key)
+	if s, ok := a.hot.get(key, now); ok {
+		return s, cacheHit, revision{}
+	}
+	sk := key.storeKey()
+	t, _ := a.cfg.store.Begin(sk) // the default store's: a clock read
+	s, state, deadline, size, rev := a.lookupStoreKey(sk, now)
+	if state == cacheHit && a.hot.admits(key, size) {
+		a.promote(key, s, deadline, size, t)
 	}
 	return s, state, rev
 }
 
-// lookupStore is lookup in the Store alone; deadline is a hit's.
-func (a *Authenticator) lookupStore(key *digest, now time.Time) (s *Session, state cacheState, deadline time.Time, rev revision) {
+// lookupStore is lookup in the Store alone; deadline is a hit's, size the
+// estimated memory of its decoded session.
+func (a *Authenticator) lookupStore(key *digest, now time.Time) (s *Session, state cacheState, deadline time.Time, size int32, rev revision) {
 	if a.cfg.store == nil {
-		return nil, cacheMiss, deadline, rev
+		return nil, cacheMiss, deadline, 0, rev
 	}
-	e, err := a.cfg.store.Get(key.storeKey())
+	return a.lookupStoreKey(key.storeKey(), now)
+}
+
+// lookupStoreKey is lookupStore of the Store key sk.
+func (a *Authenticator) lookupStoreKey(sk string, now time.Time) (s *Session, state cacheState, deadline time.Time, size int32, rev revision) {
+	e, err := a.cfg.store.Get(sk)
 	if err != nil {
 		if !errors.Is(err, cache.ErrNotFound) {
 			a.warn("kratosauth: session cache read failed", err)
 		}
-		return nil, cacheMiss, deadline, rev
+		return nil, cacheMiss, deadline, 0, rev
 	}
 	if len(e) == entryHeaderLen+2 && e[entryHeaderLen] == entryRefusal {
 		copy(rev[:], e)
 		if now.UnixNano() >= int64(binary.BigEndian.Uint64(e)) {
-			return nil, cacheMiss, deadline, rev
+			return nil, cacheMiss, deadline, 0, rev
 		}
 		if e[entryHeaderLen+1] == refusedInvalidated {
-			return nil, cacheNoStore, deadline, rev
+			return nil, cacheNoStore, deadline, 0, rev
 		}
-		return nil, cacheRefused, deadline, rev
+		return nil, cacheRefused, deadline, 0, rev
 	}
 	if s, ok := decodeEntry(e, now); ok {
-		return s, cacheHit, time.Unix(0, int64(binary.BigEndian.Uint64(e))), rev
+		return s, cacheHit, time.Unix(0, int64(binary.BigEndian.Uint64(e))), sessionBytes(len(e)), rev
 	}
 	if a.cfg.staleGrace > 0 {
 		// Past the deadline: usable only while Kratos is down, for at most
 		// the grace period and never past the session's own expiry, nor its
 		// token's (WithTokenizeAs).
 		if s, ok := decodeEntry(e, now.Add(-a.cfg.staleGrace)); ok && now.Before(s.ExpiresAt) && tokenUsable(s.Tokenized, now) {
-			return s, cacheStale, deadline, rev
+			return s, cacheStale, deadline, 0, rev
 		}
 	}
-	return nil, cacheMiss, deadline, rev
+	return nil, cacheMiss, deadline, 0, rev
 }
 
 // writeLocks make "check the Store, then write both tiers" atomic against a
@@ -126,14 +139,33 @@ func (l *writeLocks) lock(key *digest) func() {
 	return m.Unlock
 }
 
-// promote copies a Store hit into the hot tier (after the hot tier dropped
-// it for room). The Store is read again under the write lock, so that a
-// logout that landed meanwhile is not undone.
-func (a *Authenticator) promote(key *digest) {
+// promote puts s, read from the Store under ticket t (after the hot tier
+// dropped it or before it came in), into the hot tier. Whatever revoked
+// the key since t fenced it: a logout or refusal (both under the key's
+// write lock, held here) or the Store's eviction of the key for room
+// (which then drops it from the hot tier, maybe before this put: hence
+// the check after it).
+func (a *Authenticator) promote(key *digest, s *Session, deadline time.Time, size int32, t cache.Ticket) {
 	defer a.writeLocks.lock(key)()
-	if s, state, deadline, _ := a.lookupStore(key, time.Now()); state == cacheHit {
-		s.traits = new(traitsMemo) // freshly decoded: not shared yet
-		a.hot.put(key, s, deadline)
+	a.putHot(key, s, deadline, size, t)
+}
+
+// putHot is promote for a caller that holds key's write lock.
+func (a *Authenticator) putHot(key *digest, s *Session, deadline time.Time, size int32, t cache.Ticket) {
+	s.traits = new(traitsMemo) // not shared yet: this request alone has it
+	a.hot.put(key, s, deadline, size)
+	if tier.FencedSince(a.cfg.store, key.storeKey(), t.At) {
+		a.hot.delete(key)
+	}
+}
+
+// dropEvicted is called by the default Store for a key it dropped from its
+// identity index, and its entry with it, to make room: the hot tier must
+// not keep a session that InvalidateIdentity could no longer find.
+func (a *Authenticator) dropEvicted(storeKey string) {
+	var d digest
+	if n, err := hex.Decode(d[:], []byte(storeKey)); err == nil && n == len(d) {
+		a.hot.delete(&d)
 	}
 }
 
@@ -194,9 +226,8 @@ func (a *Authenticator) store(key *digest, s *Session, cacheFor time.Duration, t
 		a.warn("kratosauth: session cache write failed", err)
 		return false
 	}
-	if a.hot != nil {
-		s.traits = new(traitsMemo) // s is not shared yet: the flight has not returned it
-		a.hot.put(key, s, now.Add(ttl))
+	if size := sessionBytes(len(e)); a.hot != nil && a.hot.admits(key, size) {
+		a.putHot(key, s, now.Add(ttl), size, t)
 	}
 	return true
 }
@@ -268,8 +299,8 @@ func encodeEntry(s *Session, deadline time.Time) ([]byte, error) {
 }
 
 // decodeEntry returns the entry's session, or false when the entry is past
-// its deadline or unreadable (both are cache misses). The session's raw
-// JSON fields share e's memory: e must not be modified afterwards.
+// its deadline or unreadable (both are cache misses). The session's strings
+// and raw JSON fields share e's memory: e must never be modified afterwards.
 func decodeEntry(e []byte, now time.Time) (*Session, bool) {
 	if len(e) < entryHeaderLen+1 {
 		return nil, false
@@ -294,8 +325,12 @@ func decodeEntry(e []byte, now time.Time) (*Session, bool) {
 	}
 	r := entryReader{
 		fields: rest[:nFields],
-		strs:   string(rest[nFields : nFields+nStrs]),
 		raws:   rest[nFields+nStrs:],
+	}
+	if nStrs > 0 {
+		// The strings share e's memory, as the raw JSON fields do: e is
+		// never written again (the Store gave it to us to keep).
+		r.strs = unsafe.String(&rest[nFields], nStrs)
 	}
 	s := r.session()
 	if r.bad || len(r.fields) != 0 || len(r.strs) != 0 || len(r.raws) != 0 || s.Identity == nil {
@@ -384,6 +419,7 @@ func (w *entryWriter) session(s *Session) {
 		return
 	}
 	w.str(id.ID)
+	w.str(id.ExternalID)
 	w.str(id.SchemaID)
 	w.str(id.SchemaURL)
 	w.str(id.State)
@@ -548,6 +584,7 @@ func (r *entryReader) session() *Session {
 	id := &b.id
 	s.Identity = id
 	id.ID = r.str()
+	id.ExternalID = r.str()
 	id.SchemaID = r.str()
 	id.SchemaURL = r.str()
 	id.State = r.str()

@@ -102,8 +102,10 @@ func WebhookBasicAuth(user, password string) WebhookOption {
 // Requests are authenticated before anything else, by comparing the
 // configured header (or basic auth) in constant time: anything else is a
 // 401, its body unread. An authenticated request must be a POST whose JSON
-// body, at most MaxWebhookBodyBytes, is {"identity_id": "<uuid>"}; others
-// get 405, 413 or 400. The answer is 204 once the sessions are evicted, and
+// body, at most MaxWebhookBodyBytes, is {"identity_id": "<uuid>"}, or holds
+// the session Kratos gives settings hooks, {"session": ctx.session} (its
+// identity's sessions are evicted; with both, they must name the same
+// identity); others get 405, 413 or 400. The answer is 204 once the sessions are evicted, and
 // 503 when the store failed (Kratos then fails the flow). It fails with
 // ErrIdentityIndexUnsupported when the Authenticator's store has no
 // identity index, and when the store is in process (the default) unless
@@ -127,7 +129,12 @@ func NewWebhookHandler(a *Authenticator, opts ...WebhookOption) (http.Handler, e
 	if _, ok := a.cfg.store.(cache.IdentityIndex); a.cfg.store != nil && !ok {
 		return nil, fmt.Errorf("kratosauth: NewWebhookHandler: %w", ErrIdentityIndexUnsupported)
 	}
-	if _, inProcess := a.cfg.store.(*cache.BigCache); inProcess && !c.singleReplica {
+	inProcess := false
+	switch a.cfg.store.(type) {
+	case *cache.Memory, *cache.BigCache:
+		inProcess = true
+	}
+	if inProcess && !c.singleReplica {
 		return nil, errors.New("kratosauth: NewWebhookHandler: the session cache is in process, so an eviction reaches one replica only: " +
 			"share a store between replicas (cache/redis), or pass WebhookSingleReplica if one process serves the app")
 	}
@@ -155,9 +162,7 @@ func (h *webhook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		webhookError(w, http.StatusMethodNotAllowed)
 		return
 	}
-	var payload struct {
-		IdentityID string `json:"identity_id"`
-	}
+	var payload webhookPayload
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, MaxWebhookBodyBytes))
 	if err := dec.Decode(&payload); err != nil {
 		var tooLarge *http.MaxBytesError
@@ -168,17 +173,47 @@ func (h *webhook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		webhookError(w, http.StatusBadRequest)
 		return
 	}
-	if !isUUID(payload.IdentityID) {
+	identityID, ok := payload.identityID()
+	if !ok {
 		webhookError(w, http.StatusBadRequest)
 		return
 	}
-	if err := h.a.InvalidateIdentity(r.Context(), payload.IdentityID); err != nil {
+	if err := h.a.InvalidateIdentity(r.Context(), identityID); err != nil {
 		h.a.cfg.logger.LogAttrs(r.Context(), slog.LevelError, "kratosauth: webhook: identity eviction failed",
-			slog.String("identity_id", payload.IdentityID), slog.String("error", err.Error()))
+			slog.String("identity_id", identityID), slog.String("error", err.Error()))
 		webhookError(w, http.StatusServiceUnavailable)
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// webhookPayload is what the hook's body template sends: the identity's ID,
+// the session Kratos puts in the context of settings hooks (ctx.session),
+// or both.
+type webhookPayload struct {
+	IdentityID string `json:"identity_id"`
+	Session    *struct {
+		Identity *struct {
+			ID string `json:"id"`
+		} `json:"identity"`
+	} `json:"session"`
+}
+
+// identityID is the one identity the payload names: identity_id, else the
+// session's identity. A session without an identity, or one that names
+// another identity than identity_id, makes the payload ambiguous: refused.
+func (p *webhookPayload) identityID() (string, bool) {
+	id := p.IdentityID
+	if p.Session != nil {
+		if p.Session.Identity == nil {
+			return "", false
+		}
+		if id != "" && p.Session.Identity.ID != id {
+			return "", false
+		}
+		id = p.Session.Identity.ID
+	}
+	return id, isUUID(id)
 }
 
 // authenticated compares digests, so that neither the secret's bytes nor

@@ -188,3 +188,52 @@ func basicAuth(user, password string) http.Header {
 	r.SetBasicAuth(user, password)
 	return r.Header
 }
+
+// Kratos v26.2.0's settings hooks have the session in their context: a body
+// template that sends it ({"session": ctx.session}) evicts exactly that
+// session's identity, and leaves every other identity's sessions alone. A
+// payload that names two identities, or a session without one, is refused.
+func TestWebhookTakesTheSettingsHookSession(t *testing.T) {
+	kratos := kratosauthtest.NewServer(t)
+	a := newAuth(t, kratos.URL, kratosauth.WithLogger(discard))
+	const aliceID, bobID = "5c9e3b1a-7d2f-4e8a-9b6c-1f0e2d3c4b5a", "0f1e2d3c-4b5a-4c9e-8b1a-7d2f4e8a9b6c"
+	alice := kratos.Login(kratosauthtest.WithIdentityID(aliceID))
+	bob := kratos.Login(kratosauthtest.WithIdentityID(bobID))
+	require.Equal(t, "ok", check(a, alice))
+	require.Equal(t, "ok", check(a, bob))
+	kratos.Revoke(alice)
+	kratos.Revoke(bob)
+	require.Equal(t, "ok", check(a, alice), "cached")
+	require.Equal(t, "ok", check(a, bob), "cached")
+
+	h, err := kratosauth.NewWebhookHandler(a, kratosauth.WebhookAPIKey("X-Kratos-Webhook-Key", hookKey), kratosauth.WebhookSingleReplica())
+	require.NoError(t, err)
+	post := func(body string) int {
+		r := httptest.NewRequest(http.MethodPost, "/hooks/kratos", strings.NewReader(body))
+		r.Header.Set("X-Kratos-Webhook-Key", hookKey)
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		return w.Code
+	}
+	session := func(identityID string) string {
+		return `{"id":"9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d","active":true,"identity":{"id":"` + identityID + `","traits":{"email":"a@example.com"}}}`
+	}
+
+	for name, body := range map[string]string{
+		"two identities":         `{"identity_id":"` + bobID + `","session":` + session(aliceID) + `}`,
+		"session, no identity":   `{"session":{"id":"9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d"}}`,
+		"session, identity null": `{"identity_id":"` + aliceID + `","session":{"identity":null}}`,
+		"session, bad id":        `{"session":` + session("../../etc") + `}`,
+	} {
+		assert.Equal(t, http.StatusBadRequest, post(body), name)
+	}
+	require.Equal(t, "ok", check(a, alice), "a refused payload evicts nothing")
+	require.Equal(t, "ok", check(a, bob), "a refused payload evicts nothing")
+
+	assert.Equal(t, http.StatusNoContent, post(`{"session":`+session(aliceID)+`}`))
+	assert.Equal(t, "invalid", check(a, alice), "the session's identity is evicted")
+	assert.Equal(t, "ok", check(a, bob), "no other identity is")
+
+	assert.Equal(t, http.StatusNoContent, post(`{"identity_id":"`+bobID+`","session":`+session(bobID)+`}`))
+	assert.Equal(t, "invalid", check(a, bob))
+}

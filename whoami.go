@@ -94,6 +94,37 @@ type kratosError struct {
 // "not logged in": everything unexpected is ErrUnavailable, so a broken or
 // overloaded Kratos is never mistaken for a logout.
 func parseWhoami(status int, h http.Header, body []byte, now time.Time) (*Session, time.Duration, error) {
+	s, cacheFor, err := parseWhoamiAnswer(status, h, body, now)
+	if e, ok := err.(*Error); ok && status != http.StatusOK {
+		e.KratosErrorID = kratosErrorID(h, body)
+	}
+	return s, cacheFor, err
+}
+
+// kratosErrorID is the id of a Kratos error answer: the Ory-Error-Id header,
+// which Kratos sends from v25.4.0 on, else the body's error.id (v1.3.1).
+// Only a plain identifier is kept: it goes into logs.
+func kratosErrorID(h http.Header, body []byte) string {
+	id := h.Get("Ory-Error-Id")
+	if id == "" {
+		var ke kratosError
+		if json.Unmarshal(body, &ke) == nil {
+			id = ke.Error.ID
+		}
+	}
+	if len(id) == 0 || len(id) > 64 {
+		return ""
+	}
+	for i := 0; i < len(id); i++ {
+		if c := id[i]; !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '-' || c == '.') {
+			return ""
+		}
+	}
+	return id
+}
+
+// parseWhoamiAnswer is parseWhoami but for the error id.
+func parseWhoamiAnswer(status int, h http.Header, body []byte, now time.Time) (*Session, time.Duration, error) {
 	switch {
 	case status == http.StatusOK:
 		var s Session

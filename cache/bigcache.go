@@ -17,7 +17,8 @@ type BigCache struct {
 	c         *bigcache.BigCache
 	evictions atomic.Int64
 	fences    *fences
-	*memIndex
+	index     *memIndex
+	onEvict   atomic.Pointer[func(key string)]
 }
 
 var (
@@ -26,11 +27,18 @@ var (
 	_ StatsReporter = (*BigCache)(nil)
 )
 
-// indexKeysPerMB bounds the identity index of a BigCache: one key per KB of
-// cache, about twice the sessions the cache itself can hold (an entry takes
-// about 600 bytes, an index key about 100). Past it, AddToIndex fails with
-// ErrIndexFull until keys expire, and sessions are not cached meanwhile.
-const indexKeysPerMB = 1024
+// indexKeysPerMB bounds the identity index of a BigCache: two keys per KB
+// of cache, more than the sessions the cache itself can hold (an entry
+// takes at least 500 bytes with bigcache's own headers). Past it, the
+// oldest key goes, and its entry with it.
+const indexKeysPerMB = 2048
+
+// maxTicketAge bounds the age of a ticket a BigCache accepts, whatever Put's
+// maxAge says, and how long the fence of a key evicted from the identity
+// index is kept: a Put under a ticket taken before the eviction is refused,
+// as the key it would write is no longer indexed. (An answer that took
+// Kratos over a minute is not cached.)
+const maxTicketAge = time.Minute
 
 // NewBigCache returns a store whose entries live at most lifeWindow (bigcache
 // has one lifetime for all entries; shorter per-entry deadlines are checked
@@ -79,7 +87,7 @@ func NewBigCacheWithConfig(cfg bigcache.Config) (*BigCache, error) {
 	}
 	b.c = c
 	b.fences = newFences()
-	b.memIndex = newMemIndex(mb * indexKeysPerMB)
+	b.index = newMemIndex(mb * indexKeysPerMB)
 	return b, nil
 }
 
@@ -104,10 +112,41 @@ func (b *BigCache) Begin(string) (Ticket, error) { return b.fences.ticket(), nil
 func (b *BigCache) Put(key string, entry []byte, _ time.Duration, t Ticket, maxAge time.Duration) error {
 	sh, now := b.fences.lock(key)
 	defer sh.mu.Unlock()
-	if !b.fences.admits(sh, key, t, maxAge, now) {
+	if !b.fences.admits(sh, key, t, min(maxAge, maxTicketAge), now) {
 		return ErrFenced
 	}
 	return b.c.Set(key, entry)
+}
+
+// AddToIndex implements IdentityIndex. When the index is full, the oldest
+// key goes to make room, and its entry with it (see evict).
+func (b *BigCache) AddToIndex(index, key string, ttl time.Duration) error {
+	evicted, err := b.index.add(index, key, ttl)
+	for _, k := range evicted {
+		b.evict(k)
+	}
+	return err
+}
+
+// TakeIndex implements IdentityIndex.
+func (b *BigCache) TakeIndex(index string, hold time.Duration) ([]string, error) {
+	return b.index.take(index, hold), nil
+}
+
+// evict drops the entry of a key that left the identity index for room,
+// and fences the key, so that a Put under an earlier ticket (one that
+// indexed the key before it left) cannot store an entry that no
+// TakeIndex would find. Then the tier in front, if any, drops it too.
+func (b *BigCache) evict(key string) {
+	sh, now := b.fences.lock(key)
+	b.fences.raiseNow(sh, key, maxTicketAge, now)
+	if err := b.c.Delete(key); err == nil {
+		b.evictions.Add(1)
+	}
+	sh.mu.Unlock()
+	if f := b.onEvict.Load(); f != nil {
+		(*f)(key)
+	}
 }
 
 // Revoke implements Store. The fence is kept in process for ttl; the
@@ -132,4 +171,7 @@ func (b *BigCache) Stats() Stats {
 }
 
 // Close implements Store: it stops the cleanup goroutine.
-func (b *BigCache) Close() error { return b.c.Close() }
+func (b *BigCache) Close() error {
+	b.index.close()
+	return b.c.Close()
+}

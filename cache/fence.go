@@ -68,7 +68,7 @@ func (f *fences) marker(key string) ([]byte, bool) {
 	sh, now := f.lock(key)
 	defer sh.mu.Unlock()
 	fc, ok := sh.m[key]
-	if !ok || now >= fc.until {
+	if !ok || now >= fc.until || fc.marker == nil { // nil: fenced for an eviction, never revoked
 		return nil, false
 	}
 	return bytes.Clone(fc.marker), true
@@ -97,4 +97,23 @@ func (f *fences) raise(sh *fenceShard, key string, marker []byte, fence, ttl tim
 	fc.until = max(fc.until, now+int64(max(ttl, fence)))
 	fc.marker = bytes.Clone(marker)
 	sh.m[key] = fc
+}
+
+// raiseNow fences key at now for a key evicted for room, keeping the
+// marker of a revocation whose record lives; the caller holds sh's lock.
+func (f *fences) raiseNow(sh *fenceShard, key string, ttl time.Duration, now int64) {
+	var marker []byte
+	if fc, ok := sh.m[key]; ok && now < fc.until {
+		marker = fc.marker
+	}
+	f.raise(sh, key, marker, 0, ttl, now)
+}
+
+// since reports whether key was fenced at or after a ticket taken at
+// ticketAt.
+func (f *fences) since(key string, ticketAt int64) bool {
+	sh, now := f.lock(key)
+	defer sh.mu.Unlock()
+	fc, ok := sh.m[key]
+	return ok && now < fc.until && fc.at >= ticketAt
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -21,7 +22,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/kratosauth/kratosauth"
-	"github.com/kratosauth/kratosauth/internal/kratostest"
+	"github.com/kratosauth/kratosauth/internal/testing/kratostest"
 )
 
 // TestDifferential checks that the library decides on credentials exactly as
@@ -44,6 +45,8 @@ import (
 // own (default cache on), so cases are independent; "shared" runs all cases
 // in order through one Authenticator per adapter, so a cache key that misses
 // something Kratos looks at shows up as an answer leaking between cases.
+// Then the gRPC leg sends each case's header lines as a gRPC call's
+// metadata to a server guarded by kratosgrpc, fresh and shared likewise.
 //
 // The generator is seeded: KRATOSAUTH_DIFF_SEED (default 1, "random" for a
 // time-based seed), KRATOSAUTH_DIFF_CASES (default 300), and
@@ -160,6 +163,9 @@ func TestDifferential(t *testing.T) {
 		t.Logf("%d requests made %d whoami calls", requests, p.Whoamis())
 		reportDisagreements(t, pool, verdictCases, shared, fresh)
 	})
+
+	// The gRPC leg (grpc_differential_test.go): the same cases as metadata.
+	t.Run("grpc", func(t *testing.T) { diffGRPC(t, k, pool, verdictCases, newAuth) })
 	t.Logf("took %v", time.Since(start).Round(time.Millisecond))
 }
 
@@ -786,18 +792,18 @@ func reportDisagreements(t *testing.T, p *diffPool, cases []*diffCase, answers, 
 		var byAnswer []string // "nethttp,chi,gin: 401"
 		groups := map[string][]string{}
 		cacheOnly := false
-		for _, ad := range adapters {
-			a := answers[ad.name][c.n]
-			if agrees(c.kratos, a) {
+		for _, name := range slices.Sorted(maps.Keys(answers)) {
+			a, ok := answers[name][c.n]
+			if !ok || agrees(c.kratos, a) { // not ok: a case the leg cannot send
 				continue
 			}
-			perAdapter[ad.name]++
+			perAdapter[name]++
 			d := p.describe(a)
 			if len(groups[d]) == 0 {
 				byAnswer = append(byAnswer, d)
 			}
-			groups[d] = append(groups[d], ad.name)
-			if base != nil && agrees(c.kratos, base[ad.name][c.n]) {
+			groups[d] = append(groups[d], name)
+			if base != nil && agrees(c.kratos, base[name][c.n]) {
 				cacheOnly = true
 			}
 		}

@@ -1,10 +1,11 @@
 // Package e2e holds kratosauth's end-to-end tests: the three adapters
-// (net/http, chi, gin) run the same table against a real Ory Kratos v1.3.1
-// (internal/kratostest), through a recording reverse proxy that shows what
+// (net/http, chi, gin) run the same table against a real Ory Kratos (each
+// version make test runs: KRATOS_VERSION)
+// (internal/testing/kratostest), through a recording reverse proxy that shows what
 // the library sends to Kratos.
 //
 // TestPermissionsThroughExamples runs the example apps' binaries against
-// Kratos and a real Ory Keto v0.13 (internal/ketotest), writing relation
+// Kratos and a real Ory Keto v0.13 (internal/testing/ketotest), writing relation
 // tuples through Keto's write API.
 //
 // The tests are skipped when the Kratos or Keto binary is missing, unless

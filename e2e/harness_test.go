@@ -23,7 +23,7 @@ import (
 	"github.com/kratosauth/kratosauth/adapters/chi"
 	"github.com/kratosauth/kratosauth/adapters/gin"
 	"github.com/kratosauth/kratosauth/adapters/nethttp"
-	"github.com/kratosauth/kratosauth/internal/kratostest"
+	"github.com/kratosauth/kratosauth/internal/testing/kratostest"
 )
 
 func init() { gin.SetMode(gin.TestMode) }

@@ -16,8 +16,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/kratosauth/kratosauth/internal/ketotest"
-	"github.com/kratosauth/kratosauth/internal/kratostest"
+	"github.com/kratosauth/kratosauth/internal/testing/ketotest"
+	"github.com/kratosauth/kratosauth/internal/testing/kratostest"
 )
 
 // permissionTTL is the example apps' KETO_ALLOW_TTL here: how long an

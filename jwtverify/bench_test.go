@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kratosauth/kratosauth/internal/jwtkit"
+	"github.com/kratosauth/kratosauth/internal/testing/jwtkit"
 	kratosjwt "github.com/kratosauth/kratosauth/jwtverify"
 )
 

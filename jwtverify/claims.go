@@ -12,7 +12,17 @@ import (
 // registered claims. Those a template's claims mapper adds (traits,
 // metadata, aal...) are read with As. Treat Claims as read-only.
 type Claims struct {
-	Subject   string    // sub: the identity's ID
+	// Subject is sub as Kratos set it: the identity's ID, or the identity's
+	// external_id when the template has subject_source: external_id (Kratos
+	// v25.4.0 and later). Use IdentityID for the identity's ID.
+	Subject string
+	// IdentityID is the identity's ID: sub, or with WithExternalIDSubject
+	// the claim it names (which the template's claims mapper sets).
+	IdentityID string
+	// ExternalID is the identity's external_id: sub with
+	// WithExternalIDSubject, empty otherwise.
+	ExternalID string
+
 	SessionID string    // sid: the Kratos session's ID
 	Issuer    string    // iss: Kratos' public base URL
 	Audience  []string  // aud, when the claims mapper sets it

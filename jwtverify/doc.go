@@ -26,6 +26,12 @@
 // known because the JWKS cannot be read is ErrUnavailable (503), never a
 // 401.
 //
+// The identity: Claims.IdentityID. Kratos puts the identity's ID in sub,
+// unless the template has subject_source: external_id (Kratos v25.4.0 and
+// later): sub is then the identity's external_id, and the identity's ID is
+// only where the template's claims mapper puts it; WithExternalIDSubject
+// names that claim, and a token without it is refused.
+//
 // Keys: a token's kid that the cached JWKS does not list makes one refresh
 // (at most one per WithMinRefreshInterval, shared by concurrent requests),
 // so a key Kratos starts signing with is picked up without a restart. Such

@@ -11,7 +11,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
-	"github.com/kratosauth/kratosauth/internal/jwtkit"
+	"github.com/kratosauth/kratosauth/internal/testing/jwtkit"
 	kratosjwt "github.com/kratosauth/kratosauth/jwtverify"
 )
 

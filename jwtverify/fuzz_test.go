@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/kratosauth/kratosauth"
-	"github.com/kratosauth/kratosauth/internal/jwtkit"
+	"github.com/kratosauth/kratosauth/internal/testing/jwtkit"
 	kratosjwt "github.com/kratosauth/kratosauth/jwtverify"
 )
 

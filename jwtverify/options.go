@@ -47,8 +47,11 @@ type config struct {
 	client       *http.Client
 	logger       *slog.Logger
 	errorHandler kratosauth.ErrorHandler
-	revocations  RevocationList
-	sidClaim     string // "": Kratos' sid
+	// identityIDClaim is where the identity's ID is when sub holds the
+	// external_id (WithExternalIDSubject); "" when sub is the identity's ID.
+	identityIDClaim string
+	revocations     RevocationList
+	sidClaim        string // "": Kratos' sid
 }
 
 // asymmetric are the algorithms Kratos can sign with using a public-key
@@ -193,6 +196,29 @@ func WithLogger(l *slog.Logger) Option {
 			return errors.New("kratosjwt: WithLogger: nil logger (slog.New(slog.DiscardHandler) discards logs)")
 		}
 		c.logger = l
+		return nil
+	}
+}
+
+// WithExternalIDSubject declares that the tokenizer template has
+// subject_source: external_id (Kratos v25.4.0 and later), so sub is the
+// identity's external_id (Claims.ExternalID) and the identity's ID is in the
+// claim identityIDClaim, which the template's claims mapper must set:
+//
+//	local session = std.extVar('session');
+//	{ claims: { identity_id: session.identity.id } }
+//
+// A token without that claim as a non-empty string is ErrInvalidSession: the
+// identity's ID is never guessed from sub. identityIDClaim cannot be a
+// registered claim (sub, sid, iss, aud, jti, exp, nbf, iat).
+// Default: sub is the identity's ID (subject_source id, Kratos' default).
+func WithExternalIDSubject(identityIDClaim string) Option {
+	return func(c *config) error {
+		switch identityIDClaim {
+		case "", "sub", "sid", "iss", "aud", "jti", "exp", "nbf", "iat":
+			return fmt.Errorf("kratosjwt: WithExternalIDSubject: %q cannot hold the identity's ID", identityIDClaim)
+		}
+		c.identityIDClaim = identityIDClaim
 		return nil
 	}
 }

@@ -158,6 +158,15 @@ func (v *Verifier) claims(payload []byte, now time.Time) (*Claims, error) {
 	case v.cfg.audience != "" && !slices.Contains(r.Audience, v.cfg.audience):
 		return nil, invalid("audience %q does not include %q", []string(r.Audience), v.cfg.audience)
 	}
+	identityID, externalID := r.Subject, ""
+	if name := v.cfg.identityIDClaim; name != "" {
+		var extra map[string]json.RawMessage
+		var id string
+		if err := json.Unmarshal(payload, &extra); err != nil || json.Unmarshal(extra[name], &id) != nil || id == "" {
+			return nil, invalid("no identity ID in claim %q (the template's claims mapper must set it with subject_source: external_id)", name)
+		}
+		identityID, externalID = id, r.Subject
+	}
 	if l := v.cfg.revocations; l != nil {
 		sid := r.SessionID
 		if v.cfg.sidClaim != "" && v.cfg.sidClaim != "sid" {
@@ -178,15 +187,17 @@ func (v *Verifier) claims(payload []byte, now time.Time) (*Claims, error) {
 		}
 	}
 	return &Claims{
-		Subject:   r.Subject,
-		SessionID: r.SessionID,
-		Issuer:    r.Issuer,
-		Audience:  r.Audience,
-		ID:        r.ID,
-		ExpiresAt: r.Expiry.Time(),
-		NotBefore: r.NotBefore.Time(),
-		IssuedAt:  r.IssuedAt.Time(),
-		raw:       payload,
+		Subject:    r.Subject,
+		IdentityID: identityID,
+		ExternalID: externalID,
+		SessionID:  r.SessionID,
+		Issuer:     r.Issuer,
+		Audience:   r.Audience,
+		ID:         r.ID,
+		ExpiresAt:  r.Expiry.Time(),
+		NotBefore:  r.NotBefore.Time(),
+		IssuedAt:   r.IssuedAt.Time(),
+		raw:        payload,
 	}, nil
 }
 

@@ -21,7 +21,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/kratosauth/kratosauth"
-	"github.com/kratosauth/kratosauth/internal/jwtkit"
+	"github.com/kratosauth/kratosauth/internal/testing/jwtkit"
 	kratosjwt "github.com/kratosauth/kratosauth/jwtverify"
 )
 
@@ -439,4 +439,47 @@ func TestMiddleware(t *testing.T) {
 	r.Header.Set("Authorization", "Bearer "+good)
 	v2.Middleware(http.NotFoundHandler()).ServeHTTP(w, r)
 	assert.Equal(t, http.StatusServiceUnavailable, w.Code)
+}
+
+// A template with subject_source: external_id (Kratos v25.4.0+) puts the
+// external_id in sub; the identity's ID then comes only from the claim the
+// claims mapper sets, and a token without it is refused, never read as sub.
+func TestExternalIDSubject(t *testing.T) {
+	key := jwtkit.NewES256("k")
+	srv := newJWKSServer(t, jwtkit.PublicJWKS(key))
+	external := func(mod func(map[string]any)) string {
+		c := jwtkit.KratosClaims(iss, "crm-4711", "session-1", time.Minute)
+		c["identity_id"] = "identity-1"
+		if mod != nil {
+			mod(c)
+		}
+		return key.Sign(c)
+	}
+
+	v := newVerifier(t, srv.URL, kratosjwt.WithExternalIDSubject("identity_id"))
+	c, err := v.Verify(context.Background(), external(nil))
+	require.NoError(t, err)
+	assert.Equal(t, "crm-4711", c.Subject)
+	assert.Equal(t, "crm-4711", c.ExternalID)
+	assert.Equal(t, "identity-1", c.IdentityID)
+
+	for name, mod := range map[string]func(map[string]any){
+		"no identity_id":        func(c map[string]any) { delete(c, "identity_id") },
+		"empty identity_id":     func(c map[string]any) { c["identity_id"] = "" },
+		"identity_id not a str": func(c map[string]any) { c["identity_id"] = 42 },
+	} {
+		_, err := v.Verify(context.Background(), external(mod))
+		assert.ErrorIs(t, err, kratosauth.ErrInvalidSession, name)
+	}
+
+	// Without the option, sub is the identity's ID (Kratos' default).
+	c, err = newVerifier(t, srv.URL).Verify(context.Background(), key.Sign(claims(time.Minute)))
+	require.NoError(t, err)
+	assert.Equal(t, "identity-1", c.IdentityID)
+	assert.Empty(t, c.ExternalID)
+
+	for _, bad := range []string{"", "sub", "sid", "exp"} {
+		_, err := kratosjwt.New(srv.URL, kratosjwt.WithExternalIDSubject(bad))
+		assert.Error(t, err, bad)
+	}
 }

@@ -11,7 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/kratosauth/kratosauth/internal/ketotest"
+	"github.com/kratosauth/kratosauth/internal/testing/ketotest"
 	"github.com/kratosauth/kratosauth/keto"
 	"github.com/kratosauth/kratosauth/kratosauthtest"
 )

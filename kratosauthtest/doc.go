@@ -4,7 +4,8 @@
 //
 // NewServer starts a fake Kratos public API on loopback whose
 // GET /sessions/whoami answers like Kratos v1.3.1, with its recorded status
-// codes, headers and bodies. Server.Login signs a user in and returns a
+// codes, headers and bodies, or like v25.4.0 or v26.2.0
+// (WithKratosVersion). Server.Login signs a user in and returns a
 // session token and cookie; Revoke, DisableIdentity, Extend and Fail change
 // what whoami answers next; Calls counts whoami requests.
 //

@@ -4,9 +4,12 @@ import (
 	"embed"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
+	"io/fs"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -17,31 +20,115 @@ import (
 	"github.com/kratosauth/kratosauth"
 )
 
-// Bodies recorded from a real Kratos v1.3.1 (see recorded/README.md): the
-// fake answers with them, so apps are tested against Kratos' own shapes.
+// Answers recorded from the real Kratos of each version the library is
+// tested against (see recorded/README.md): recorded/ holds v1.3.1's,
+// recorded/VERSION the later ones'. The fake answers with them, so apps are
+// tested against Kratos' own shapes.
 //
 //go:embed recorded/whoami_200_token.json recorded/whoami_401_revoked.json recorded/whoami_403_aal2_required.json
+//go:embed recorded/whoami_401_revoked.meta.json recorded/whoami_403_aal2_required.meta.json
+//go:embed recorded/*/whoami_200_token.json recorded/*/whoami_401_revoked.json recorded/*/whoami_403_aal2_required.json
+//go:embed recorded/*/whoami_401_revoked.meta.json recorded/*/whoami_403_aal2_required.meta.json
 var recorded embed.FS
 
+// DefaultKratosVersion is the version a Server answers as unless
+// WithKratosVersion says otherwise.
+const DefaultKratosVersion = "v1.3.1"
+
+// recording is what a Server answers with, from one Kratos version.
+type recording struct {
+	body401, template200, template403AAL2 []byte
+	// header401 and header403 are the error answers' headers besides
+	// Cache-Control, Vary and Content-Type (Ory-Error-Id from v25.4.0).
+	header401, header403 http.Header
+}
+
+// recordings are the versions' answers, by version.
+var recordings = func() map[string]*recording {
+	out := map[string]*recording{}
+	dirs, _ := recorded.ReadDir("recorded")
+	for _, d := range append([]fs.DirEntry{nil}, dirs...) {
+		version, dir := DefaultKratosVersion, "recorded/"
+		if d != nil {
+			if !d.IsDir() {
+				continue
+			}
+			version, dir = d.Name(), "recorded/"+d.Name()+"/"
+		}
+		out[version] = &recording{
+			body401:         mustRecorded(dir + "whoami_401_revoked.json"),
+			template200:     mustRecorded(dir + "whoami_200_token.json"),
+			template403AAL2: mustRecorded(dir + "whoami_403_aal2_required.json"),
+			header401:       recordedErrorHeader(dir + "whoami_401_revoked.meta.json"),
+			header403:       recordedErrorHeader(dir + "whoami_403_aal2_required.meta.json"),
+		}
+	}
+	return out
+}()
+
 func mustRecorded(name string) []byte {
-	b, err := recorded.ReadFile("recorded/" + name + ".json")
+	b, err := recorded.ReadFile(name)
 	if err != nil {
 		panic("kratosauthtest: " + err.Error())
 	}
 	return b
 }
 
-var (
-	body401         = mustRecorded("whoami_401_revoked")
-	template200     = mustRecorded("whoami_200_token")
-	template403AAL2 = mustRecorded("whoami_403_aal2_required")
-)
+// recordedErrorHeader returns the recorded response headers that write does
+// not set itself.
+func recordedErrorHeader(name string) http.Header {
+	var meta struct {
+		Headers http.Header `json:"headers"`
+	}
+	if err := json.Unmarshal(mustRecorded(name), &meta); err != nil {
+		panic("kratosauthtest: " + name + ": " + err.Error())
+	}
+	h := http.Header{}
+	for k, v := range meta.Headers {
+		switch k {
+		case "Cache-Control", "Vary", "Content-Type":
+		default:
+			h[k] = v
+		}
+	}
+	return h
+}
+
+// KratosVersions returns the versions a Server can answer as (see
+// WithKratosVersion), sorted.
+func KratosVersions() []string {
+	out := make([]string, 0, len(recordings))
+	for v := range recordings {
+		out = append(out, v)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// A ServerOption configures NewServer.
+type ServerOption func(*Server) error
+
+// WithKratosVersion makes the Server answer as Kratos version (one of
+// KratosVersions: "v1.3.1", "v25.4.0", "v26.2.0"): with the bodies and
+// headers recorded from that version, for example Ory-Error-Id on errors
+// and external_id in the identity from v25.4.0 on. An unknown version fails
+// the test. Default: DefaultKratosVersion.
+func WithKratosVersion(version string) ServerOption {
+	return func(s *Server) error {
+		r, ok := recordings[version]
+		if !ok {
+			return fmt.Errorf("kratosauthtest: WithKratosVersion: no recording of Kratos %q (have %s)", version, strings.Join(KratosVersions(), ", "))
+		}
+		s.rec, s.version = r, version
+		return nil
+	}
+}
 
 // Server is a fake Kratos public API on 127.0.0.1, for tests of apps that
 // use kratosauth. Its GET /sessions/whoami reads credentials as Kratos does
 // (a non-empty X-Session-Token, else the first ory_kratos_session cookie it
-// issued, else Authorization: Bearer) and answers with Kratos v1.3.1's
-// status codes, headers and bodies; with ?tokenize_as= the session also
+// issued, else Authorization: Bearer) and answers with the recorded Kratos'
+// status codes, headers and bodies (WithKratosVersion); with ?tokenize_as= the session also
 // has "tokenized", a JWT with Kratos' claims that is not signed (enough for
 // an edge's tests: kratosauth.WithTokenizeAs, TokenTransport). Build it
 // with NewServer; it is safe for concurrent use.
@@ -62,6 +149,9 @@ type Server struct {
 	cacheFor   time.Duration
 	cookieName string
 	lastReq    *http.Request
+
+	version string
+	rec     *recording
 }
 
 // Credentials are what a signed-in client presents: the session token (for
@@ -75,14 +165,25 @@ type Credentials struct {
 }
 
 // NewServer starts a fake Kratos that is closed when the test ends.
-func NewServer(t testing.TB) *Server {
+func NewServer(t testing.TB, opts ...ServerOption) *Server {
+	t.Helper()
 	s := &Server{
+		version:    DefaultKratosVersion,
+		rec:        recordings[DefaultKratosVersion],
 		mux:        http.NewServeMux(),
 		sessions:   map[string]*sessionSpec{},
 		cookies:    map[string]issuedCookie{},
 		revoked:    map[string]bool{},
 		disabled:   map[string]bool{},
 		cookieName: kratosauth.DefaultCookieName,
+	}
+	for _, opt := range opts {
+		if opt == nil {
+			t.Fatal("kratosauthtest: NewServer: nil ServerOption")
+		}
+		if err := opt(s); err != nil {
+			t.Fatal(err)
+		}
 	}
 	s.mux.HandleFunc("GET /sessions/whoami", s.whoami)
 	s.srv = httptest.NewServer(s.mux)
@@ -270,9 +371,9 @@ func (s *Server) answer(r *http.Request) (int, http.Header, []byte) {
 	now := time.Now()
 	switch {
 	case sp == nil, s.revoked[sp.s.ID], s.disabled[sp.s.Identity.ID], sp.s.Identity.State == "inactive", !now.Before(sp.s.ExpiresAt):
-		return http.StatusUnauthorized, nil, body401
+		return http.StatusUnauthorized, s.rec.header401.Clone(), s.rec.body401
 	case sp.needsAAL2 && sp.s.AuthenticatorAssuranceLevel != kratosauth.AAL2:
-		return http.StatusForbidden, nil, s.aal2Required()
+		return http.StatusForbidden, s.rec.header403.Clone(), s.aal2Required()
 	}
 	h := http.Header{"X-Kratos-Authenticated-Identity-Id": {sp.s.Identity.ID}}
 	if s.cacheFor > 0 {
@@ -282,7 +383,7 @@ func (s *Server) answer(r *http.Request) (int, http.Header, []byte) {
 		h.Add("Set-Cookie", s.issueCookie(token, sp.s.ExpiresAt).String())
 	}
 	if sp.body == nil {
-		sp.body = WhoamiBody(sp.s)
+		sp.body = whoamiBody(s.rec.template200, sp.s)
 	}
 	if r.URL.Query().Get("tokenize_as") != "" {
 		h.Del("Ory-Session-Cache-For") // Kratos sends none when it tokenizes
@@ -333,7 +434,7 @@ func (s *Server) credential(r *http.Request) (token string, viaCookie *issuedCoo
 
 func (s *Server) aal2Required() []byte {
 	var m map[string]any
-	_ = json.Unmarshal(template403AAL2, &m)
+	_ = json.Unmarshal(s.rec.template403AAL2, &m)
 	to := s.URL + "/self-service/login/browser?aal=aal2"
 	m["redirect_browser_to"] = to
 	m["error"].(map[string]any)["details"] = map[string]any{"redirect_browser_to": to}
@@ -341,12 +442,16 @@ func (s *Server) aal2Required() []byte {
 	return b
 }
 
-// WhoamiBody is the body of whoami's 200 answer for s, as the Server sends
-// it: Kratos v1.3.1's recorded answer with s's values (the fields Kratos
-// sends that kratosauth.Session does not model stay as recorded). Use it to
-// build Raw answers: a session with odd values, a cut-off body, or extra
-// headers such as Set-Cookie.
+// WhoamiBody is the body of whoami's 200 answer for s, as a Server of
+// DefaultKratosVersion sends it: Kratos' recorded answer with s's values
+// (the fields Kratos sends that kratosauth.Session does not model stay as
+// recorded). Use it to build Raw answers: a session with odd values, a
+// cut-off body, or extra headers such as Set-Cookie.
 func WhoamiBody(s *kratosauth.Session) []byte {
+	return whoamiBody(recordings[DefaultKratosVersion].template200, s)
+}
+
+func whoamiBody(template200 []byte, s *kratosauth.Session) []byte {
 	var out, identity map[string]any
 	_ = json.Unmarshal(template200, &out)
 	identity, _ = out["identity"].(map[string]any)
@@ -365,6 +470,7 @@ func WhoamiBody(s *kratosauth.Session) []byte {
 		identity[k] = nil
 	}
 	identity["verifiable_addresses"], identity["recovery_addresses"] = []any{}, []any{}
+	delete(identity, "external_id") // Kratos omits an empty one
 	for k, v := range ownIdentity {
 		identity[k] = v
 	}

@@ -48,6 +48,13 @@ func WithIdentityID(id string) SessionOption {
 	return func(sp *sessionSpec) { sp.s.Identity.ID = id }
 }
 
+// WithExternalID sets the identity's external_id (Kratos v25.4.0 and
+// later), which a tokenizer template with subject_source: external_id puts
+// in the JWT's sub. Default: none.
+func WithExternalID(id string) SessionOption {
+	return func(sp *sessionSpec) { sp.s.Identity.ExternalID = id }
+}
+
 // WithAAL2 makes the session one completed with a second factor (TOTP), at
 // kratosauth.AAL2. Default: a password session at aal1.
 func WithAAL2() SessionOption {

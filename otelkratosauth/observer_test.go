@@ -23,6 +23,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/kratosauth/kratosauth"
+	"github.com/kratosauth/kratosauth/cache"
 	"github.com/kratosauth/kratosauth/kratosauthtest"
 	"github.com/kratosauth/kratosauth/otelkratosauth"
 )
@@ -467,7 +468,12 @@ func TestMetrics(t *testing.T) {
 // A full default cache (1 MB, bigcache's 1024 shards of about 1 KB)
 // evicts, and the counter says so.
 func TestMetricsEvictions(t *testing.T) {
-	r := newRig(t, kratosauth.WithCacheSizeMB(1))
+	// A store of 1 MB that 300 sessions overflow (the default store keeps
+	// at least 32 MB).
+	store, err := cache.NewBigCache(time.Minute, 1)
+	require.NoError(t, err)
+	t.Cleanup(func() { store.Close() })
+	r := newRig(t, kratosauth.WithCache(store))
 	guard := r.auth.RequireSession()
 	for range 300 {
 		_, _ = guard.Check(httptest.NewRecorder(), request(r.login().Token, nil))

@@ -23,6 +23,9 @@ const (
 	jwtPath   = rootPath + "/jwtverify"
 	otelPath  = rootPath + "/otelkratosauth"
 	redisPath = rootPath + "/cache/redis"
+	echoPath  = rootPath + "/adapters/echo"
+	grpcPath  = rootPath + "/adapters/grpc"
+	connPath  = rootPath + "/adapters/connect"
 )
 
 // TestInstall installs kratosauth as a user would, before the release is
@@ -38,10 +41,12 @@ const (
 // The versions: the root module at the version adapters/gin requires (what
 // RELEASING.md tags first), jwtverify at the version adapters/gin requires
 // (tagged second), adapters/gin at the version examples/gin requires,
-// otelkratosauth at the version examples/chi requires.
-// KRATOSAUTH_ROOT_VERSION, KRATOSAUTH_JWT_VERSION, KRATOSAUTH_GIN_VERSION
-// and KRATOSAUTH_OTEL_VERSION
-// override them.
+// otelkratosauth at the version examples/chi requires, adapters/echo at the
+// version examples/echo requires, adapters/grpc at the version e2e
+// requires, adapters/connect (which nothing here requires) at the root's.
+// KRATOSAUTH_ROOT_VERSION, KRATOSAUTH_JWT_VERSION, KRATOSAUTH_GIN_VERSION,
+// KRATOSAUTH_OTEL_VERSION, KRATOSAUTH_ECHO_VERSION, KRATOSAUTH_GRPC_VERSION
+// and KRATOSAUTH_CONNECT_VERSION override them.
 //
 // The failing cases check that the test can fail: adapters/gin's go.mod
 // rewritten to require a root version that was never released, or in its
@@ -66,13 +71,18 @@ func TestInstall(t *testing.T) {
 		t.Fatalf("jwtverify requires %s %s, adapters/gin %s: release them against one root version", rootPath, v, rootVersion)
 	}
 	redisVersion := envOr("KRATOSAUTH_REDIS_VERSION", requiredVersion(t, filepath.Join(repo, "examples/gin/go.mod"), redisPath))
-	for _, v := range []string{rootVersion, ginVersion, jwtVersion, otelVersion, redisVersion} {
+	echoVersion := envOr("KRATOSAUTH_ECHO_VERSION", requiredVersion(t, filepath.Join(repo, "examples/echo/go.mod"), echoPath))
+	grpcVersion := envOr("KRATOSAUTH_GRPC_VERSION", requiredVersion(t, filepath.Join(repo, "e2e/go.mod"), grpcPath))
+	connectVersion := envOr("KRATOSAUTH_CONNECT_VERSION", rootVersion)
+	for _, v := range []string{rootVersion, ginVersion, jwtVersion, otelVersion, redisVersion, echoVersion, grpcVersion, connectVersion} {
 		if !semver.IsValid(v) || semver.Canonical(v) != v || module.IsPseudoVersion(v) || v == "v0.0.0" {
 			t.Fatalf("version %q is not a release version", v)
 		}
 	}
 	t.Logf("root module %s, jwtverify %s, adapters/gin %s, otelkratosauth %s, cache/redis %s", rootVersion, jwtVersion, ginVersion, otelVersion, redisVersion)
-	versions := moduleVersions{root: rootVersion, jwt: jwtVersion, gin: ginVersion, otel: otelVersion, redis: redisVersion}
+	t.Logf("adapters/echo %s, adapters/grpc %s, adapters/connect %s", echoVersion, grpcVersion, connectVersion)
+	versions := moduleVersions{root: rootVersion, jwt: jwtVersion, gin: ginVersion, otel: otelVersion, redis: redisVersion,
+		echo: echoVersion, grpc: grpcVersion, connect: connectVersion}
 	ginMod := filepath.Join(repo, "adapters/gin/go.mod")
 
 	t.Run("released versions", func(t *testing.T) {
@@ -89,6 +99,12 @@ func TestInstall(t *testing.T) {
 			"kratosginjwt: 200 with a token, 401 with a bad one",
 			"otelkratosauth: 6 session checks counted, 3 whoami calls timed",
 			"redis store, Redis down: 200 with a session, 401 without",
+			"echo: 200 with a session, 401 without",
+			"grpc: OK with a session, Unauthenticated without",
+			"connect: OK with a session, unauthenticated without",
+			"dep " + echoPath + " " + echoVersion + "\n",
+			"dep " + grpcPath + " " + grpcVersion + "\n",
+			"dep " + connPath + " " + connectVersion + "\n",
 			"dep " + rootPath + " " + rootVersion + "\n",
 			"dep " + ginPath + " " + ginVersion + "\n",
 			"dep " + jwtPath + " " + jwtVersion + "\n",
@@ -142,7 +158,7 @@ func TestInstall(t *testing.T) {
 }
 
 // moduleVersions are the versions of the published modules to install.
-type moduleVersions struct{ root, jwt, gin, otel, redis string }
+type moduleVersions struct{ root, jwt, gin, otel, redis, echo, grpc, connect string }
 
 // install serves the root module, jwtverify, adapters/gin,
 // otelkratosauth and cache/redis at v (with ginGoMod as adapters/gin's go.mod when not nil)
@@ -167,6 +183,13 @@ func install(t *testing.T, repo string, v moduleVersions, ginGoMod []byte) (stri
 	if err := proxy.add(module.Version{Path: redisPath, Version: v.redis}, filepath.Join(repo, "cache/redis"), nil); err != nil {
 		t.Fatal(err)
 	}
+	for _, m := range []struct{ path, version, dir string }{
+		{echoPath, v.echo, "adapters/echo"}, {grpcPath, v.grpc, "adapters/grpc"}, {connPath, v.connect, "adapters/connect"},
+	} {
+		if err := proxy.add(module.Version{Path: m.path, Version: m.version}, filepath.Join(repo, m.dir), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
 	t.Logf("proxy built in %v", time.Since(start).Round(time.Millisecond))
 
 	consumer := filepath.Join(tmp, "consumer")
@@ -174,7 +197,7 @@ func install(t *testing.T, repo string, v moduleVersions, ginGoMod []byte) (stri
 		t.Fatal(err)
 	}
 	files := map[string][]byte{}
-	for _, name := range []string{"main.go", "jwt.go"} {
+	for _, name := range []string{"main.go", "jwt.go", "rpc.go"} {
 		src, err := os.ReadFile(filepath.Join("testdata", "consumer", name))
 		if err != nil {
 			t.Fatal(err)
@@ -185,7 +208,8 @@ func install(t *testing.T, repo string, v moduleVersions, ginGoMod []byte) (stri
 	// that third-party modules are verified without asking the checksum
 	// database; anything missing is still checked against it.
 	var sums bytes.Buffer
-	for _, f := range []string{"go.sum", "jwtverify/go.sum", "adapters/gin/go.sum", "otelkratosauth/go.sum", "cache/redis/go.sum"} {
+	for _, f := range []string{"go.sum", "jwtverify/go.sum", "adapters/gin/go.sum", "otelkratosauth/go.sum", "cache/redis/go.sum",
+		"adapters/echo/go.sum", "adapters/grpc/go.sum", "adapters/connect/go.sum"} {
 		b, err := os.ReadFile(filepath.Join(repo, f))
 		if err != nil {
 			t.Fatal(err)
@@ -241,6 +265,11 @@ func install(t *testing.T, repo string, v moduleVersions, ginGoMod []byte) (stri
 		return out.String(), err
 	}
 	if err := run("go", "get", redisPath+"@"+v.redis); err != nil {
+		return out.String(), err
+	}
+	// echo, gRPC and Connect users add their adapter; grpc-go, Connect and
+	// protobuf come with it.
+	if err := run("go", "get", echoPath+"@"+v.echo, grpcPath+"@"+v.grpc, connPath+"@"+v.connect); err != nil {
 		return out.String(), err
 	}
 	// -trimpath keeps compiled packages independent of the temporary module

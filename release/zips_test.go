@@ -25,7 +25,7 @@ func TestModuleZips(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, dir := range []string{"adapters/gin", "jwtverify", "otelkratosauth", "cache/redis"} {
+	for _, dir := range []string{"adapters/gin", "adapters/echo", "adapters/grpc", "adapters/connect", "jwtverify", "otelkratosauth", "cache/redis"} {
 		if own, err := os.ReadFile(filepath.Join(repo, dir, "LICENSE")); err != nil || !bytes.Equal(own, license) {
 			t.Errorf("%s/LICENSE must be a copy of LICENSE (err: %v)", dir, err)
 		}
@@ -41,7 +41,7 @@ func TestModuleZips(t *testing.T) {
 		mod:     module.Version{Path: rootPath, Version: "v0.1.0"},
 		dir:     repo,
 		want:    []string{"go.mod", "go.sum", "LICENSE", "README.md", "authenticator.go", "adapters/nethttp/middleware.go", "adapters/chi/chi.go", "cache/bigcache.go", "selfservice/", "keto/keto.go", "predicate.go"},
-		notWant: []string{"adapters/gin/", "otelkratosauth/", "jwtverify/", "cache/redis/", "examples/", "bench/redis/", "e2e/", "release/", "tools/", ".bin", ".git", ".git/", ".run/"},
+		notWant: []string{"adapters/gin/", "adapters/echo/", "adapters/grpc/", "adapters/connect/", "otelkratosauth/", "jwtverify/", "cache/redis/", "examples/", "bench/redis/", "e2e/", "release/", "tools/", ".bin", ".git", ".git/", ".run/"},
 	}, {
 		mod:  module.Version{Path: jwtPath, Version: "v0.1.0"},
 		dir:  filepath.Join(repo, "jwtverify"),
@@ -58,6 +58,18 @@ func TestModuleZips(t *testing.T) {
 		mod:  module.Version{Path: redisPath, Version: "v0.1.0"},
 		dir:  filepath.Join(repo, "cache", "redis"),
 		want: []string{"go.mod", "go.sum", "LICENSE", "store.go", "options.go", "breaker.go"},
+	}, {
+		mod:  module.Version{Path: echoPath, Version: "v0.1.0"},
+		dir:  filepath.Join(repo, "adapters", "echo"),
+		want: []string{"go.mod", "go.sum", "LICENSE", "echo.go", "selfservice.go"},
+	}, {
+		mod:  module.Version{Path: grpcPath, Version: "v0.1.0"},
+		dir:  filepath.Join(repo, "adapters", "grpc"),
+		want: []string{"go.mod", "go.sum", "LICENSE", "grpc.go", "status.go", "jwt/jwt.go"},
+	}, {
+		mod:  module.Version{Path: connPath, Version: "v0.1.0"},
+		dir:  filepath.Join(repo, "adapters", "connect"),
+		want: []string{"go.mod", "go.sum", "LICENSE", "connect.go", "error.go"},
 	}} {
 		t.Run(tc.mod.Path, func(t *testing.T) {
 			if err := proxy.add(tc.mod, tc.dir, nil); err != nil {

@@ -8,7 +8,8 @@
 #      memory and GC with 100,000 cached sessions, Traits; the cost of a hit
 #      over bare in wall time (medians, min-max) and in CPU time (which
 #      other work on the machine inflates much less), and a CPU profile of
-#      a hit; then the Redis store's (bench/redis, REDIS_BENCH_COUNT runs).
+#      a hit; then the Redis store's (bench/redis, REDIS_BENCH_COUNT runs)
+#      and the gRPC interceptor's (adapters/grpc, BENCH_COUNT runs).
 #   2. Load over loopback, every case in one run: a real Kratos v1.3.1
 #      (scripts/kratos.sh on KRATOS_PUBLIC_PORT/KRATOS_ADMIN_PORT, default
 #      4533/4534, so it does not clash with `make demo` on 4433), a
@@ -158,6 +159,12 @@ if [[ "$SKIP_GO" != 1 ]]; then
 	(cd bench/redis && go test -run '^$' -bench . -benchmem -count "$REDIS_BENCH_COUNT" -benchtime 100000x .) | tee "$OUT/redis-go.txt"
 	benchstat_cmd "$OUT/redis-go.txt" | tee "$OUT/redis-benchstat.txt"
 	(cd bench/redis && MEMORY_SESSIONS=20000 go test -count=1 -run 'Fleet|Memory|Invalidation' -v .) | tee "$OUT/redis-tables.txt"
+
+	# gRPC (BENCHMARKS.md, "gRPC"): the interceptor on a cached session over
+	# the bare handler, in process and over loopback.
+	log "gRPC interceptor benchmarks (adapters/grpc)"
+	(cd adapters/grpc && go test -run '^$' -bench . -benchmem -count "$BENCH_COUNT" .) | tee "$OUT/grpc-go.txt"
+	benchstat_cmd "$OUT/grpc-go.txt" | tee "$OUT/grpc-benchstat.txt"
 fi
 [[ "$SKIP_LOAD" == 1 ]] && exit 0
 

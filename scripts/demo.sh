@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# The demo (`make demo`, `make demo-stop`): Ory Kratos v1.3.1 with every
-# method of the self-service pages (internal/kratostest/kratos.yml.tmpl,
-# the configuration the browser test uses), Ory Keto v0.13, the chi example
-# app (examples/chi) and a mailbox for Kratos' codes, on loopback. Browsers
-# reach the app and Kratos at localhost, where passkeys work (a WebAuthn
-# relying party id cannot be an IP address); both listen on 127.0.0.1.
+# The demo (`make demo`, `make demo-stop`): Ory Kratos ($KRATOS_VERSION,
+# default the newest tested, see scripts/kratos.sh) with every method of the
+# self-service pages (internal/testing/kratostest/kratos.yml.tmpl, the configuration
+# the browser test uses), Ory Keto v0.13, the chi example app (examples/chi)
+# and a mailbox for Kratos' codes, on loopback. Browsers reach the app and
+# Kratos at localhost, where passkeys work (a WebAuthn relying party id
+# cannot be an IP address); both listen on 127.0.0.1.
 #
 # Usage: scripts/demo.sh start|stop|status
 #
@@ -16,7 +17,9 @@
 #           the background on localhost:4455 (its /admin needs
 #           Group:admins#members in Keto), wait for /healthz and print how
 #           to try it. Idempotent.
-#   stop    stop the app, Kratos, Keto and the mailbox.
+#           The gRPC example (examples/grpc) runs beside it on
+#           127.0.0.1:4457 (DEMO_GRPC_PORT; /healthz on the next port).
+#   stop    stop the app, the gRPC example, Kratos, Keto and the mailbox.
 #   status  say what is running (exit 0 when all run).
 #
 # Everything lives in .run/demo: app.pid, app.log, the app binary, Kratos'
@@ -40,6 +43,7 @@ KRATOS_ADMIN_PORT="${DEMO_KRATOS_ADMIN_PORT:-4434}"
 KETO_READ_PORT="${DEMO_KETO_READ_PORT:-4466}"
 KETO_WRITE_PORT="${DEMO_KETO_WRITE_PORT:-4467}"
 COURIER_PORT="${DEMO_COURIER_PORT:-4436}"
+GRPC_PORT="${DEMO_GRPC_PORT:-4457}" # and its /healthz on the next port
 APP_ADDR="127.0.0.1:$APP_PORT"
 APP_URL="http://localhost:$APP_PORT"           # what browsers use
 KRATOS_URL="http://127.0.0.1:$KRATOS_PUBLIC_PORT" # what the app and curl use
@@ -56,6 +60,11 @@ BIN="$RUN_DIR/app"
 COURIER_PID_FILE="$RUN_DIR/courier.pid"
 COURIER_LOG="$RUN_DIR/courier.log"
 COURIER_BIN="$RUN_DIR/courier"
+GRPC_ADDR="127.0.0.1:$GRPC_PORT"
+GRPC_HEALTH_URL="http://127.0.0.1:$((GRPC_PORT + 1))/healthz"
+GRPC_PID_FILE="$RUN_DIR/grpc.pid"
+GRPC_LOG="$RUN_DIR/grpc.log"
+GRPC_BIN="$RUN_DIR/grpc"
 READY_TIMEOUT=30
 
 kratos() {
@@ -75,6 +84,37 @@ is_app() { [[ "$(readlink "/proc/$1/exe" 2>/dev/null)" == "$ROOT/$BIN"* ]]; }
 app_running() { pid_running "$PID_FILE" is_app; }
 is_courier() { [[ "$(readlink "/proc/$1/exe" 2>/dev/null)" == "$ROOT/$COURIER_BIN"* ]]; }
 courier_running() { pid_running "$COURIER_PID_FILE" is_courier; }
+is_grpc() { [[ "$(readlink "/proc/$1/exe" 2>/dev/null)" == "$ROOT/$GRPC_BIN"* ]]; }
+grpc_running() { pid_running "$GRPC_PID_FILE" is_grpc; }
+
+# The gRPC example (examples/grpc), beside the app, on the same Kratos.
+grpc_start() {
+	if grpc_running; then
+		return 0
+	fi
+	if port_in_use "$GRPC_PORT" || port_in_use "$((GRPC_PORT + 1))"; then
+		die "127.0.0.1:$GRPC_PORT or the next port is already in use by another process (set DEMO_GRPC_PORT)"
+	fi
+	mkdir -p "$RUN_DIR"
+	log "building examples/grpc"
+	go build -C examples/grpc -o "$ROOT/$GRPC_BIN" . # a module of its own
+	KRATOS_PUBLIC_URL="$KRATOS_URL" ADDR="$GRPC_ADDR" HEALTH_ADDR="127.0.0.1:$((GRPC_PORT + 1))" \
+		nohup "$ROOT/$GRPC_BIN" serve >>"$GRPC_LOG" 2>&1 </dev/null &
+	local pid=$!
+	echo "$pid" >"$GRPC_PID_FILE"
+	wait_ready "the gRPC example" "$GRPC_HEALTH_URL" "$pid" "$GRPC_PID_FILE" "$GRPC_LOG" "$READY_TIMEOUT" 20
+	log "gRPC example ready (pid $pid) on $GRPC_ADDR"
+}
+
+grpc_stop() {
+	if grpc_running; then
+		local pid
+		pid="$(cat "$GRPC_PID_FILE")"
+		stop_pid "gRPC example" "$pid"
+		log "gRPC example stopped (pid $pid)"
+	fi
+	rm -f "$GRPC_PID_FILE"
+}
 
 courier_start() {
 	if courier_running; then
@@ -84,7 +124,7 @@ courier_start() {
 		die "127.0.0.1:$COURIER_PORT is already in use by another process (set DEMO_COURIER_PORT)"
 	fi
 	mkdir -p "$RUN_DIR"
-	go build -o "$ROOT/$COURIER_BIN" ./internal/kratostest/cmd/courier
+	go build -o "$ROOT/$COURIER_BIN" ./internal/testing/kratostest/cmd/courier
 	nohup "$ROOT/$COURIER_BIN" -addr "127.0.0.1:$COURIER_PORT" >>"$COURIER_LOG" 2>&1 </dev/null &
 	local pid=$!
 	echo "$pid" >"$COURIER_PID_FILE"
@@ -105,7 +145,7 @@ courier_stop() {
 print_usage() {
 	cat <<EOF
 
-The demo runs: app $APP_URL (examples/chi), Kratos $KRATOS_BROWSER_URL (admin http://127.0.0.1:$KRATOS_ADMIN_PORT),
+The demo runs: app $APP_URL (examples/chi), the gRPC example $GRPC_ADDR (examples/grpc), Kratos $KRATOS_BROWSER_URL (admin http://127.0.0.1:$KRATOS_ADMIN_PORT),
 Keto $KETO_READ_URL (write $KETO_WRITE_URL), with every sign-in method of the self-service pages.
 Open $APP_URL in a browser (localhost, not 127.0.0.1: passkeys need a domain): sign up with a password,
 a passkey or a code, then visit the dashboard, the settings (TOTP, backup codes, security keys, passkeys),
@@ -127,9 +167,13 @@ id=\$(curl -s $APP_URL/api/me -H "X-Session-Token: \$token" | jq -r .identity_id
 curl -s -X PUT $KETO_WRITE_URL/admin/relation-tuples -d "{\"namespace\":\"Group\",\"object\":\"admins\",\"relation\":\"members\",\"subject_id\":\"\$id\"}"
 curl -s $APP_URL/admin -H "X-Session-Token: \$token"
 
+# the same session on the gRPC example (examples/grpc) on $GRPC_ADDR
+$ROOT/$GRPC_BIN call -addr $GRPC_ADDR -token "\$token"
+$ROOT/$GRPC_BIN call -addr $GRPC_ADDR -token nonsense      # Unauthenticated
+
 (A user signed up in the browser: take their identity ID from $APP_URL/api/me in that browser.)
 
-Logs: $LOG_FILE, $KRATOS_RUN_DIR/kratos.log, $KETO_RUN_DIR/keto.log; Kratos' configuration: $KRATOS_RUN_DIR/kratos.yml.
+Logs: $LOG_FILE, $GRPC_LOG, $KRATOS_RUN_DIR/kratos.log, $KETO_RUN_DIR/keto.log; Kratos' configuration: $KRATOS_RUN_DIR/kratos.yml.
 Stop with: make demo-stop
 EOF
 }
@@ -148,6 +192,7 @@ cmd_start() {
 	if app_running; then
 		kratos start # says "already running" when it is
 		keto start
+		grpc_start
 		log "already running (app pid $(cat "$PID_FILE"))"
 		print_usage
 		return 0
@@ -168,6 +213,7 @@ cmd_start() {
 
 	wait_ready "the app" "$APP_URL/healthz" "$pid" "$PID_FILE" "$LOG_FILE" "$READY_TIMEOUT" 20
 	log "app ready (pid $pid)"
+	grpc_start
 	print_usage
 }
 
@@ -181,6 +227,7 @@ cmd_stop() {
 		log "app not running"
 	fi
 	rm -f "$PID_FILE"
+	grpc_stop
 	kratos stop
 	keto stop
 	courier_stop
@@ -200,6 +247,12 @@ cmd_status() {
 		echo "mailbox running (pid $(cat "$COURIER_PID_FILE")): $COURIER_URL, codes in $COURIER_LOG"
 	else
 		echo "mailbox not running"
+		rc=3
+	fi
+	if grpc_running; then
+		echo "gRPC example running (pid $(cat "$GRPC_PID_FILE")): $GRPC_ADDR"
+	else
+		echo "gRPC example not running"
 		rc=3
 	fi
 	return "$rc"

@@ -6,7 +6,7 @@
 #                   installs the browser test's pinned axe-core
 #                   (e2e/browser/package-lock.json, npm ci) when missing,
 #                   and Debian's redis-server for the shared cache's tests
-#                   (started by internal/redistest on a free loopback port,
+#                   (started by internal/testing/redistest on a free loopback port,
 #                   never as a system service)
 #   deps.sh demo    gcc, curl, jq (the README's curl lines use jq)
 #   deps.sh bench   gcc, curl, jq, wrk for the load comparison, and

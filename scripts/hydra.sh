@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Ory Hydra v2.3.0, the OpenID Connect provider of the social sign-in tests
-# (internal/kratostest.StartHydra starts it; nothing else runs it).
+# (internal/testing/kratostest.StartHydra starts it; nothing else runs it).
 #
 # Usage: scripts/hydra.sh build
 #
@@ -13,16 +13,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
 
 cmd_build() {
-	local bin="$ROOT/.bin/hydra" mod="$ROOT/tools/hydra/go.mod"
-	[[ -f "$mod" ]] || die "$mod not found"
-	if [[ -x "$bin" && ! "$mod" -nt "$bin" ]]; then
-		return 0
-	fi
-	log "building $bin (GOWORK=off, CGO_ENABLED=1, -tags sqlite); this takes a few minutes the first time"
-	mkdir -p "$ROOT/.bin"
-	(cd "$ROOT/tools/hydra" && GOWORK=off CGO_ENABLED=1 go build -tags sqlite -o "$bin.tmp" github.com/ory/hydra/v2)
-	mv -f "$bin.tmp" "$bin"
-	log "built $bin"
+	local bin="$ROOT/.bin/hydra" dir="$ROOT/tools/hydra"
+	built "$bin" "$dir/go.mod" || build_server hydra "$dir" github.com/ory/hydra/v2 "$bin" -tags sqlite
 }
 
 case "${1:-}" in

@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Local Ory Keto (v0.13.0-alpha.0) for kratosauth's permission checks: the
-# e2e tests (internal/ketotest starts its own) and the demo.
+# e2e tests (internal/testing/ketotest starts its own) and the demo.
 #
 # Usage: scripts/keto.sh build|start|stop|status|restart
 #
 #   build   build .bin/keto from tools/keto (GOWORK=off, CGO on, -tags sqlite)
 #           if it is missing or older than tools/keto/go.mod; no-op otherwise
-#   start   render the config (go run ./internal/ketotest/cmd/ketoconfig:
+#   start   render the config (go run ./internal/testing/ketotest/cmd/ketoconfig:
 #           namespaces Group and Doc, as the tests), migrate the SQLite DB
 #           and serve in the background; waits for /health/ready
 #           (KETO_READY_TIMEOUT seconds, default 30)
@@ -37,18 +37,9 @@ is_keto_serve() { grep -qa "serve" "/proc/$1/cmdline" 2>/dev/null; }
 is_running() { pid_running "$PID_FILE" is_keto_serve; }
 
 cmd_build() {
-	local bin="$ROOT/.bin/keto" mod="$ROOT/tools/keto/go.mod"
-	[[ -f "$mod" ]] || die "$mod not found"
-	if [[ -x "$bin" && ! "$mod" -nt "$bin" ]]; then
-		return 0
-	fi
-	log "building $bin (GOWORK=off, CGO_ENABLED=1, -tags sqlite); this takes a few minutes the first time"
-	mkdir -p "$ROOT/.bin"
-	(cd "$ROOT/tools/keto" && GOWORK=off CGO_ENABLED=1 go build -tags sqlite \
-		-ldflags "-X github.com/ory/keto/internal/driver/config.Version=v0.13.0-alpha.0" \
-		-o "$bin.tmp" github.com/ory/keto)
-	mv -f "$bin.tmp" "$bin"
-	log "built $bin"
+	local bin="$ROOT/.bin/keto" dir="$ROOT/tools/keto"
+	built "$bin" "$dir/go.mod" || build_server keto "$dir" github.com/ory/keto "$bin" -tags sqlite \
+		-ldflags "-X github.com/ory/keto/internal/driver/config.Version=v0.13.0-alpha.0"
 }
 
 cmd_start() {
@@ -66,7 +57,7 @@ cmd_start() {
 	mkdir -p "$KETO_RUN_DIR" "$(dirname "$KETO_LOG")"
 	local run_dir cfg
 	run_dir="$(cd "$KETO_RUN_DIR" && pwd)"
-	cfg="$(go run ./internal/ketotest/cmd/ketoconfig -dir "$run_dir" \
+	cfg="$(go run ./internal/testing/ketotest/cmd/ketoconfig -dir "$run_dir" \
 		-read-port "$KETO_READ_PORT" -write-port "$KETO_WRITE_PORT" \
 		-opl-port "$KETO_OPL_PORT" -metrics-port "$KETO_METRICS_PORT")" || die "rendering the config failed"
 

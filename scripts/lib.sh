@@ -17,6 +17,13 @@
 #                              PID, removes PIDFILE, prints LOG's last TAIL lines
 #                              and exits 1
 #   stop_pid NAME PID          SIGTERM, up to 10 s for PID to exit, then SIGKILL
+#   built BIN MOD              true when BIN exists and is newer than MOD (a tool
+#                              module's go.mod): nothing to build
+#   build_server NAME DIR PKG BIN [GO BUILD FLAGS...]
+#                              builds the Ory server NAME from DIR (a tool module
+#                              under tools/, or a source tree) with GOWORK=off and
+#                              cgo (SQLite), through BIN.tmp: an interrupted build
+#                              leaves no binary
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 LIB_SCRIPT="$(basename "$0")"
@@ -72,4 +79,17 @@ stop_pid() {
 		log "$name pid $pid did not exit after SIGTERM; sending SIGKILL"
 		kill -9 "$pid" 2>/dev/null || true
 	fi
+}
+
+built() { [[ -x "$1" && ! "$2" -nt "$1" ]]; }
+
+build_server() {
+	local name="$1" dir="$2" pkg="$3" bin="$4"
+	shift 4
+	[[ -f "$dir/go.mod" ]] || die "$dir/go.mod not found"
+	log "building $bin ($name from $dir); this takes a few minutes the first time"
+	mkdir -p "$(dirname "$bin")"
+	(cd "$dir" && GOWORK=off CGO_ENABLED=1 go build "$@" -o "$bin.tmp" "$pkg") || die "building $name failed"
+	mv -f "$bin.tmp" "$bin"
+	log "built $bin"
 }

@@ -20,19 +20,10 @@ OATHKEEPER_VERSION=v0.40.9
 OATHKEEPER_BIN="${OATHKEEPER_BIN:-$ROOT/.bin/oathkeeper}"
 
 cmd_build() {
-	local mod="$ROOT/tools/oathkeeper/go.mod"
-	[[ -f "$mod" ]] || die "$mod not found"
-	grep -q "github.com/ory/oathkeeper $OATHKEEPER_VERSION" "$mod" || die "$mod does not require github.com/ory/oathkeeper $OATHKEEPER_VERSION"
-	if [[ -x "$OATHKEEPER_BIN" && ! "$mod" -nt "$OATHKEEPER_BIN" ]]; then
-		return 0
-	fi
-	log "building $OATHKEEPER_BIN (GOWORK=off); this takes a few minutes the first time"
-	mkdir -p "$(dirname "$OATHKEEPER_BIN")"
-	(cd "$ROOT/tools/oathkeeper" && GOWORK=off go build \
-		-ldflags "-X github.com/ory/oathkeeper/x.Version=$OATHKEEPER_VERSION" \
-		-o "$OATHKEEPER_BIN.tmp" github.com/ory/oathkeeper)
-	mv -f "$OATHKEEPER_BIN.tmp" "$OATHKEEPER_BIN"
-	log "built $OATHKEEPER_BIN"
+	local dir="$ROOT/tools/oathkeeper"
+	grep -q "github.com/ory/oathkeeper $OATHKEEPER_VERSION" "$dir/go.mod" || die "$dir/go.mod does not require github.com/ory/oathkeeper $OATHKEEPER_VERSION"
+	built "$OATHKEEPER_BIN" "$dir/go.mod" || build_server oathkeeper "$dir" github.com/ory/oathkeeper "$OATHKEEPER_BIN" \
+		-ldflags "-X github.com/ory/oathkeeper/x.Version=$OATHKEEPER_VERSION"
 }
 
 case "${1:-}" in

@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/kratosauth/kratosauth"
-	"github.com/kratosauth/kratosauth/internal/kratostest"
+	"github.com/kratosauth/kratosauth/internal/testing/kratostest"
 	"github.com/kratosauth/kratosauth/selfservice"
 )
 

@@ -3,12 +3,15 @@ package selfservice_test
 import (
 	"bytes"
 	"encoding/json"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -17,14 +20,38 @@ import (
 	"github.com/kratosauth/kratosauth/selfservice"
 )
 
+// recordingDirs are the recordings of each Kratos version: testdata for
+// v1.3.1, testdata/kratos-VERSION for the later ones (scripts/record.sh).
+func recordingDirs(t *testing.T) map[string]string {
+	t.Helper()
+	out := map[string]string{"v1.3.1": "testdata"}
+	later, _ := filepath.Glob(filepath.Join("testdata", "kratos-v*"))
+	for _, dir := range later {
+		out[strings.TrimPrefix(filepath.Base(dir), "kratos-")] = dir
+	}
+	require.Equal(t, []string{"v1.3.1", "v25.4.0", "v26.2.0"}, slices.Sorted(maps.Keys(out)), "recordings of every Kratos version")
+	return out
+}
+
+// recordedFiles returns the recordings of every version, flows and
+// errors: DIR/*.json and DIR/methods/*.json.
+func recordedFiles(t *testing.T) []string {
+	t.Helper()
+	var files []string
+	for _, dir := range recordingDirs(t) {
+		some, _ := filepath.Glob(filepath.Join(dir, "*.json"))
+		more, _ := filepath.Glob(filepath.Join(dir, "methods", "*.json"))
+		require.Greater(t, len(some)+len(more), 30, dir)
+		files = append(files, append(some, more...)...)
+	}
+	return files
+}
+
 // recordedTexts returns every Kratos text (id, context) of every
-// recording in testdata and testdata/methods.
+// recording of every Kratos version.
 func recordedTexts(t *testing.T) map[int64][]selfservice.Text {
 	t.Helper()
-	files, _ := filepath.Glob(filepath.Join("testdata", "*.json"))
-	more, _ := filepath.Glob(filepath.Join("testdata", "methods", "*.json"))
-	files = append(files, more...)
-	require.Greater(t, len(files), 30)
+	files := recordedFiles(t)
 	out := map[int64][]selfservice.Text{}
 	var walk func(v any)
 	walk = func(v any) {
@@ -60,7 +87,7 @@ func recordedTexts(t *testing.T) map[int64][]selfservice.Text {
 var placeholder = regexp.MustCompile(`\{[a-z_]+\}`)
 
 // TestCatalogsCoverRecordedFlows: every message id in the recorded flows
-// has an English entry (or is data shown verbatim), whose placeholders
+// of every Kratos version has an English entry (or is data shown verbatim), whose placeholders
 // the recorded contexts fill; German and French have every English
 // entry, with the same placeholders.
 func TestCatalogsCoverRecordedFlows(t *testing.T) {

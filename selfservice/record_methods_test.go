@@ -14,14 +14,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kratosauth/kratosauth/internal/kratostest"
+	"github.com/kratosauth/kratosauth/internal/testing/kratostest"
 )
 
 // TestRecordMethods records, into testdata/methods/, the flows of a Kratos
 // with every method (kratostest.Options.AllMethods and an OIDC provider):
 // what the pages render for passwordless codes, backup codes, security
 // keys, passkeys and social sign-in, and the states of the code flows.
-// Run with: KRATOSAUTH_RECORD=1 go test ./selfservice -run TestRecordMethods
+// Run with scripts/record.sh, or for one version:
+// KRATOS_VERSION=v1.3.1 KRATOSAUTH_RECORD=1 go test ./selfservice -run TestRecordMethods
 func TestRecordMethods(t *testing.T) {
 	if os.Getenv("KRATOSAUTH_RECORD") != "1" {
 		t.Skip("set KRATOSAUTH_RECORD=1 to re-record selfservice/testdata/methods")
@@ -33,7 +34,7 @@ func TestRecordMethods(t *testing.T) {
 	cid, secret := hydra.CreateClient(t, kratostest.CallbackURL("http://localhost:"+strconv.Itoa(l), "hydra"))
 	k := kratostest.Start(t, kratostest.Options{PublicPort: l, Host: "localhost", AppURL: app, CourierURL: courier.URL, AllMethods: true,
 		OIDC: &kratostest.OIDCProvider{ID: "hydra", Label: "Hydra", IssuerURL: hydra.IssuerURL, ClientID: cid, ClientSecret: secret}})
-	out := filepath.Join("testdata", "methods")
+	out := filepath.Join(recordingDir(t), "methods")
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -144,6 +145,22 @@ func TestRecordMethods(t *testing.T) {
 	f = save("login_code_sent", st, b)
 	st, b = call("POST", f.UI.Action, map[string]any{"method": "code", "csrf_token": f.CSRFToken(), "identifier": email, "code": "000000"})
 	save("login_code_wrong", st, b)
+}
+
+// recordingDir is where the recordings of the Kratos version under test
+// go: testdata for v1.3.1, which the unit tests read, and
+// testdata/kratos-VERSION for the later versions, which the catalog and
+// rendering tests read too.
+func recordingDir(t *testing.T) string {
+	t.Helper()
+	v, err := kratostest.CurrentVersion()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.Name == "v1.3.1" {
+		return "testdata"
+	}
+	return filepath.Join("testdata", "kratos-"+v.Name)
 }
 
 func freeTCPPort() (int, error) {

@@ -11,16 +11,22 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kratosauth/kratosauth/internal/kratostest"
+	"github.com/kratosauth/kratosauth/internal/testing/kratostest"
 )
 
-// TestRecord records real Kratos responses into testdata/ for the unit tests.
-// Run with: KRATOSAUTH_RECORD=1 go test ./selfservice -run TestRecord
+// TestRecord records real Kratos responses into testdata/ for the unit tests
+// (testdata/kratos-VERSION for the Kratos versions after v1.3.1). Run with
+// scripts/record.sh, or for one version:
+// KRATOS_VERSION=v1.3.1 KRATOSAUTH_RECORD=1 go test ./selfservice -run TestRecord
 func TestRecord(t *testing.T) {
 	if os.Getenv("KRATOSAUTH_RECORD") != "1" {
 		t.Skip("set KRATOSAUTH_RECORD=1 to re-record selfservice/testdata")
 	}
 	const app = "http://127.0.0.1:4455"
+	out := recordingDir(t)
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		t.Fatal(err)
+	}
 	k := kratostest.Start(t, kratostest.Options{AppURL: app})
 	jar, _ := cookiejar.New(nil)
 	c := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
@@ -59,7 +65,7 @@ func TestRecord(t *testing.T) {
 		pretty, _ := json.MarshalIndent(v, "", "  ")
 		// Make the recordings independent of the random ports.
 		pretty = bytes.ReplaceAll(pretty, []byte(k.PublicURL), []byte("http://127.0.0.1:4433"))
-		if err := os.WriteFile(filepath.Join("testdata", name+".json"), append(pretty, '\n'), 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(out, name+".json"), append(pretty, '\n'), 0o644); err != nil {
 			t.Fatal(err)
 		}
 		t.Logf("%s: %d", name, status)

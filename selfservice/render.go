@@ -356,6 +356,19 @@ const (
 // limits a page is rendered for; the page is then an error page.
 var ErrFlowTooLarge = errors.New("selfservice: flow too large to render")
 
+// ErrUnsupportedNode is returned (wrapped) by Flow.Forms for a flow with a
+// node the pages cannot make work: a node type other than input, img, a,
+// text and script, or a node of the captcha group. Kratos v25.4.0 and
+// later (Ory's enterprise build) send "div" nodes as the hooks of captcha
+// widgets, which need a third party's script that the pages' policy does
+// not load: a form without the widget would only be refused on submit, so
+// the page is an error page instead, the same in every language.
+var ErrUnsupportedNode = errors.New("selfservice: flow needs a widget the pages cannot show")
+
+// supportedNodeTypes are the node types the pages render (script: by
+// loading Kratos' webauthn.js themselves).
+var supportedNodeTypes = map[string]bool{"input": true, "img": true, "a": true, "text": true, "script": true}
+
 // Forms splits f's nodes into one form per group (method), in the order
 // the groups first appear: a login with password and code gets a password
 // form and a code form, a settings flow a profile, a password and a TOTP
@@ -368,11 +381,17 @@ var ErrFlowTooLarge = errors.New("selfservice: flow too large to render")
 // flow with only default nodes gets one form.
 //
 // The error wraps ErrFlowTooLarge when the flow has more than 4096 nodes
-// or 64 groups, or its forms would have more than 8192 fields in all.
+// or 64 groups, or its forms would have more than 8192 fields in all, and
+// ErrUnsupportedNode when a node cannot be shown (see there).
 func (f *Flow) Forms() ([]Form, error) {
 	nodes := f.UI.Nodes
 	if len(nodes) > maxNodes {
 		return nil, fmt.Errorf("%w: %d nodes, at most %d", ErrFlowTooLarge, len(nodes), maxNodes)
+	}
+	for i := range nodes {
+		if n := &nodes[i]; !supportedNodeTypes[n.Type] || n.Group == "captcha" {
+			return nil, fmt.Errorf("%w: node %d, type %q, group %q", ErrUnsupportedNode, i, n.Type, n.Group)
+		}
 	}
 	// One pass puts each node's index in its group's bucket, so that the
 	// forms are built in time linear in their size.

@@ -8,7 +8,7 @@ import (
 
 	"github.com/kratosauth/kratosauth"
 	"github.com/kratosauth/kratosauth/adapters/chi"
-	"github.com/kratosauth/kratosauth/internal/adaptertest"
+	"github.com/kratosauth/kratosauth/internal/testing/adaptertest"
 )
 
 func TestConformance(t *testing.T) {

@@ -6,7 +6,7 @@ import (
 
 	"github.com/kratosauth/kratosauth"
 	"github.com/kratosauth/kratosauth/adapters/nethttp"
-	"github.com/kratosauth/kratosauth/internal/adaptertest"
+	"github.com/kratosauth/kratosauth/internal/testing/adaptertest"
 )
 
 func TestAuthzConformance(t *testing.T) {

@@ -1,5 +1,5 @@
 // Command session registers a new user at a running Kratos (API flow and
-// browser flow, through internal/kratostest) and prints
+// browser flow, through internal/testing/kratostest) and prints
 //
 //	TOKEN=<session token>
 //	COOKIE=ory_kratos_session=<value>
@@ -17,7 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kratosauth/kratosauth/internal/kratostest"
+	"github.com/kratosauth/kratosauth/internal/testing/kratostest"
 )
 
 // fatalTB is the part of testing.TB the kratostest helpers use, outside a

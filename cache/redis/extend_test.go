@@ -14,8 +14,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/kratosauth/kratosauth"
-	"github.com/kratosauth/kratosauth/internal/kratostest"
-	"github.com/kratosauth/kratosauth/internal/redistest"
+	"github.com/kratosauth/kratosauth/internal/testing/kratostest"
+	"github.com/kratosauth/kratosauth/internal/testing/redistest"
 )
 
 // extendCalls records Kratos' admin extend calls that pass through it.

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	rediscache "github.com/kratosauth/kratosauth/cache/redis"
-	"github.com/kratosauth/kratosauth/internal/redistest"
+	"github.com/kratosauth/kratosauth/internal/testing/redistest"
 )
 
 // TestExploreRevocationList lets seeded schedules of revocations, Redis

@@ -12,7 +12,7 @@ import (
 
 	"github.com/kratosauth/kratosauth"
 	rediscache "github.com/kratosauth/kratosauth/cache/redis"
-	"github.com/kratosauth/kratosauth/internal/redistest"
+	"github.com/kratosauth/kratosauth/internal/testing/redistest"
 )
 
 var _ kratosauth.RevocationSink = (*rediscache.Store)(nil)

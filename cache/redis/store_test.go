@@ -22,7 +22,7 @@ import (
 	"github.com/kratosauth/kratosauth/cache"
 	rediscache "github.com/kratosauth/kratosauth/cache/redis"
 	"github.com/kratosauth/kratosauth/cache/storetest"
-	"github.com/kratosauth/kratosauth/internal/redistest"
+	"github.com/kratosauth/kratosauth/internal/testing/redistest"
 	"github.com/kratosauth/kratosauth/kratosauthtest"
 )
 

@@ -9,7 +9,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/kratosauth/kratosauth/internal/exampletest"
+	"github.com/kratosauth/kratosauth/internal/testing/exampletest"
 )
 
 func TestApp(t *testing.T) {

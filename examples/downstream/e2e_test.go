@@ -23,8 +23,8 @@ import (
 
 	"github.com/kratosauth/kratosauth"
 	"github.com/kratosauth/kratosauth/adapters/nethttp"
-	"github.com/kratosauth/kratosauth/internal/jwtkit"
-	"github.com/kratosauth/kratosauth/internal/kratostest"
+	"github.com/kratosauth/kratosauth/internal/testing/jwtkit"
+	"github.com/kratosauth/kratosauth/internal/testing/kratostest"
 )
 
 // claimsMapper is the tokenizer template's Jsonnet, as in README: the

@@ -13,7 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/kratosauth/kratosauth/internal/jwtkit"
+	"github.com/kratosauth/kratosauth/internal/testing/jwtkit"
 )
 
 func TestProfile(t *testing.T) {

@@ -15,9 +15,9 @@ import (
 
 	"github.com/kratosauth/kratosauth"
 	rediscache "github.com/kratosauth/kratosauth/cache/redis"
-	"github.com/kratosauth/kratosauth/internal/jwtkit"
-	"github.com/kratosauth/kratosauth/internal/kratostest"
-	"github.com/kratosauth/kratosauth/internal/redistest"
+	"github.com/kratosauth/kratosauth/internal/testing/jwtkit"
+	"github.com/kratosauth/kratosauth/internal/testing/kratostest"
+	"github.com/kratosauth/kratosauth/internal/testing/redistest"
 	kratosjwt "github.com/kratosauth/kratosauth/jwtverify"
 )
 

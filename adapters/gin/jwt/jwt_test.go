@@ -14,7 +14,7 @@ import (
 
 	"github.com/kratosauth/kratosauth"
 	kratosginjwt "github.com/kratosauth/kratosauth/adapters/gin/jwt"
-	"github.com/kratosauth/kratosauth/internal/jwtkit"
+	"github.com/kratosauth/kratosauth/internal/testing/jwtkit"
 	kratosjwt "github.com/kratosauth/kratosauth/jwtverify"
 )
 

@@ -125,6 +125,7 @@ func main() {
 		fmt.Printf("%s: 200 with a session, 401 without\n", a.name)
 	}
 	checkJWT()
+	checkRPC(kratos.URL)
 
 	var rm metricdata.ResourceMetrics
 	if err := reader.Collect(context.Background(), &rm); err != nil {

@@ -1,0 +1,200 @@
+package kratosconnect
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"sync/atomic"
+	"time"
+
+	"connectrpc.com/connect"
+
+	"github.com/kratosauth/kratosauth"
+)
+
+// DefaultStreamRecheck is how often a stream's session is checked again
+// unless WithStreamRecheck says otherwise.
+const DefaultStreamRecheck = time.Minute
+
+// An Option configures New.
+type Option func(*config) error
+
+type config struct {
+	recheck time.Duration
+}
+
+// WithStreamRecheck sets how long a stream goes on with its session before
+// the Guard checks it again, on the stream's next message; 0 checks a
+// stream only when it opens. Default: DefaultStreamRecheck (one minute).
+func WithStreamRecheck(d time.Duration) Option {
+	return func(c *config) error {
+		if d < 0 {
+			return fmt.Errorf("kratosconnect: negative stream recheck interval %s", d)
+		}
+		c.recheck = d
+		return nil
+	}
+}
+
+// Guard is the connect.Interceptor of one kratosauth.Guard. Build it once
+// with New; it is safe for concurrent use. On a client it does nothing.
+type Guard struct {
+	g   *kratosauth.Guard
+	cfg config
+}
+
+var _ connect.Interceptor = (*Guard)(nil)
+
+// New returns the interceptor applying g to the calls of the handlers it
+// is given to (connect.WithInterceptors). It returns an error for a nil g
+// or an invalid option.
+func New(g *kratosauth.Guard, opts ...Option) (*Guard, error) {
+	if g == nil {
+		return nil, errors.New("kratosconnect: nil Guard")
+	}
+	c := config{recheck: DefaultStreamRecheck}
+	for _, opt := range opts {
+		if opt == nil {
+			return nil, errors.New("kratosconnect: nil Option")
+		}
+		if err := opt(&c); err != nil {
+			return nil, err
+		}
+	}
+	return &Guard{g: g, cfg: c}, nil
+}
+
+// WrapUnary runs a unary handler only when the Guard admits the call, with
+// the session in its context (kratosauth.SessionFromContext, or Session).
+func (g *Guard) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
+	return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
+		if req.Spec().IsClient {
+			return next(ctx, req)
+		}
+		ctx, cookies, err := g.check(context.WithValue(ctx, messageKey{}, req.Any()), req.Spec().Procedure, req.Header())
+		if err != nil {
+			return nil, err
+		}
+		res, err := next(ctx, req)
+		if res != nil {
+			for _, c := range cookies {
+				res.Header().Add("Set-Cookie", c)
+			}
+		}
+		return res, err
+	}
+}
+
+// WrapStreamingClient returns next: the interceptor guards handlers only.
+func (g *Guard) WrapStreamingClient(next connect.StreamingClientFunc) connect.StreamingClientFunc {
+	return next
+}
+
+// WrapStreamingHandler runs a streaming handler only when the Guard admits
+// the stream, which is then checked again on its messages
+// (WithStreamRecheck).
+func (g *Guard) WrapStreamingHandler(next connect.StreamingHandlerFunc) connect.StreamingHandlerFunc {
+	return func(ctx context.Context, conn connect.StreamingHandlerConn) error {
+		sctx, cookies, err := g.check(ctx, conn.Spec().Procedure, conn.RequestHeader())
+		if err != nil {
+			return err
+		}
+		for _, c := range cookies {
+			conn.ResponseHeader().Add("Set-Cookie", c)
+		}
+		gc := &guardedConn{StreamingHandlerConn: conn, ctx: ctx, guard: g}
+		if g.cfg.recheck > 0 {
+			gc.next.Store(time.Now().Add(g.cfg.recheck).UnixNano())
+		}
+		return next(sctx, gc)
+	}
+}
+
+// check applies the Guard to the call: it returns the context with the
+// session and the session cookies Kratos re-issued, or the call's error.
+func (g *Guard) check(ctx context.Context, procedure string, header http.Header) (context.Context, []string, error) {
+	var w discardWriter
+	r, err := g.g.Check(&w, credentialRequest(ctx, procedure, header))
+	if err != nil {
+		return nil, nil, Error(err)
+	}
+	return r.Context(), w.header["Set-Cookie"], nil
+}
+
+// credentialRequest is a POST of procedure with the call's credential
+// headers (all that Kratos reads) and ctx, for the Guard. ObjectFuncs
+// reading other headers find them too.
+func credentialRequest(ctx context.Context, procedure string, header http.Header) *http.Request {
+	r := &http.Request{
+		Method:     http.MethodPost,
+		URL:        &url.URL{Path: procedure},
+		Proto:      "HTTP/1.1",
+		ProtoMajor: 1,
+		ProtoMinor: 1,
+		Header:     header,
+		RequestURI: procedure,
+	}
+	return r.WithContext(ctx)
+}
+
+// discardWriter is the ResponseWriter the Guard answers refused calls on:
+// only the Connect error reaches the client. Its header keeps the session
+// cookie of an admitted call.
+type discardWriter struct{ header http.Header }
+
+func (w *discardWriter) Header() http.Header {
+	if w.header == nil {
+		w.header = make(http.Header)
+	}
+	return w.header
+}
+func (*discardWriter) Write(p []byte) (int, error) { return len(p), nil }
+func (*discardWriter) WriteHeader(int)             {}
+
+// guardedConn is an admitted stream whose session is checked again on its
+// first message after each recheck interval.
+type guardedConn struct {
+	connect.StreamingHandlerConn
+	ctx     context.Context // the stream's, without the session
+	guard   *Guard
+	next    atomic.Int64 // UnixNano of the next check; 0: never
+	refusal atomic.Pointer[error]
+}
+
+func (c *guardedConn) Send(m any) error {
+	if err := c.recheck(); err != nil {
+		return err
+	}
+	return c.StreamingHandlerConn.Send(m)
+}
+
+func (c *guardedConn) Receive(m any) error {
+	if err := c.recheck(); err != nil {
+		return err
+	}
+	return c.StreamingHandlerConn.Receive(m)
+}
+
+// recheck applies the Guard again once the interval has passed. Of
+// concurrent Send and Receive calls, one does the check; a refusal is
+// remembered, so every later message fails too.
+func (c *guardedConn) recheck() error {
+	if err := c.refusal.Load(); err != nil {
+		return *err
+	}
+	next := c.next.Load()
+	if next == 0 {
+		return nil
+	}
+	now := time.Now().UnixNano()
+	if now < next || !c.next.CompareAndSwap(next, now+int64(c.guard.cfg.recheck)) {
+		return nil
+	}
+	_, _, err := c.guard.check(c.ctx, c.Spec().Procedure, c.RequestHeader())
+	if err != nil {
+		c.refusal.Store(&err)
+	}
+	return err
+}

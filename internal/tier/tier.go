@@ -1,0 +1,15 @@
+// Package tier connects the default in-process store (cache.Memory, or a cache.BigCache) with
+// the Authenticator's tier of decoded sessions in front of it, without
+// adding either to the other's public API.
+package tier
+
+// Hooks set by package cache for its in-process store.
+var (
+	// OnEvict registers f to be called with every key whose entry the
+	// store drops for room in its identity index, after the key is fenced
+	// and its entry deleted. It reports false for any other store.
+	OnEvict func(store any, f func(key string)) bool
+	// FencedSince reports whether key was fenced (revoked, refused or
+	// evicted for room) at or after a ticket taken at ticketAt.
+	FencedSince func(store any, key string, ticketAt int64) bool
+)
