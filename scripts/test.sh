@@ -30,7 +30,7 @@ setsid bash -c 'for v in "$@"; do
 	echo "kratos $v ready after $((SECONDS - start)) s"
 done' build-kratos "${VERSIONS[@]}" >"$BUILD_LOG" 2>&1 &
 BUILD_PID=$!
-trap 'kill -- "-$BUILD_PID" 2>/dev/null; rm -rf "$LOG" "$BUILD_LOG" "$MATRIX_DIR"' EXIT
+trap 'kill -- "-$BUILD_PID" 2>/dev/null || true; rm -rf "$LOG" "$BUILD_LOG" "$MATRIX_DIR"' EXIT
 scripts/keto.sh build
 scripts/hydra.sh build
 
