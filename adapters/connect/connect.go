@@ -6,12 +6,12 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"sync/atomic"
 	"time"
 
 	"connectrpc.com/connect"
 
 	"github.com/kratosauth/kratosauth"
+	"github.com/kratosauth/kratosauth/internal/rpcstatus"
 )
 
 // DefaultStreamRecheck is how often a stream's session is checked again
@@ -105,9 +105,7 @@ func (g *Guard) WrapStreamingHandler(next connect.StreamingHandlerFunc) connect.
 			conn.ResponseHeader().Add("Set-Cookie", c)
 		}
 		gc := &guardedConn{StreamingHandlerConn: conn, ctx: ctx, guard: g}
-		if g.cfg.recheck > 0 {
-			gc.next.Store(time.Now().Add(g.cfg.recheck).UnixNano())
-		}
+		gc.recheck.Start(g.cfg.recheck)
 		return next(sctx, gc)
 	}
 }
@@ -159,42 +157,25 @@ type guardedConn struct {
 	connect.StreamingHandlerConn
 	ctx     context.Context // the stream's, without the session
 	guard   *Guard
-	next    atomic.Int64 // UnixNano of the next check; 0: never
-	refusal atomic.Pointer[error]
+	recheck rpcstatus.Recheck
 }
 
 func (c *guardedConn) Send(m any) error {
-	if err := c.recheck(); err != nil {
+	if err := c.recheck.Due(c.check); err != nil {
 		return err
 	}
 	return c.StreamingHandlerConn.Send(m)
 }
 
 func (c *guardedConn) Receive(m any) error {
-	if err := c.recheck(); err != nil {
+	if err := c.recheck.Due(c.check); err != nil {
 		return err
 	}
 	return c.StreamingHandlerConn.Receive(m)
 }
 
-// recheck applies the Guard again once the interval has passed. Of
-// concurrent Send and Receive calls, one does the check; a refusal is
-// remembered, so every later message fails too.
-func (c *guardedConn) recheck() error {
-	if err := c.refusal.Load(); err != nil {
-		return *err
-	}
-	next := c.next.Load()
-	if next == 0 {
-		return nil
-	}
-	now := time.Now().UnixNano()
-	if now < next || !c.next.CompareAndSwap(next, now+int64(c.guard.cfg.recheck)) {
-		return nil
-	}
+// check applies the Guard again (rpcstatus.Recheck says when).
+func (c *guardedConn) check() error {
 	_, _, err := c.guard.check(c.ctx, c.Spec().Procedure, c.RequestHeader())
-	if err != nil {
-		c.refusal.Store(&err)
-	}
 	return err
 }

@@ -7,13 +7,13 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
 
 	"github.com/kratosauth/kratosauth"
+	"github.com/kratosauth/kratosauth/internal/rpcstatus"
 )
 
 // DefaultStreamRecheck is how often a stream's session is checked again
@@ -122,9 +122,7 @@ func (g *Guard) Stream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInf
 		_ = ss.SetHeader(metadata.MD{"set-cookie": cookies})
 	}
 	gs := &guardedStream{ServerStream: ss, ctx: ctx, guard: g, method: info.FullMethod}
-	if g.cfg.recheck > 0 {
-		gs.next.Store(time.Now().Add(g.cfg.recheck).UnixNano())
-	}
+	gs.recheck.Start(g.cfg.recheck)
 	return handler(srv, gs)
 }
 
@@ -224,44 +222,27 @@ type guardedStream struct {
 	ctx     context.Context
 	guard   *Guard
 	method  string
-	next    atomic.Int64          // UnixNano of the next check; 0: never
-	refusal atomic.Pointer[error] // the status error of a failed recheck
+	recheck rpcstatus.Recheck
 }
 
 func (s *guardedStream) Context() context.Context { return s.ctx }
 
 func (s *guardedStream) SendMsg(m any) error {
-	if err := s.recheck(); err != nil {
+	if err := s.recheck.Due(s.check); err != nil {
 		return err
 	}
 	return s.ServerStream.SendMsg(m)
 }
 
 func (s *guardedStream) RecvMsg(m any) error {
-	if err := s.recheck(); err != nil {
+	if err := s.recheck.Due(s.check); err != nil {
 		return err
 	}
 	return s.ServerStream.RecvMsg(m)
 }
 
-// recheck applies the Guard again once the interval has passed. Of
-// concurrent Send and Recv calls, one does the check; a refusal is
-// remembered, so every later message fails too.
-func (s *guardedStream) recheck() error {
-	if err := s.refusal.Load(); err != nil {
-		return *err
-	}
-	next := s.next.Load()
-	if next == 0 {
-		return nil
-	}
-	now := time.Now().UnixNano()
-	if now < next || !s.next.CompareAndSwap(next, now+int64(s.guard.cfg.recheck)) {
-		return nil
-	}
+// check applies the Guard again (rpcstatus.Recheck says when).
+func (s *guardedStream) check() error {
 	_, _, err := s.guard.check(s.ServerStream.Context(), nil, s.method)
-	if err != nil {
-		s.refusal.Store(&err)
-	}
 	return err
 }
