@@ -7,27 +7,25 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/VictoriaMetrics/fastcache"
-
 	"github.com/kratosauth/kratosauth/internal/tier"
 )
 
-// Memory is the default in-process Store, on
-// github.com/VictoriaMetrics/fastcache: entries live in 64 KB chunks mapped
-// outside the Go heap, taken as the cache fills, in 512 rings that
-// overwrite their oldest entries when full. Neither the garbage
-// collector's work nor its heap target grows with the cache, so a million
-// cached sessions cost their bytes and little more (about 600 bytes a
-// session with its index; see the README's "Sizing the cache").
+// Memory is the default in-process Store. Its entries live in rings of
+// records outside the Go heap (in huge pages where the kernel gives them),
+// overwritten oldest first when full, found through open-addressing
+// tables beside them: a read is one probe and one copy, and neither the
+// garbage collector's work nor its heap target grows with the cache, so a
+// million cached sessions cost their bytes and little more (see the
+// README's "Sizing the cache").
 //
 // It keeps its fences (Revoke) apart from the entries, which a full cache
-// overwrites, and its identity index (IdentityIndex) bounded: when either
-// the entries' bytes or the index is full, the oldest go first; it never
-// stops caching. An entry of 64 KB or more (a session with very large
-// traits) is not stored: Put returns an error, and the session is asked
-// for each time.
+// overwrites, and its identity index (IdentityIndex) bounded: when the
+// entries' bytes, their table or the index is full, the oldest go first;
+// it never stops caching. An entry of 64 KB or more (a session with very
+// large traits) is not stored: Put returns an error, and the session is
+// asked for each time.
 type Memory struct {
-	c       *fastcache.Cache
+	entries *entryRing
 	fences  *fences
 	index   *memIndex
 	onEvict atomic.Pointer[func(key string)]
@@ -46,43 +44,42 @@ var (
 // that the index rarely evicts an entry the rings still hold.
 const memoryKeysPerMB = 1536
 
-// maxEntryLen is the longest key plus entry fastcache stores.
-const maxEntryLen = 64<<10 - 4 - 1
+// maxEntryLen bounds an entry's length.
+const maxEntryLen = 64<<10 - 1
 
-// NewMemory returns a store of at most maxMB megabytes of entries (taken
-// as they are written, in 64 KB chunks; at least 32 MB once full) and an
-// identity index of at most maxMB × 1,536 keys (about 200 bytes each, on
-// the Go heap, holding no pointers).
+// NewMemory returns a store of at most maxMB megabytes of entries (at
+// least 4 MB; pages are taken as they are first written) with tables for
+// at least maxMB × 2,048 of them (8 bytes each), and an identity index of
+// at most maxMB × 1,536 keys (about 100 bytes each); all of it outside the
+// Go heap.
 func NewMemory(maxMB int) (*Memory, error) {
 	if maxMB <= 0 {
 		return nil, fmt.Errorf("cache: size must be positive, got %d MB", maxMB)
 	}
 	return &Memory{
-		c:      fastcache.New(maxMB << 20),
-		fences: newFences(),
-		index:  newMemIndex(maxMB * memoryKeysPerMB),
+		entries: newEntryRing(maxMB << 20),
+		fences:  newFences(),
+		index:   newMemIndex(maxMB * memoryKeysPerMB),
 	}, nil
 }
 
-// rawKey is key as stored: kratosauth's keys (64 hex digits) as their 32
-// bytes, any other as 0xff and its SHA-256 (33 bytes, so never equal to
-// the former).
-func rawKey(key string, buf *[33]byte) []byte {
+// ringKeyOf is key as stored (see ringKey).
+func ringKeyOf(key string) (k ringKey) {
 	if id, ok := hexID(key); ok {
-		copy(buf[:], id[:])
-		return buf[:32]
+		copy(k[1:], id[:])
+		return k
 	}
 	sum := sha256.Sum256([]byte(key))
-	buf[0] = 0xff
-	copy(buf[1:], sum[:])
-	return buf[:]
+	k[0] = 1
+	copy(k[1:], sum[:])
+	return k
 }
 
 // Get implements Store; the entry is a fresh copy. A revoked key whose
 // marker the rings overwrote still reads as its marker.
 func (m *Memory) Get(key string) ([]byte, error) {
-	var buf [33]byte
-	e, ok := m.c.HasGet(nil, rawKey(key, &buf))
+	k := ringKeyOf(key)
+	e, ok := m.entries.get(nil, &k)
 	if !ok {
 		if mk, ok := m.fences.marker(key); ok {
 			return mk, nil
@@ -98,56 +95,54 @@ func (m *Memory) Get(key string) ([]byte, error) {
 // Begin implements Store: a ticket on this process's monotonic clock.
 func (m *Memory) Begin(string) (Ticket, error) { return m.fences.ticket(), nil }
 
-// errTooLarge: fastcache's bound on one entry.
+// errTooLarge: the bound on one entry (maxEntryLen).
 var errTooLarge = errors.New("cache: entry of 64 KB or more: not stored in memory")
 
 // Put implements Store; ttl is left to the entry's own deadline (the rings
 // keep an entry until they overwrite it). Tickets older than a minute are
 // refused whatever maxAge says (see maxTicketAge).
 func (m *Memory) Put(key string, entry []byte, _ time.Duration, t Ticket, maxAge time.Duration) error {
-	var buf [33]byte
-	k := rawKey(key, &buf)
+	k := ringKeyOf(key)
 	sh, now := m.fences.lock(key)
 	defer sh.mu.Unlock()
 	if !m.fences.admits(sh, key, t, min(maxAge, maxTicketAge), now) {
 		return ErrFenced
 	}
-	if len(k)+len(entry) > maxEntryLen {
-		m.del(k) // an older answer must not outlive a newer one that did not fit
+	if len(entry) > maxEntryLen {
+		m.del(&k) // an older answer must not outlive a newer one that did not fit
 		return errTooLarge
 	}
-	m.set(k, entry)
+	m.set(&k, entry)
 	return nil
 }
 
 // Revoke implements Store. The fence, and a copy of the marker (read when
 // the rings have overwritten the entry), are kept in process for ttl.
 func (m *Memory) Revoke(key string, marker []byte, ttl, fence time.Duration) error {
-	var buf [33]byte
-	k := rawKey(key, &buf)
+	k := ringKeyOf(key)
 	sh, now := m.fences.lock(key)
 	defer sh.mu.Unlock()
 	m.fences.raise(sh, key, marker, fence, ttl, now)
-	if len(k)+len(marker) > maxEntryLen {
-		m.del(k)
+	if len(marker) > maxEntryLen {
+		m.del(&k)
 		return errTooLarge
 	}
-	m.set(k, marker)
+	m.set(&k, marker)
 	return nil
 }
 
-func (m *Memory) set(k, v []byte) {
-	if !m.c.Has(k) {
+func (m *Memory) set(k *ringKey, v []byte) {
+	if !m.entries.has(k) {
 		m.added.Add(1)
 	}
-	m.c.Set(k, v)
+	m.entries.set(k, v)
 }
 
-func (m *Memory) del(k []byte) {
-	if m.c.Has(k) {
+func (m *Memory) del(k *ringKey) {
+	if m.entries.has(k) {
 		m.deleted.Add(1)
 	}
-	m.c.Del(k)
+	m.entries.del(k)
 }
 
 // AddToIndex implements IdentityIndex. When the index is full, the oldest
@@ -170,11 +165,11 @@ func (m *Memory) TakeIndex(index string, hold time.Duration) ([]string, error) {
 // indexed the key before it left) cannot store an entry that no TakeIndex
 // would find. Then the tier in front, if any, drops it too.
 func (m *Memory) evict(key string) {
-	var buf [33]byte
+	k := ringKeyOf(key)
 	sh, now := m.fences.lock(key)
 	m.fences.raiseNow(sh, key, maxTicketAge, now)
-	if k := rawKey(key, &buf); m.c.Has(k) {
-		m.c.Del(k)
+	if m.entries.has(&k) {
+		m.entries.del(&k)
 		m.deleted.Add(1)
 		m.indexEvictions.Add(1)
 	}
@@ -188,16 +183,14 @@ func (m *Memory) evict(key string) {
 // dropped for room (overwritten by the rings or evicted with their index
 // key).
 func (m *Memory) Stats() Stats {
-	var s fastcache.Stats
-	m.c.UpdateStats(&s)
-	entries := int64(s.EntriesCount)
+	entries := int64(m.entries.len())
 	return Stats{Entries: entries, Evictions: max(m.added.Load()-m.deleted.Load()-entries, 0) + m.indexEvictions.Load()}
 }
 
-// Close implements Store: it releases the entries' memory (to the
-// process's pool of chunks).
+// Close implements Store: it releases the entries' memory; the store is
+// empty from then on.
 func (m *Memory) Close() error {
-	m.c.Reset()
+	m.entries.close()
 	m.index.close()
 	return nil
 }
