@@ -1,7 +1,7 @@
 // Package cache holds the session cache used by kratosauth: the Store
 // interface, the optional IdentityIndex interface (for
 // InvalidateIdentity), and the in-process Stores, which implement both:
-// Memory (the default, its entries outside the Go heap) and
+// Memory (the default, on fastcache, its entries outside the Go heap) and
 // BigCache (on bigcache). A Store shared by an app's replicas, in Redis, is
 // github.com/kratosauth/kratosauth/cache/redis, a module of its own.
 //

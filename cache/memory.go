@@ -7,25 +7,27 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/VictoriaMetrics/fastcache"
+
 	"github.com/kratosauth/kratosauth/internal/tier"
 )
 
-// Memory is the default in-process Store. Its entries live in rings of
-// records outside the Go heap (in huge pages where the kernel gives them),
-// overwritten oldest first when full, found through open-addressing
-// tables beside them: a read is one probe and one copy, and neither the
-// garbage collector's work nor its heap target grows with the cache, so a
-// million cached sessions cost their bytes and little more (see the
-// README's "Sizing the cache").
+// Memory is the default in-process Store, on
+// github.com/VictoriaMetrics/fastcache: entries live in 64 KB chunks mapped
+// outside the Go heap, taken as the cache fills, in 512 rings that
+// overwrite their oldest entries when full. Neither the garbage
+// collector's work nor its heap target grows with the cache, so a million
+// cached sessions cost their bytes and little more (about 600 bytes a
+// session with its index; see the README's "Sizing the cache").
 //
 // It keeps its fences (Revoke) apart from the entries, which a full cache
-// overwrites, and its identity index (IdentityIndex) bounded: when the
-// entries' bytes, their table or the index is full, the oldest go first;
-// it never stops caching. An entry of 64 KB or more (a session with very
-// large traits) is not stored: Put returns an error, and the session is
-// asked for each time.
+// overwrites, and its identity index (IdentityIndex) bounded: when either
+// the entries' bytes or the index is full, the oldest go first; it never
+// stops caching. An entry of 64 KB or more (a session with very large
+// traits) is not stored: Put returns an error, and the session is asked
+// for each time.
 type Memory struct {
-	entries *entryRing
+	c       *fastcache.Cache
 	fences  *fences
 	index   *memIndex
 	onEvict atomic.Pointer[func(key string)]
@@ -44,42 +46,43 @@ var (
 // that the index rarely evicts an entry the rings still hold.
 const memoryKeysPerMB = 1536
 
-// maxEntryLen bounds an entry's length.
-const maxEntryLen = 64<<10 - 1
+// maxEntryLen is the longest key plus entry fastcache stores.
+const maxEntryLen = 64<<10 - 4 - 1
 
-// NewMemory returns a store of at most maxMB megabytes of entries (at
-// least 4 MB; pages are taken as they are first written) with tables for
-// at least maxMB × 2,048 of them (8 bytes each), and an identity index of
-// at most maxMB × 1,536 keys (about 100 bytes each); all of it outside the
-// Go heap.
+// NewMemory returns a store of at most maxMB megabytes of entries (taken
+// as they are written, in 64 KB chunks; at least 32 MB once full) and an
+// identity index of at most maxMB × 1,536 keys (about 200 bytes each, on
+// the Go heap, holding no pointers).
 func NewMemory(maxMB int) (*Memory, error) {
 	if maxMB <= 0 {
 		return nil, fmt.Errorf("cache: size must be positive, got %d MB", maxMB)
 	}
 	return &Memory{
-		entries: newEntryRing(maxMB << 20),
-		fences:  newFences(),
-		index:   newMemIndex(maxMB * memoryKeysPerMB),
+		c:      fastcache.New(maxMB << 20),
+		fences: newFences(),
+		index:  newMemIndex(maxMB * memoryKeysPerMB),
 	}, nil
 }
 
-// ringKeyOf is key as stored (see ringKey).
-func ringKeyOf(key string) (k ringKey) {
+// rawKey is key as stored: kratosauth's keys (64 hex digits) as their 32
+// bytes, any other as 0xff and its SHA-256 (33 bytes, so never equal to
+// the former).
+func rawKey(key string, buf *[33]byte) []byte {
 	if id, ok := hexID(key); ok {
-		copy(k[1:], id[:])
-		return k
+		copy(buf[:], id[:])
+		return buf[:32]
 	}
 	sum := sha256.Sum256([]byte(key))
-	k[0] = 1
-	copy(k[1:], sum[:])
-	return k
+	buf[0] = 0xff
+	copy(buf[1:], sum[:])
+	return buf[:]
 }
 
 // Get implements Store; the entry is a fresh copy. A revoked key whose
 // marker the rings overwrote still reads as its marker.
 func (m *Memory) Get(key string) ([]byte, error) {
-	k := ringKeyOf(key)
-	e, ok := m.entries.get(nil, &k)
+	var buf [33]byte
+	e, ok := m.c.HasGet(nil, rawKey(key, &buf))
 	if !ok {
 		if mk, ok := m.fences.marker(key); ok {
 			return mk, nil
@@ -95,54 +98,56 @@ func (m *Memory) Get(key string) ([]byte, error) {
 // Begin implements Store: a ticket on this process's monotonic clock.
 func (m *Memory) Begin(string) (Ticket, error) { return m.fences.ticket(), nil }
 
-// errTooLarge: the bound on one entry (maxEntryLen).
+// errTooLarge: fastcache's bound on one entry.
 var errTooLarge = errors.New("cache: entry of 64 KB or more: not stored in memory")
 
 // Put implements Store; ttl is left to the entry's own deadline (the rings
 // keep an entry until they overwrite it). Tickets older than a minute are
 // refused whatever maxAge says (see maxTicketAge).
 func (m *Memory) Put(key string, entry []byte, _ time.Duration, t Ticket, maxAge time.Duration) error {
-	k := ringKeyOf(key)
+	var buf [33]byte
+	k := rawKey(key, &buf)
 	sh, now := m.fences.lock(key)
 	defer sh.mu.Unlock()
 	if !m.fences.admits(sh, key, t, min(maxAge, maxTicketAge), now) {
 		return ErrFenced
 	}
-	if len(entry) > maxEntryLen {
-		m.del(&k) // an older answer must not outlive a newer one that did not fit
+	if len(k)+len(entry) > maxEntryLen {
+		m.del(k) // an older answer must not outlive a newer one that did not fit
 		return errTooLarge
 	}
-	m.set(&k, entry)
+	m.set(k, entry)
 	return nil
 }
 
 // Revoke implements Store. The fence, and a copy of the marker (read when
 // the rings have overwritten the entry), are kept in process for ttl.
 func (m *Memory) Revoke(key string, marker []byte, ttl, fence time.Duration) error {
-	k := ringKeyOf(key)
+	var buf [33]byte
+	k := rawKey(key, &buf)
 	sh, now := m.fences.lock(key)
 	defer sh.mu.Unlock()
 	m.fences.raise(sh, key, marker, fence, ttl, now)
-	if len(marker) > maxEntryLen {
-		m.del(&k)
+	if len(k)+len(marker) > maxEntryLen {
+		m.del(k)
 		return errTooLarge
 	}
-	m.set(&k, marker)
+	m.set(k, marker)
 	return nil
 }
 
-func (m *Memory) set(k *ringKey, v []byte) {
-	if !m.entries.has(k) {
+func (m *Memory) set(k, v []byte) {
+	if !m.c.Has(k) {
 		m.added.Add(1)
 	}
-	m.entries.set(k, v)
+	m.c.Set(k, v)
 }
 
-func (m *Memory) del(k *ringKey) {
-	if m.entries.has(k) {
+func (m *Memory) del(k []byte) {
+	if m.c.Has(k) {
 		m.deleted.Add(1)
 	}
-	m.entries.del(k)
+	m.c.Del(k)
 }
 
 // AddToIndex implements IdentityIndex. When the index is full, the oldest
@@ -165,11 +170,11 @@ func (m *Memory) TakeIndex(index string, hold time.Duration) ([]string, error) {
 // indexed the key before it left) cannot store an entry that no TakeIndex
 // would find. Then the tier in front, if any, drops it too.
 func (m *Memory) evict(key string) {
-	k := ringKeyOf(key)
+	var buf [33]byte
 	sh, now := m.fences.lock(key)
 	m.fences.raiseNow(sh, key, maxTicketAge, now)
-	if m.entries.has(&k) {
-		m.entries.del(&k)
+	if k := rawKey(key, &buf); m.c.Has(k) {
+		m.c.Del(k)
 		m.deleted.Add(1)
 		m.indexEvictions.Add(1)
 	}
@@ -183,14 +188,16 @@ func (m *Memory) evict(key string) {
 // dropped for room (overwritten by the rings or evicted with their index
 // key).
 func (m *Memory) Stats() Stats {
-	entries := int64(m.entries.len())
+	var s fastcache.Stats
+	m.c.UpdateStats(&s)
+	entries := int64(s.EntriesCount)
 	return Stats{Entries: entries, Evictions: max(m.added.Load()-m.deleted.Load()-entries, 0) + m.indexEvictions.Load()}
 }
 
-// Close implements Store: it releases the entries' memory; the store is
-// empty from then on.
+// Close implements Store: it releases the entries' memory (to the
+// process's pool of chunks).
 func (m *Memory) Close() error {
-	m.entries.close()
+	m.c.Reset()
 	m.index.close()
 	return nil
 }

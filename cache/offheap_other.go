@@ -5,5 +5,3 @@ package cache
 func offHeap(n int) []byte { return make([]byte, n) }
 
 func freeOffHeap([]byte) {}
-
-func offHeapHuge(n int) []byte { return make([]byte, n) }

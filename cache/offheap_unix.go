@@ -21,14 +21,3 @@ func freeOffHeap(b []byte) {
 		_ = unix.Munmap(b) // a heap slice (offHeap's fallback) fails with EINVAL: the GC frees it
 	}
 }
-
-// offHeapHuge is offHeap, asking the kernel for huge pages (transparent
-// huge pages in madvise mode): memory read at random, such as a large
-// cache's, then misses the TLB far less. Pages come 2 MB at a time.
-func offHeapHuge(n int) []byte {
-	b := offHeap(n)
-	if n >= 4<<20 {
-		_ = unix.Madvise(b, unix.MADV_HUGEPAGE) // a hint: refused, the pages are small
-	}
-	return b
-}
