@@ -19,8 +19,8 @@ import (
 // room leaves this tier too (dropEvicted).
 //
 // It is bounded by memory (an estimate of each decoded session's bytes),
-// not by a number of sessions. When a shard is full, a session read from
-// the Store comes in only if it was asked for more often lately than the
+// not by a number of sessions. One Store read in hotSampleEvery is
+// considered for it; when a shard is full, such a session comes in only if it was asked for more often lately than the
 // least asked-for of a few sessions sampled from the shard, which then
 // goes (TinyLFU: a frequency sketch decides admission). Under a skewed
 // load the popular sessions stay; under a uniform one the tier stops
@@ -57,22 +57,27 @@ type hotEntry struct {
 }
 
 // The hot tier takes an eighth of the default store's size
-// (WithCacheSizeMB), on top of it, and at most 32 MB: enough for the
-// popular sessions of a skewed load (about 25,000 of them) without the
-// garbage collector's heap target growing with the store.
+// (WithCacheSizeMB), on top of it, and at most 2 MB: the thousand or so
+// sessions asked for most. A bigger tier serves more hits but costs more
+// than it saves: the collector marks every decoded session it holds on
+// every cycle, and under a load spread over many sessions the tier's hits
+// are few (BENCHMARKS.md, "Many sessions on one replica").
 const (
 	hotTierShare    = 8
-	hotTierMaxBytes = 32 << 20
+	hotTierMaxBytes = 2 << 20
 )
 
 // hotVictims is how many entries are sampled to pick the one that makes
 // room.
 const hotVictims = 5
 
-// hotCountEvery: one hit in this many is counted in the frequency sketch,
-// enough for the sessions that live in the tier to keep their standing,
-// for a tenth of a nanosecond per hit.
-const hotCountEvery = 16
+// hotSampleEvery: one request in this many, hit or store read, is counted
+// in the frequency sketch and only those store reads are considered for
+// the tier: enough for a popular session to come in after a few dozen
+// requests and keep its standing, while under a load spread over many
+// sessions, most store reads pay nothing for the tier (no sketch update,
+// no promotion).
+const hotSampleEvery = 16
 
 // newHotCache returns a tier of at most maxBytes.
 func newHotCache(maxBytes int64) *hotCache {
@@ -102,16 +107,19 @@ func (h *hotCache) get(d *digest, now time.Time) (*Session, bool) {
 	if !ok || now.UnixNano() >= e.deadline {
 		return nil, false
 	}
-	if rand.Uint32N(hotCountEvery) == 0 {
-		h.freq.add(d, hotCountEvery)
+	if sampled() {
+		h.freq.add(d, hotSampleEvery)
 	}
 	return e.session, true
 }
 
+// sampled reports whether this request is one of those the tier counts.
+func sampled() bool { return rand.Uint32N(hotSampleEvery) == 0 }
+
 // admits reports whether d's session would come in now, cheaply (put
-// decides); it also counts this request for d.
+// decides); it also counts this request, a sampled one, for d.
 func (h *hotCache) admits(d *digest, size int32) bool {
-	h.freq.add(d, 1)
+	h.freq.add(d, hotSampleEvery)
 	if h.admitAll {
 		return true
 	}

@@ -80,7 +80,7 @@ func (a *Authenticator) lookup(key *digest, now time.Time) (*Session, cacheState
 	sk := key.storeKey()
 	t, _ := a.cfg.store.Begin(sk) // the default store's: a clock read
 	s, state, deadline, size, rev := a.lookupStoreKey(sk, now)
-	if state == cacheHit && a.hot.admits(key, size) {
+	if state == cacheHit && sampled() && a.hot.admits(key, size) {
 		a.promote(key, s, deadline, size, t)
 	}
 	return s, state, rev

@@ -34,7 +34,7 @@ func cachedRequests(b *testing.B, n, mb int) (*Authenticator, []*http.Request) {
 // BenchmarkCacheHitTiers is Authenticate of a cached session: "hot", one
 // session asked for again and again (always in the hot tier); "store",
 // 40,000 sessions asked for in turn with a 32 MB store, whose hot tier
-// (4 MB) holds about three thousand: nearly every hit is a store read and a
+// (2 MB) holds about fifteen hundred: nearly every hit is a store read and a
 // decode. hot-% is the share of hits the hot tier answered.
 func BenchmarkCacheHitTiers(b *testing.B) {
 	for _, tc := range []struct {
