@@ -70,8 +70,8 @@ func BenchmarkCacheHitTiers(b *testing.B) {
 
 // BenchmarkHotTierAdmission measures the hot tier's share of hits under a
 // Zipf-like load (session k asked for about 1/(k+1) as often as session 0)
-// over 100,000 sessions with the default size (128 MB: a 16 MB hot tier,
-// about 13,000 sessions):
+// over 100,000 sessions with the default size (128 MB: a 2 MB hot tier,
+// about 1,500 sessions):
 // TinyLFU admission against admitting every session and evicting at random.
 func BenchmarkHotTierAdmission(b *testing.B) {
 	for _, policy := range []string{"tinylfu", "random"} {
