@@ -105,3 +105,18 @@ func TestPromotionAfterEvictionDoesNotStay(t *testing.T) {
 	_, ok := a.hot.get(&key, time.Now())
 	assert.False(t, ok, "the hot tier serves a session no index holds")
 }
+
+// A session that is read from the store again and again comes into the hot
+// tier (one read in hotSampleEvery is considered): a popular session is
+// served without a copy or a decode soon after it left the tier.
+func TestPopularSessionComesBackIntoTheHotTier(t *testing.T) {
+	a, reqs := cachedRequests(t, 1, DefaultCacheSizeMB)
+	key := credential{token: reqs[0].Header.Get("X-Session-Token")}.digest(a.namespace)
+	a.hot.delete(&key)
+	for range 400 { // never sampled in 400 reads: (15/16)^400, about 6e-12
+		_, err := a.Authenticate(reqs[0])
+		require.NoError(t, err)
+	}
+	_, ok := a.hot.get(&key, time.Now())
+	require.True(t, ok, "a session read 400 times is still outside the hot tier")
+}

@@ -20,11 +20,12 @@ import (
 //
 // It is bounded by memory (an estimate of each decoded session's bytes),
 // not by a number of sessions. One Store read in hotSampleEvery is
-// considered for it; when a shard is full, such a session comes in only if it was asked for more often lately than the
-// least asked-for of a few sessions sampled from the shard, which then
-// goes (TinyLFU: a frequency sketch decides admission). Under a skewed
-// load the popular sessions stay; under a uniform one the tier stops
-// churning, and a session outside it costs one Store read and one decode.
+// considered for it; when a shard is full, such a session comes in only
+// if it was asked for more often lately than the least asked-for of a few
+// sessions sampled from the shard, which then goes (TinyLFU: a frequency
+// sketch decides admission). Under a skewed load the popular sessions
+// stay; under a uniform one the tier stops churning, and a session outside
+// it costs one Store read and one decode.
 //
 // Sessions in it are shared by every request that hits them: they are
 // read-only (see SessionFromContext).
@@ -117,9 +118,10 @@ func (h *hotCache) get(d *digest, now time.Time) (*Session, bool) {
 func sampled() bool { return rand.Uint32N(hotSampleEvery) == 0 }
 
 // admits reports whether d's session would come in now, cheaply (put
-// decides); it also counts this request, a sampled one, for d.
-func (h *hotCache) admits(d *digest, size int32) bool {
-	h.freq.add(d, hotSampleEvery)
+// decides); it also counts requests for d: this one, standing for
+// hotSampleEvery when it was sampled.
+func (h *hotCache) admits(d *digest, size int32, requests uint32) bool {
+	h.freq.add(d, requests)
 	if h.admitAll {
 		return true
 	}

@@ -80,7 +80,7 @@ func (a *Authenticator) lookup(key *digest, now time.Time) (*Session, cacheState
 	sk := key.storeKey()
 	t, _ := a.cfg.store.Begin(sk) // the default store's: a clock read
 	s, state, deadline, size, rev := a.lookupStoreKey(sk, now)
-	if state == cacheHit && sampled() && a.hot.admits(key, size) {
+	if state == cacheHit && sampled() && a.hot.admits(key, size, hotSampleEvery) {
 		a.promote(key, s, deadline, size, t)
 	}
 	return s, state, rev
@@ -226,7 +226,7 @@ func (a *Authenticator) store(key *digest, s *Session, cacheFor time.Duration, t
 		a.warn("kratosauth: session cache write failed", err)
 		return false
 	}
-	if size := sessionBytes(len(e)); a.hot != nil && a.hot.admits(key, size) {
+	if size := sessionBytes(len(e)); a.hot != nil && a.hot.admits(key, size, 1) {
 		a.putHot(key, s, now.Add(ttl), size, t)
 	}
 	return true

@@ -13,7 +13,7 @@ import (
 
 // cachedRequests returns an Authenticator with the default store of mb
 // megabytes holding n sessions, and a request carrying each one's token.
-func cachedRequests(b *testing.B, n, mb int) (*Authenticator, []*http.Request) {
+func cachedRequests(b testing.TB, n, mb int) (*Authenticator, []*http.Request) {
 	a, err := New("http://127.0.0.1:1", WithCacheSizeMB(mb), WithCacheTTL(10*time.Minute), WithLogger(slog.New(slog.DiscardHandler)))
 	if err != nil {
 		b.Fatal(err)
