@@ -58,7 +58,7 @@ type hotEntry struct {
 }
 
 // The hot tier takes an eighth of the default store's size
-// (WithCacheSizeMB), on top of it, and at most 2 MB: the thousand or so
+// (WithCacheSizeMB), on top of it, and at most 2 MB: the 1,500 or so
 // sessions asked for most. A bigger tier serves more hits but costs more
 // than it saves: the collector marks every decoded session it holds on
 // every cycle, and under a load spread over many sessions the tier's hits
@@ -108,14 +108,14 @@ func (h *hotCache) get(d *digest, now time.Time) (*Session, bool) {
 	if !ok || now.UnixNano() >= e.deadline {
 		return nil, false
 	}
-	if sampled() {
+	if h.sampled() {
 		h.freq.add(d, hotSampleEvery)
 	}
 	return e.session, true
 }
 
 // sampled reports whether this request is one of those the tier counts.
-func sampled() bool { return rand.Uint32N(hotSampleEvery) == 0 }
+func (*hotCache) sampled() bool { return rand.Uint32N(hotSampleEvery) == 0 }
 
 // admits reports whether d's session would come in now, cheaply (put
 // decides); it also counts requests for d: this one, standing for

@@ -80,7 +80,7 @@ func (a *Authenticator) lookup(key *digest, now time.Time) (*Session, cacheState
 	sk := key.storeKey()
 	t, _ := a.cfg.store.Begin(sk) // the default store's: a clock read
 	s, state, deadline, size, rev := a.lookupStoreKey(sk, now)
-	if state == cacheHit && sampled() && a.hot.admits(key, size, hotSampleEvery) {
+	if state == cacheHit && a.hot.sampled() && a.hot.admits(key, size, hotSampleEvery) {
 		a.promote(key, s, deadline, size, t)
 	}
 	return s, state, rev

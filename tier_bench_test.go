@@ -13,12 +13,12 @@ import (
 
 // cachedRequests returns an Authenticator with the default store of mb
 // megabytes holding n sessions, and a request carrying each one's token.
-func cachedRequests(b testing.TB, n, mb int) (*Authenticator, []*http.Request) {
+func cachedRequests(tb testing.TB, n, mb int) (*Authenticator, []*http.Request) {
 	a, err := New("http://127.0.0.1:1", WithCacheSizeMB(mb), WithCacheTTL(10*time.Minute), WithLogger(slog.New(slog.DiscardHandler)))
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
-	b.Cleanup(func() { a.Close() })
+	tb.Cleanup(func() { a.Close() })
 	reqs := make([]*http.Request, n)
 	for i := range n {
 		tok := fmt.Sprintf("ory_st_%032d", i)
