@@ -31,8 +31,9 @@ type Authenticator struct {
 	inflight   singleflight.Group
 	calls      atomic.Uint64 // names the calls of callers that may not share one (fetchShared)
 	writeLocks writeLocks
-	hot        *hotCache // nil unless the store is the default one
-	loginURL   string    // browser URL + /self-service/login/browser
+	hot        *hotCache                      // nil unless the store is the default one
+	readDigest func([32]byte) ([]byte, error) // the default store's Get by digest, or nil
+	loginURL   string                         // browser URL + /self-service/login/browser
 	warnings   warnLimiter
 	ext        *extender // nil without WithSessionExtension
 }
@@ -96,6 +97,7 @@ func New(kratosPublicURL string, opts ...Option) (*Authenticator, error) {
 		a.ownsStore = true
 		a.hot = newHotCache(min(int64(c.cacheSizeMB)<<20/hotTierShare, hotTierMaxBytes))
 		tier.OnEvict(store, a.dropEvicted)
+		a.readDigest = tier.DigestReader(store)
 	}
 	return a, nil
 }

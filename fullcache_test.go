@@ -120,3 +120,16 @@ func TestPopularSessionComesBackIntoTheHotTier(t *testing.T) {
 	_, ok := a.hot.get(&key, time.Now())
 	require.True(t, ok, "a session read 400 times is still outside the hot tier")
 }
+
+// A session read from the default store costs two allocations: the
+// entry's copy and the session decoded from it (no key string).
+func TestStoreHitAllocations(t *testing.T) {
+	a, reqs := cachedRequests(t, 1, 32)
+	key := credential{token: reqs[0].Header.Get("X-Session-Token")}.digest(a.namespace)
+	allocs := testing.AllocsPerRun(100, func() {
+		if _, state, _, _, _ := a.lookupStore(&key, time.Now()); state != cacheHit {
+			t.Fatalf("state %v, want a hit", state)
+		}
+	})
+	assert.LessOrEqual(t, allocs, 2.0)
+}

@@ -77,10 +77,15 @@ func (a *Authenticator) lookup(key *digest, now time.Time) (*Session, cacheState
 	if s, ok := a.hot.get(key, now); ok {
 		return s, cacheHit, revision{}
 	}
-	sk := key.storeKey()
-	t, _ := a.cfg.store.Begin(sk) // the default store's: a clock read
-	s, state, deadline, size, rev := a.lookupStoreKey(sk, now)
-	if state == cacheHit && a.hot.sampled() && a.hot.admits(key, size, hotSampleEvery) {
+	// A read the tier may take a session from needs a ticket taken before
+	// it (the default store's: a clock read), for promote.
+	sampled := a.hot.sampled()
+	var t cache.Ticket
+	if sampled {
+		t, _ = a.cfg.store.Begin(key.storeKey())
+	}
+	s, state, deadline, size, rev := a.lookupStore(key, now)
+	if state == cacheHit && sampled && a.hot.admits(key, size, hotSampleEvery) {
 		a.promote(key, s, deadline, size, t)
 	}
 	return s, state, rev
@@ -89,15 +94,16 @@ func (a *Authenticator) lookup(key *digest, now time.Time) (*Session, cacheState
 // lookupStore is lookup in the Store alone; deadline is a hit's, size the
 // estimated memory of its decoded session.
 func (a *Authenticator) lookupStore(key *digest, now time.Time) (s *Session, state cacheState, deadline time.Time, size int32, rev revision) {
-	if a.cfg.store == nil {
+	var e []byte
+	var err error
+	switch {
+	case a.cfg.store == nil:
 		return nil, cacheMiss, deadline, 0, rev
+	case a.readDigest != nil:
+		e, err = a.readDigest(*key)
+	default:
+		e, err = a.cfg.store.Get(key.storeKey())
 	}
-	return a.lookupStoreKey(key.storeKey(), now)
-}
-
-// lookupStoreKey is lookupStore of the Store key sk.
-func (a *Authenticator) lookupStoreKey(sk string, now time.Time) (s *Session, state cacheState, deadline time.Time, size int32, rev revision) {
-	e, err := a.cfg.store.Get(sk)
 	if err != nil {
 		if !errors.Is(err, cache.ErrNotFound) {
 			a.warn("kratosauth: session cache read failed", err)

@@ -2,6 +2,7 @@ package cache
 
 import (
 	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"sync/atomic"
@@ -82,17 +83,34 @@ func rawKey(key string, buf *[33]byte) []byte {
 // marker the rings overwrote still reads as its marker.
 func (m *Memory) Get(key string) ([]byte, error) {
 	var buf [33]byte
-	e, ok := m.c.HasGet(nil, rawKey(key, &buf))
-	if !ok {
-		if mk, ok := m.fences.marker(key); ok {
-			return mk, nil
-		}
-		return nil, ErrNotFound
+	if e, ok := m.c.HasGet(nil, rawKey(key, &buf)); ok {
+		return nonNil(e), nil
 	}
+	return m.marker(key)
+}
+
+// getDigest is Get of the key that is id's hex (kratosauth's keys).
+func (m *Memory) getDigest(id [32]byte) ([]byte, error) {
+	if e, ok := m.c.HasGet(nil, id[:]); ok {
+		return nonNil(e), nil
+	}
+	return m.marker(hex.EncodeToString(id[:]))
+}
+
+// marker is Get of a key the rings do not hold.
+func (m *Memory) marker(key string) ([]byte, error) {
+	if mk, ok := m.fences.marker(key); ok {
+		return mk, nil
+	}
+	return nil, ErrNotFound
+}
+
+// nonNil: an empty entry is found, not absent.
+func nonNil(e []byte) []byte {
 	if e == nil {
-		e = []byte{}
+		return []byte{}
 	}
-	return e, nil
+	return e
 }
 
 // Begin implements Store: a ticket on this process's monotonic clock.
@@ -213,6 +231,12 @@ func init() {
 			return false
 		}
 		return true
+	}
+	tier.DigestReader = func(store any) func([32]byte) ([]byte, error) {
+		if m, ok := store.(*Memory); ok {
+			return m.getDigest
+		}
+		return nil
 	}
 	tier.FencedSince = func(store any, key string, ticketAt int64) bool {
 		var f *fences

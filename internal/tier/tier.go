@@ -12,4 +12,7 @@ var (
 	// FencedSince reports whether key was fenced (revoked, refused or
 	// evicted for room) at or after a ticket taken at ticketAt.
 	FencedSince func(store any, key string, ticketAt int64) bool
+	// DigestReader returns the store's Get by the 32 bytes a key is the
+	// hex of, which spares the hex on every read; nil for any other store.
+	DigestReader func(store any) func(key [32]byte) ([]byte, error)
 )
