@@ -35,6 +35,7 @@ import (
 // logouts a local tier would not see.
 type hotCache struct {
 	shards     [64]hotShard
+	held       hotFilter
 	shardBytes int64 // memory bound of one shard
 	freq       freqSketch
 	admitAll   bool // the policy TinyLFU is measured against: admit every session, evict at random
@@ -101,6 +102,9 @@ func (h *hotCache) shard(d *digest) *hotShard { return &h.shards[d[0]%byte(len(h
 
 // get returns the fresh session under d, if any.
 func (h *hotCache) get(d *digest, now time.Time) (*Session, bool) {
+	if !h.held.mayHold(d) {
+		return nil, false
+	}
 	sh := h.shard(d)
 	sh.mu.RLock()
 	e, ok := sh.m[*d]
@@ -169,8 +173,7 @@ func (h *hotCache) put(d *digest, s *Session, deadline time.Time, size int32) {
 		if old.deadline > deadline.UnixNano() {
 			return
 		}
-		sh.bytes -= int64(old.size)
-		delete(sh.m, *d)
+		h.remove(sh, d)
 	}
 	want, now := h.freq.estimate(d), time.Now().UnixNano()
 	if h.admitAll {
@@ -181,22 +184,44 @@ func (h *hotCache) put(d *digest, s *Session, deadline time.Time, size int32) {
 		if !ok {
 			return // not asked for more than what is there: not admitted
 		}
-		sh.bytes -= int64(sh.m[v].size)
-		delete(sh.m, v)
+		h.remove(sh, &v)
 	}
 	sh.m[*d] = hotEntry{session: s, deadline: deadline.UnixNano(), size: size}
 	sh.bytes += int64(size)
+	h.held.add(d, 1)
 }
 
 func (h *hotCache) delete(d *digest) {
 	sh := h.shard(d)
 	sh.mu.Lock()
+	h.remove(sh, d)
+	sh.mu.Unlock()
+}
+
+// remove drops d from sh, whose lock the caller holds.
+func (h *hotCache) remove(sh *hotShard, d *digest) {
 	if e, ok := sh.m[*d]; ok {
 		sh.bytes -= int64(e.size)
 		delete(sh.m, *d)
+		h.held.add(d, -1)
 	}
-	sh.mu.Unlock()
 }
+
+// hotFilter spares the requests the tier cannot answer (all but a few
+// under a load spread over many sessions) its shard's lock and map: it
+// counts the sessions held under each of 16,384 slots of the digest, so a
+// slot at zero holds none. It decides nothing else: a count read during a
+// put or a delete only sends a request to the map, or to the Store, for
+// an answer either gives.
+type hotFilter [1 << 14]atomic.Int32
+
+func (f *hotFilter) slot(d *digest) *atomic.Int32 {
+	return &f[binary.LittleEndian.Uint32(d[16:])%uint32(len(f))]
+}
+
+func (f *hotFilter) add(d *digest, n int32) { f.slot(d).Add(n) }
+
+func (f *hotFilter) mayHold(d *digest) bool { return f.slot(d).Load() != 0 }
 
 // len is the number of sessions held.
 func (h *hotCache) len() int {
