@@ -461,6 +461,11 @@ type entryReader struct {
 func (r *entryReader) fail() { r.bad, r.fields, r.strs, r.raws = true, nil, "", nil }
 
 func (r *entryReader) uvarint() uint64 {
+	if len(r.fields) > 0 && r.fields[0] < 0x80 { // one byte: nearly every length
+		v := uint64(r.fields[0])
+		r.fields = r.fields[1:]
+		return v
+	}
 	v, n := binary.Uvarint(r.fields)
 	if n <= 0 {
 		r.fail()
