@@ -3,7 +3,6 @@ package kratosconnect_test
 import (
 	"context"
 	"errors"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/kratosauth/kratosauth"
 	kratosconnect "github.com/kratosauth/kratosauth/adapters/connect"
+	"github.com/kratosauth/kratosauth/internal/testing/adaptertest"
 	"github.com/kratosauth/kratosauth/keto"
 	"github.com/kratosauth/kratosauth/kratosauthtest"
 )
@@ -67,18 +67,8 @@ func server(t *testing.T, g *kratosconnect.Guard, ended chan<- error, opts ...co
 		connect.NewClient[wrapperspb.StringValue, wrapperspb.StringValue](srv.Client(), srv.URL+ticksProcedure, opts...)
 }
 
-func newAuth(t *testing.T, kratosURL string, opts ...kratosauth.Option) *kratosauth.Authenticator {
-	t.Helper()
-	a, err := kratosauth.New(kratosURL, append([]kratosauth.Option{
-		kratosauth.WithBrowserURL("http://kratos"),
-		kratosauth.WithAppURL("https://app.example.com"),
-		kratosauth.WithCacheTTL(0),
-		kratosauth.WithLogger(slog.New(slog.DiscardHandler)),
-	}, opts...)...)
-	require.NoError(t, err)
-	t.Cleanup(func() { a.Close() })
-	return a
-}
+// newAuth: every test here builds on the RPC adapters' Authenticator.
+var newAuth = adaptertest.RPCAuthenticator
 
 func mustGuard(t *testing.T, g *kratosauth.Guard, opts ...kratosconnect.Option) *kratosconnect.Guard {
 	t.Helper()
@@ -162,53 +152,13 @@ func TestCredentials(t *testing.T) {
 
 // The error of every refusal, over a real server and client.
 func TestErrors(t *testing.T) {
-	never := kratosauth.NewPredicate("never", func(*kratosauth.Session) bool { return false })
-	const stepUp = "http://kratos/self-service/login/browser?aal=aal2"
-	for _, tc := range []struct {
-		name     string
-		login    []kratosauthtest.SessionOption
-		guard    func(a *kratosauth.Authenticator) *kratosauth.Guard
-		noCred   bool
-		kratos   func(k *kratosauthtest.Server, c kratosauthtest.Credentials)
-		want     connect.Code // 0: OK
-		reason   string
-		redirect string
-		retry    time.Duration
-	}{
-		{name: "no credentials", noCred: true, want: connect.CodeUnauthenticated, reason: kratosconnect.ReasonNoCredentials},
-		{name: "revoked", kratos: func(k *kratosauthtest.Server, c kratosauthtest.Credentials) { k.Revoke(c) },
-			want: connect.CodeUnauthenticated, reason: kratosconnect.ReasonSessionInvalid},
-		{name: "aal2 required by the route", guard: func(a *kratosauth.Authenticator) *kratosauth.Guard { return a.RequireAAL(kratosauth.AAL2) },
-			want: connect.CodePermissionDenied, reason: kratosconnect.ReasonSessionAAL2Required, redirect: stepUp},
-		{name: "aal2 required by Kratos", login: []kratosauthtest.SessionOption{kratosauthtest.WithSecondFactorPending()},
-			want: connect.CodePermissionDenied, reason: kratosconnect.ReasonSessionAAL2Required, redirect: stepUp},
-		{name: "aal2 session on an aal2 route", login: []kratosauthtest.SessionOption{kratosauthtest.WithAAL2()},
-			guard: func(a *kratosauth.Authenticator) *kratosauth.Guard { return a.RequireAAL(kratosauth.AAL2) }},
-		{name: "forbidden by a predicate", guard: func(a *kratosauth.Authenticator) *kratosauth.Guard { return a.Require(never) },
-			want: connect.CodePermissionDenied, reason: kratosconnect.ReasonForbidden},
-		{name: "kratos 500", kratos: func(k *kratosauthtest.Server, _ kratosauthtest.Credentials) { k.Fail(kratosauthtest.Status(500)) },
-			want: connect.CodeUnavailable, reason: kratosconnect.ReasonUnavailable},
-		{name: "kratos 429 with Retry-After", kratos: func(k *kratosauthtest.Server, _ kratosauthtest.Credentials) {
-			k.Fail(kratosauthtest.RateLimited(7 * time.Second))
-		}, want: connect.CodeUnavailable, reason: kratosconnect.ReasonUnavailable, retry: 7 * time.Second},
-		{name: "kratos down", kratos: func(k *kratosauthtest.Server, _ kratosauthtest.Credentials) { k.Fail(kratosauthtest.Unreachable()) },
-			want: connect.CodeUnavailable, reason: kratosconnect.ReasonUnavailable},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			kratos := kratosauthtest.NewServer(t)
-			c := kratos.Login(tc.login...)
-			if tc.kratos != nil {
-				tc.kratos(kratos, c)
-			}
-			a := newAuth(t, kratos.URL)
-			g := a.RequireSession()
-			if tc.guard != nil {
-				g = tc.guard(a)
-			}
+	for _, tc := range adaptertest.RPCCalls() {
+		t.Run(tc.Name, func(t *testing.T) {
+			g, c := tc.Start(t)
 			ended := make(chan error, 1)
 			say, ticks := server(t, mustGuard(t, g), ended)
 			h := http.Header{"X-Session-Token": {c.Token}}
-			if tc.noCred {
+			if tc.NoCredentials {
 				h = nil
 			}
 			_, unaryErr := say.CallUnary(context.Background(), request(h))
@@ -218,19 +168,19 @@ func TestErrors(t *testing.T) {
 			streamErr := stream.Err()
 			stream.Close()
 			for call, err := range map[string]error{"unary": unaryErr, "stream": streamErr} {
-				if tc.want == 0 {
+				if tc.Code == 0 {
 					require.NoError(t, err, call)
 					continue
 				}
-				require.Equal(t, tc.want, connect.CodeOf(err), "%s: %v", call, err)
+				require.Equal(t, connect.Code(tc.Code), connect.CodeOf(err), "%s: %v", call, err)
 				info := errorInfo(err)
 				require.NotNil(t, info, call)
 				assert.Equal(t, kratosconnect.ErrorDomain, info.GetDomain(), call)
-				assert.Equal(t, tc.reason, info.GetReason(), call)
-				assert.Equal(t, tc.redirect, info.GetMetadata()[kratosconnect.RedirectBrowserToKey], call)
-				assert.Equal(t, tc.retry, retryDelay(err), call)
+				assert.Equal(t, tc.Reason, info.GetReason(), call)
+				assert.Equal(t, tc.Redirect, info.GetMetadata()[kratosconnect.RedirectBrowserToKey], call)
+				assert.Equal(t, tc.Retry, retryDelay(err), call)
 			}
-			if tc.want != 0 {
+			if tc.Code != 0 {
 				select {
 				case err := <-ended:
 					t.Fatalf("a refused stream reached the handler (it ended with %v)", err)

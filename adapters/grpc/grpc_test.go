@@ -3,7 +3,6 @@ package kratosgrpc_test
 import (
 	"context"
 	"errors"
-	"log/slog"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -21,22 +20,13 @@ import (
 
 	"github.com/kratosauth/kratosauth"
 	kratosgrpc "github.com/kratosauth/kratosauth/adapters/grpc"
+	"github.com/kratosauth/kratosauth/internal/testing/adaptertest"
 	"github.com/kratosauth/kratosauth/keto"
 	"github.com/kratosauth/kratosauth/kratosauthtest"
 )
 
-func newAuth(t *testing.T, kratosURL string, opts ...kratosauth.Option) *kratosauth.Authenticator {
-	t.Helper()
-	a, err := kratosauth.New(kratosURL, append([]kratosauth.Option{
-		kratosauth.WithBrowserURL("http://kratos"),
-		kratosauth.WithAppURL("https://app.example.com"),
-		kratosauth.WithCacheTTL(0),
-		kratosauth.WithLogger(slog.New(slog.DiscardHandler)),
-	}, opts...)...)
-	require.NoError(t, err)
-	t.Cleanup(func() { a.Close() })
-	return a
-}
+// newAuth: every test here builds on the RPC adapters' Authenticator.
+var newAuth = adaptertest.RPCAuthenticator
 
 func mustGuard(t *testing.T, g *kratosauth.Guard, opts ...kratosgrpc.Option) *kratosgrpc.Guard {
 	t.Helper()
@@ -100,54 +90,13 @@ func TestCredentials(t *testing.T) {
 // The status of every refusal, over a real server and client: the codes,
 // ErrorInfo reasons and details clients rely on.
 func TestStatuses(t *testing.T) {
-	okCheck := func(*kratosauth.Session) bool { return false }
-	never := kratosauth.NewPredicate("never", okCheck)
-	const stepUp = "http://kratos/self-service/login/browser?aal=aal2"
-	for _, tc := range []struct {
-		name     string
-		login    []kratosauthtest.SessionOption
-		guard    func(a *kratosauth.Authenticator) *kratosauth.Guard
-		noCred   bool
-		kratos   func(k *kratosauthtest.Server, c kratosauthtest.Credentials)
-		wantCode codes.Code
-		reason   string
-		redirect string // ErrorInfo redirect_browser_to
-		retry    time.Duration
-	}{
-		{name: "no credentials", noCred: true, wantCode: codes.Unauthenticated, reason: kratosgrpc.ReasonNoCredentials},
-		{name: "revoked", kratos: func(k *kratosauthtest.Server, c kratosauthtest.Credentials) { k.Revoke(c) },
-			wantCode: codes.Unauthenticated, reason: kratosgrpc.ReasonSessionInvalid},
-		{name: "aal2 required by the route", guard: func(a *kratosauth.Authenticator) *kratosauth.Guard { return a.RequireAAL(kratosauth.AAL2) },
-			wantCode: codes.PermissionDenied, reason: kratosgrpc.ReasonSessionAAL2Required, redirect: stepUp},
-		{name: "aal2 required by Kratos", login: []kratosauthtest.SessionOption{kratosauthtest.WithSecondFactorPending()},
-			wantCode: codes.PermissionDenied, reason: kratosgrpc.ReasonSessionAAL2Required, redirect: stepUp},
-		{name: "aal2 session on an aal2 route", login: []kratosauthtest.SessionOption{kratosauthtest.WithAAL2()},
-			guard: func(a *kratosauth.Authenticator) *kratosauth.Guard { return a.RequireAAL(kratosauth.AAL2) }, wantCode: codes.OK},
-		{name: "forbidden by a predicate", guard: func(a *kratosauth.Authenticator) *kratosauth.Guard { return a.Require(never) },
-			wantCode: codes.PermissionDenied, reason: kratosgrpc.ReasonForbidden},
-		{name: "kratos 500", kratos: func(k *kratosauthtest.Server, _ kratosauthtest.Credentials) { k.Fail(kratosauthtest.Status(500)) },
-			wantCode: codes.Unavailable, reason: kratosgrpc.ReasonUnavailable},
-		{name: "kratos 429 with Retry-After", kratos: func(k *kratosauthtest.Server, _ kratosauthtest.Credentials) {
-			k.Fail(kratosauthtest.RateLimited(7 * time.Second))
-		}, wantCode: codes.Unavailable, reason: kratosgrpc.ReasonUnavailable, retry: 7 * time.Second},
-		{name: "kratos down", kratos: func(k *kratosauthtest.Server, _ kratosauthtest.Credentials) { k.Fail(kratosauthtest.Unreachable()) },
-			wantCode: codes.Unavailable, reason: kratosgrpc.ReasonUnavailable},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			kratos := kratosauthtest.NewServer(t)
-			c := kratos.Login(tc.login...)
-			if tc.kratos != nil {
-				tc.kratos(kratos, c)
-			}
-			a := newAuth(t, kratos.URL)
-			g := a.RequireSession()
-			if tc.guard != nil {
-				g = tc.guard(a)
-			}
+	for _, tc := range adaptertest.RPCCalls() {
+		t.Run(tc.Name, func(t *testing.T) {
+			g, c := tc.Start(t)
 			h := &health{tick: time.Millisecond, watched: make(chan error, 1)}
 			client := guarded(t, mustGuard(t, g), h)
 			ctx := context.Background()
-			if !tc.noCred {
+			if !tc.NoCredentials {
 				ctx = kratosgrpc.WithSessionToken(ctx, c.Token)
 			}
 			_, unaryErr := client.Check(ctx, &healthpb.HealthCheckRequest{})
@@ -156,19 +105,19 @@ func TestStatuses(t *testing.T) {
 			_, streamErr := stream.Recv()
 			for call, err := range map[string]error{"unary": unaryErr, "stream": streamErr} {
 				st := status.Convert(err)
-				require.Equal(t, tc.wantCode, st.Code(), "%s: %v", call, err)
-				if tc.wantCode == codes.OK {
+				require.Equal(t, codes.Code(tc.Code), st.Code(), "%s: %v", call, err)
+				if tc.Code == 0 {
 					continue
 				}
 				info := errorInfo(err)
 				require.NotNil(t, info, call)
 				assert.Equal(t, kratosgrpc.ErrorDomain, info.GetDomain(), call)
-				assert.Equal(t, tc.reason, info.GetReason(), call)
-				assert.Equal(t, tc.redirect, info.GetMetadata()[kratosgrpc.RedirectBrowserToKey], call)
-				assert.Equal(t, tc.retry, retryDelay(err), call)
+				assert.Equal(t, tc.Reason, info.GetReason(), call)
+				assert.Equal(t, tc.Redirect, info.GetMetadata()[kratosgrpc.RedirectBrowserToKey], call)
+				assert.Equal(t, tc.Retry, retryDelay(err), call)
 				assert.NotContains(t, st.Message(), "kratos", "%s: the message names no internals", call)
 			}
-			if tc.wantCode != codes.OK {
+			if tc.Code != 0 {
 				select {
 				case err := <-h.watched:
 					t.Fatalf("a refused stream reached the handler (it ended with %v)", err)
