@@ -13,6 +13,7 @@ var (
 	// evicted for room) at or after a ticket taken at ticketAt.
 	FencedSince func(store any, key string, ticketAt int64) bool
 	// DigestReader returns the store's Get by the 32 bytes a key is the
-	// hex of, which spares the hex on every read; nil for any other store.
+	// hex of, which spares the hex on every read; nil for any store but a
+	// *cache.Memory.
 	DigestReader func(store any) func(key [32]byte) ([]byte, error)
 )
