@@ -12,11 +12,12 @@ import (
 
 // hotCache is a tier of decoded sessions in front of the default in-process
 // Store, keyed by the credential's digest. A hit there costs a hash, a
-// counter's load and a map lookup: no Store copy, no decoding, no allocation. Its entries carry
-// the same deadline as the Store's, and every write, logout or refusal
-// updates both tiers under the same write lock, so it never answers what
-// the Store would not; a key the Store drops from its identity index for
-// room leaves this tier too (dropEvicted).
+// counter's load and a map lookup: no Store copy, no decoding, no
+// allocation. Its entries carry the same deadline as the Store's, and
+// every write, logout or refusal updates both tiers under the same write
+// lock, so it never answers what the Store would not; a key the Store
+// drops from its identity index for room leaves this tier too
+// (dropEvicted).
 //
 // It is bounded by memory (an estimate of each decoded session's bytes),
 // not by a number of sessions. One Store read in hotSampleEvery is
