@@ -16,10 +16,11 @@ import (
 // Memory is the default in-process Store, on
 // github.com/VictoriaMetrics/fastcache: entries live in 64 KB chunks mapped
 // outside the Go heap, taken as the cache fills, in 512 rings that
-// overwrite their oldest entries when full. Neither the garbage
-// collector's work nor its heap target grows with the cache, so a million
-// cached sessions cost their bytes and little more (about 600 bytes a
-// session with its index; see the README's "Sizing the cache").
+// overwrite their oldest entries when full. fastcache's index of them is
+// on the heap (about 45 bytes an entry) but holds no pointers, so the
+// garbage collector's work does not grow with the cache, and a million
+// cached sessions cost their bytes and little more (about 700 bytes a
+// session with its identity index; see the README's "Sizing the cache").
 //
 // It keeps its fences (Revoke) apart from the entries, which a full cache
 // overwrites, and its identity index (IdentityIndex) bounded: when either
@@ -52,8 +53,8 @@ const maxEntryLen = 64<<10 - 4 - 1
 
 // NewMemory returns a store of at most maxMB megabytes of entries (taken
 // as they are written, in 64 KB chunks; at least 32 MB once full) and an
-// identity index of at most maxMB × 1,536 keys (about 200 bytes each, on
-// the Go heap, holding no pointers).
+// identity index of at most maxMB × 1,536 keys (about 100 bytes each,
+// outside the Go heap).
 func NewMemory(maxMB int) (*Memory, error) {
 	if maxMB <= 0 {
 		return nil, fmt.Errorf("cache: size must be positive, got %d MB", maxMB)
