@@ -35,6 +35,19 @@ func TestAppWithFakeKratos(t *testing.T) {
 	})
 }
 
+// KRATOS_WEBHOOK_KEY without REDIS_URL: one replica; Kratos' call evicts.
+func TestAppWithWebhook(t *testing.T) {
+	exampletest.RunWebhook(t, func(kratosPublicURL, appURL string) (http.Handler, func(), error) {
+		return newApp(config{
+			KratosPublicURL:  kratosPublicURL,
+			KratosBrowserURL: kratosPublicURL,
+			AppURL:           appURL,
+			SessionCacheTTL:  time.Minute,
+			WebhookKey:       exampletest.WebhookKey,
+		}, slog.New(slog.DiscardHandler))
+	})
+}
+
 // Three instances on one Redis (REDIS_URL), as replicas.
 func TestAppWithRedis(t *testing.T) {
 	exampletest.RunShared(t, "echo", func(kratosPublicURL, appURL, redisURL string) (http.Handler, func(), error) {

@@ -45,5 +45,11 @@ func webhook(cfg config, auth *kratosauth.Authenticator) (http.Handler, error) {
 	if cfg.WebhookKey == "" {
 		return nil, nil
 	}
-	return kratosauth.NewWebhookHandler(auth, kratosauth.WebhookAPIKey("X-Kratos-Webhook-Key", cfg.WebhookKey))
+	opts := []kratosauth.WebhookOption{kratosauth.WebhookAPIKey("X-Kratos-Webhook-Key", cfg.WebhookKey)}
+	if cfg.RedisURL == "" {
+		// The in-process cache: this app must run as one replica, or an
+		// eviction would reach only the replica Kratos called.
+		opts = append(opts, kratosauth.WebhookSingleReplica())
+	}
+	return kratosauth.NewWebhookHandler(auth, opts...)
 }

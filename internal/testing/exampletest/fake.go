@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -59,4 +60,47 @@ func RunFake(t *testing.T, newApp NewApp) {
 		assert.Equal(t, http.StatusServiceUnavailable, get("/api/me", "application/json", &dave).Code)
 		assert.Equal(t, http.StatusServiceUnavailable, get("/dashboard", "text/html", &dave).Code, "never a login redirect")
 	})
+}
+
+// WebhookKey is the key RunWebhook's app must be built with
+// (KRATOS_WEBHOOK_KEY).
+const WebhookKey = "example-webhook-key"
+
+// RunWebhook checks an example app built with KRATOS_WEBHOOK_KEY set to
+// WebhookKey and no REDIS_URL (one replica, the in-process cache) against
+// the test kit's fake Kratos: it starts, POST /hooks/kratos refuses a wrong
+// key, and Kratos' call evicts the identity's cached sessions, so a
+// session Kratos no longer knows is refused at once rather than when its
+// cache entry expires.
+func RunWebhook(t *testing.T, newApp NewApp) {
+	kratos := kratosauthtest.NewServer(t)
+	app, cleanup, err := newApp(kratos.URL, "http://app.test")
+	require.NoError(t, err, "an app with KRATOS_WEBHOOK_KEY and no REDIS_URL starts")
+	t.Cleanup(cleanup)
+	serve := func(r *http.Request) int {
+		w := httptest.NewRecorder()
+		app.ServeHTTP(w, r)
+		return w.Code
+	}
+	me := func(c kratosauthtest.Credentials) int {
+		r := httptest.NewRequest(http.MethodGet, "/api/me", nil)
+		r.Header.Set("Accept", "application/json")
+		r.AddCookie(c.Cookie)
+		return serve(r)
+	}
+	hook := func(key, identityID string) int {
+		r := httptest.NewRequest(http.MethodPost, "/hooks/kratos", strings.NewReader(`{"identity_id":"`+identityID+`"}`))
+		r.Header.Set("Content-Type", "application/json")
+		r.Header.Set("X-Kratos-Webhook-Key", key)
+		return serve(r)
+	}
+
+	ada := kratos.Login()
+	require.Equal(t, http.StatusOK, me(ada))
+	kratos.Revoke(ada) // as Kratos' revoke_active_sessions hook does
+	require.Equal(t, http.StatusOK, me(ada), "cached: the app has not asked Kratos again")
+	assert.Equal(t, http.StatusUnauthorized, hook("wrong-key", ada.Session.Identity.ID))
+	assert.Equal(t, http.StatusOK, me(ada), "a refused call evicts nothing")
+	assert.Equal(t, http.StatusNoContent, hook(WebhookKey, ada.Session.Identity.ID))
+	assert.Equal(t, http.StatusUnauthorized, me(ada), "evicted: Kratos is asked again")
 }
