@@ -56,6 +56,10 @@ echo "== the library never imports a test harness (internal/testing)"
 if go list -deps $(go list ./... | grep -Ev '/internal/testing/|/bench/') | grep '/internal/testing/'; then
 	echo "a package of the library imports a test harness; harnesses live in internal/testing and only tests import them"; exit 1
 fi
+echo "== the HTTP examples share one shared.go (each is a module of its own, to copy alone)"
+for f in examples/*/shared.go; do
+	cmp -s examples/nethttp/shared.go "$f" || { echo "$f differs from examples/nethttp/shared.go: change them together"; exit 1; }
+done
 echo "== jwtverify users never get gin"
 # Its go.sum holds every module of its pruned graph (go mod graph cannot run
 # outside the workspace before the root version it requires is published).
