@@ -48,6 +48,9 @@ if grep -n '^replace' "${MODULES[@]/%//go.mod}"; then
 	echo "users' go get ignores replace directives; put them in go.work"; exit 1
 fi
 
+echo "== the root go.mod is tidy (what users' go get reads; scripts/tidy.sh tidies every module)"
+GOWORK=off go mod tidy -diff || { echo "run scripts/tidy.sh ."; exit 1; }
+
 echo "== net/http and chi users never get gin, echo, gRPC, Connect, OpenTelemetry, Prometheus, the JOSE library of jwtverify, a Redis client, or the test-only browser driver"
 if GOWORK=off go mod graph | grep -E 'gin-gonic|labstack/echo|google\.golang\.org/grpc|connectrpc\.com|chromedp|go\.opentelemetry\.io|prometheus|go-jose|redis/rueidis|redis/go-redis|valkey-io|redigo'; then
 	echo "the root module's graph must not contain these"; exit 1
