@@ -170,10 +170,10 @@ func (a *Authenticator) authenticate(r *http.Request) (authResult, error) {
 	key := cred.digest(a.namespace)
 	cached, state, rev := a.lookup(&key, time.Now())
 	switch state {
-	case cacheHit:
+	case entryFresh:
 		a.maybeExtend(&key, cached)
 		return authResult{session: cached, cache: CacheHit}, nil
-	case cacheRefused:
+	case entryRefused:
 		return authResult{cache: CacheNegative}, a.withRedirect(r, &Error{Kind: ErrInvalidSession, Cause: errRefusedRecently})
 	}
 	if !cred.sendable() {
@@ -183,7 +183,7 @@ func (a *Authenticator) authenticate(r *http.Request) (authResult, error) {
 	if err != nil {
 		// Only Kratos' own failure may fall back on the stale session: never
 		// a refusal, and never a client that hung up.
-		if state == cacheStale && errors.Is(err, ErrUnavailable) {
+		if state == entryStale && errors.Is(err, ErrUnavailable) {
 			a.cfg.logger.LogAttrs(r.Context(), slog.LevelWarn, "kratosauth: Kratos unavailable, serving a stale cached session",
 				slog.String("error", err.Error()), slog.String("path", r.URL.Path))
 			return authResult{session: cached, cache: CacheStale}, nil

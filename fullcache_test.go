@@ -45,7 +45,7 @@ func cacheFilled(t *testing.T, n, identities int) (*Authenticator, []digest) {
 		require.True(t, ok)
 		a.store(&keys[i], fillSession(i%identities), -1, tk)
 		_, state, _ := a.lookup(&keys[i], time.Now())
-		require.Equal(t, cacheHit, state, "session %d was not cached", i)
+		require.Equal(t, entryFresh, state, "session %d was not cached", i)
 		if i >= 300 {
 			for range 3 {
 				a.lookup(&keys[i-300], time.Now())
@@ -61,7 +61,7 @@ func cacheFilled(t *testing.T, n, identities int) (*Authenticator, []digest) {
 func TestFullCacheKeepsCaching(t *testing.T) {
 	a, keys := cacheFilled(t, 20_000, 20_000)
 	_, state, _ := a.lookup(&keys[0], time.Now())
-	assert.Equal(t, cacheMiss, state, "the oldest went to make room")
+	assert.Equal(t, entryNone, state, "the oldest went to make room")
 	assert.Positive(t, a.hot.len())
 }
 
@@ -73,7 +73,7 @@ func TestInvalidateIdentityAfterEvictions(t *testing.T) {
 	a, keys := cacheFilled(t, 10_000, identities)
 	served := 0
 	for i := range keys {
-		if _, state, _ := a.lookup(&keys[i], time.Now()); state == cacheHit {
+		if _, state, _ := a.lookup(&keys[i], time.Now()); state == entryFresh {
 			served++
 		}
 	}
@@ -83,7 +83,7 @@ func TestInvalidateIdentityAfterEvictions(t *testing.T) {
 	}
 	for i := range keys {
 		_, state, _ := a.lookup(&keys[i], time.Now())
-		assert.NotEqual(t, cacheHit, state, "session %d of identity %d is still served", i, i%identities)
+		assert.NotEqual(t, entryFresh, state, "session %d of identity %d is still served", i, i%identities)
 	}
 }
 
@@ -127,7 +127,7 @@ func TestStoreHitAllocations(t *testing.T) {
 	a, reqs := cachedRequests(t, 1, 32)
 	key := credential{token: reqs[0].Header.Get("X-Session-Token")}.digest(a.namespace)
 	allocs := testing.AllocsPerRun(100, func() {
-		if _, state, _, _, _ := a.lookupStore(&key, time.Now()); state != cacheHit {
+		if _, state, _, _, _ := a.lookupStore(&key, time.Now()); state != entryFresh {
 			t.Fatalf("state %v, want a hit", state)
 		}
 	})
