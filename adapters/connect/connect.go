@@ -179,3 +179,14 @@ func (c *guardedConn) check() error {
 	_, _, err := c.guard.check(c.ctx, c.Spec().Procedure, c.RequestHeader())
 	return err
 }
+
+// Session returns the session the Guard attached to a call's context.
+func Session(ctx context.Context) (*kratosauth.Session, bool) {
+	return kratosauth.SessionFromContext(ctx)
+}
+
+// Identity returns the identity of the session the Guard attached to a
+// call's context.
+func Identity(ctx context.Context) (*kratosauth.Identity, bool) {
+	return kratosauth.IdentityFromContext(ctx)
+}

@@ -1,7 +1,6 @@
 package kratosconnect
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 
@@ -30,15 +29,4 @@ func Message[T any](object func(T) string) kratosauth.ObjectFunc {
 		}
 		return object(m), nil
 	}
-}
-
-// Session returns the session the Guard attached to a call's context.
-func Session(ctx context.Context) (*kratosauth.Session, bool) {
-	return kratosauth.SessionFromContext(ctx)
-}
-
-// Identity returns the identity of the session the Guard attached to a
-// call's context.
-func Identity(ctx context.Context) (*kratosauth.Identity, bool) {
-	return kratosauth.IdentityFromContext(ctx)
 }

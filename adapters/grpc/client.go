@@ -9,17 +9,6 @@ import (
 	"github.com/kratosauth/kratosauth"
 )
 
-// Session returns the session a Guard attached to a call's context.
-func Session(ctx context.Context) (*kratosauth.Session, bool) {
-	return kratosauth.SessionFromContext(ctx)
-}
-
-// Identity returns the identity of the session a Guard attached to a
-// call's context.
-func Identity(ctx context.Context) (*kratosauth.Identity, bool) {
-	return kratosauth.IdentityFromContext(ctx)
-}
-
 // WithSessionToken returns ctx with token as the outgoing "x-session-token"
 // metadata: how a native client holding a Kratos session token calls a
 // service guarded by this package. Use it over TLS outside loopback: the

@@ -246,3 +246,14 @@ func (s *guardedStream) check() error {
 	_, _, err := s.guard.check(s.ServerStream.Context(), nil, s.method)
 	return err
 }
+
+// Session returns the session a Guard attached to a call's context.
+func Session(ctx context.Context) (*kratosauth.Session, bool) {
+	return kratosauth.SessionFromContext(ctx)
+}
+
+// Identity returns the identity of the session a Guard attached to a
+// call's context.
+func Identity(ctx context.Context) (*kratosauth.Identity, bool) {
+	return kratosauth.IdentityFromContext(ctx)
+}
