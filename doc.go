@@ -20,8 +20,9 @@
 //
 // A Guard (RequireSession, RequireAAL, LoadSession, Require,
 // RequirePermission; middleware.go) is the one implementation of the
-// request policy; the middlewares for net/http, chi and gin in the adapters
-// packages kratoshttp, kratoschi and kratosgin translate it. Handlers read
+// request policy; the adapters translate it: middlewares for net/http, chi,
+// gin and echo (packages kratoshttp, kratoschi, kratosgin, kratosecho) and
+// interceptors for gRPC and Connect (kratosgrpc, kratosconnect). Handlers read
 // the session with SessionFromContext or IdentityFromContext, and traits
 // with Traits. Package kratosauthtest is a fake Kratos (and Keto) for
 // testing handlers.

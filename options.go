@@ -151,9 +151,10 @@ func WithCache(store cache.Store) Option {
 }
 
 // WithCacheSizeMB bounds the memory of the default in-process cache, in
-// megabytes; when it is full the oldest entries are dropped first. A cached
-// session takes about 1 KB. It cannot be combined with WithCache (size that
-// store yourself). Default: DefaultCacheSizeMB (128).
+// megabytes; when it is full the oldest entries are dropped first. Size it
+// by the README's rule ("Sizing the in-process cache"). It cannot be
+// combined with WithCache (size that store yourself). Default:
+// DefaultCacheSizeMB (128).
 func WithCacheSizeMB(mb int) Option {
 	return func(c *config) error {
 		if mb <= 0 {

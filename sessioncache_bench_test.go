@@ -14,16 +14,17 @@ import (
 	"github.com/kratosauth/kratosauth/cache"
 )
 
-// BenchmarkCacheMemory fills the default cache (bigcache, 128 MB) with
-// 100,000 copies of the recorded session under distinct keys, then times
-// full garbage collections: ns/op is one runtime.GC() (the whole cycle,
-// marking included) and pause-ns/GC the stop-the-world pauses of it.
-// "empty" is the same with an empty cache. The default bigcache allocates
-// its whole budget up front (heap-MB does not move with the sessions), so
-// "100k-grow" uses shards that start small: its heap-B/session is the live
-// heap's growth per session (entry, key, bigcache's headers and index,
-// and the slack of shards that grow by doubling). entry-B is the encoded
-// entry alone, json-B the recorded whoami body.
+// BenchmarkCacheMemory fills the default store (cache.Memory on fastcache,
+// 128 MB) with 100,000 copies of the recorded session under distinct keys,
+// then times full garbage collections: ns/op is one runtime.GC() (the
+// whole cycle, marking included) and pause-ns/GC the stop-the-world pauses
+// of it. "empty" is the same with an empty cache. The default store keeps
+// its entries outside the Go heap (heap-MB moves little with the sessions), so
+// "100k-grow" uses a cache.BigCache whose shards start small: its
+// heap-B/session is the live heap's growth per session (entry, key,
+// bigcache's headers and index, and the slack of shards that grow by
+// doubling). entry-B is the encoded entry alone, json-B the recorded
+// whoami body.
 func BenchmarkCacheMemory(b *testing.B) {
 	var body []byte
 	for _, r := range recordedResponses(b) {
@@ -47,9 +48,10 @@ func BenchmarkCacheMemory(b *testing.B) {
 			opts := []Option{WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil)))}
 			before := liveHeap()
 			if tc.grow {
-				// The default config with shards that start nearly empty and
-				// grow (doubling) with what is stored, so that the heap's
-				// growth shows what the sessions take.
+				// A BigCache store (not the default store): bigcache's
+				// DefaultConfig, whose shards start nearly empty and grow
+				// (doubling) with what is stored, so that the heap's growth
+				// shows what the sessions take.
 				cfg := bigcache.DefaultConfig(DefaultCacheTTL)
 				cfg.HardMaxCacheSize = DefaultCacheSizeMB
 				cfg.MaxEntrySize = 1024

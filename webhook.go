@@ -81,7 +81,7 @@ func WebhookBasicAuth(user, password string) WebhookOption {
 // evicts an identity's cached sessions (InvalidateIdentity) after a
 // password change or a recovery. Mount it on a POST route that Kratos
 // reaches, for example mux.Handle("POST /hooks/kratos", h), and configure
-// the hook (README: "Fleet-wide logout"):
+// the hook (docs/fleet.md, "Many replicas, one truth"):
 //
 //	selfservice.flows.settings.after.password.hooks  (and .after.hooks of recovery)
 //	  - hook: revoke_active_sessions    # Kratos revokes the other sessions...

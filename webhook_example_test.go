@@ -8,7 +8,7 @@ import (
 	"github.com/kratosauth/kratosauth"
 )
 
-// Kratos calls the hook after a password change or a recovery (README,
+// Kratos calls the hook after a password change or a recovery (docs/fleet.md,
 // "Many replicas, one truth"); the identity's cached sessions are evicted.
 func ExampleNewWebhookHandler() {
 	auth, err := kratosauth.New("http://127.0.0.1:4433")

@@ -12,7 +12,9 @@
 //   - server: /bare, /cached and /nocache in one process (the earlier load
 //     cases, still available through LOAD_CASES);
 //   - session: registers a user at a Kratos and prints a session token and
-//     a browser session cookie for the load generator.
+//     a browser session cookie for the load generator;
+//   - many: the many-sessions load test of scripts/bench-many.sh (also run
+//     by make bench; BENCHMARKS.md, "Many sessions on one replica").
 //
 // All of them listen on and talk to loopback only and exit by themselves
 // after -max-duration.

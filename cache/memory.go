@@ -19,8 +19,8 @@ import (
 // overwrite their oldest entries when full. fastcache's index of them is
 // on the heap (about 45 bytes an entry) but holds no pointers, so the
 // garbage collector's work does not grow with the cache, and a million
-// cached sessions cost their bytes and little more (about 700 bytes a
-// session with its identity index; see the README's "Sizing the cache").
+// cached sessions cost their bytes and little more (see the README's
+// "Sizing the in-process cache").
 //
 // It keeps its fences (Revoke) apart from the entries, which a full cache
 // overwrites, and its identity index (IdentityIndex) bounded: when either
@@ -43,9 +43,10 @@ var (
 	_ StatsReporter = (*Memory)(nil)
 )
 
-// memoryKeysPerMB bounds a Memory's identity index: about the sessions
-// its entries can hold (a session's entry takes 500 to 1,000 bytes), so
-// that the index rarely evicts an entry the rings still hold.
+// memoryKeysPerMB bounds a Memory's identity index: slightly more keys
+// than the sessions its entries can hold (the README's "Sizing the
+// in-process cache"), so that the index rarely evicts an entry the rings
+// still hold.
 const memoryKeysPerMB = 1536
 
 // maxEntryLen is the longest key plus entry fastcache stores.

@@ -465,8 +465,8 @@ func TestMetrics(t *testing.T) {
 	assertNoSecretsIn(t, r.secrets, rm)
 }
 
-// A full default cache (1 MB, bigcache's 1024 shards of about 1 KB)
-// evicts, and the counter says so.
+// A full cache (a 1 MB BigCache: 1024 shards of about 1 KB) evicts, and
+// the counter says so.
 func TestMetricsEvictions(t *testing.T) {
 	// A store of 1 MB that 300 sessions overflow (the default store keeps
 	// at least 32 MB).

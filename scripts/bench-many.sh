@@ -39,7 +39,7 @@ mkdir -p "$OUT/bin"
 log() { echo "bench-many.sh: $*" >&2; }
 die() { log "error: $*"; exit 1; }
 
-# cache_mb N: the README's rule for N sessions (see "Sizing the cache").
+# cache_mb N: the README's rule for N sessions (README, "Sizing the in-process cache").
 cache_mb() { local mb=$(( ($1 * 700 + (1 << 20) - 1) >> 20 )); echo $(( mb > 128 ? mb : 128 )); }
 
 "$ROOT/scripts/deps.sh" bench

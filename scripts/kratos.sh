@@ -22,7 +22,7 @@
 #   versions  print the versions this script knows, the default first
 #
 # Environment (defaults):
-#   KRATOS_VERSION=v26.2.0 (the default; see README's "Kratos versions")
+#   KRATOS_VERSION=v26.2.0 (the default; see docs/kratos-versions.md)
 #   KRATOS_PUBLIC_PORT=4433 KRATOS_ADMIN_PORT=4434 APP_URL=http://127.0.0.1:4455
 #   KRATOS_RUN_DIR=.run/kratos KRATOS_LOG=$KRATOS_RUN_DIR/kratos.log
 #   KRATOS_REQUIRED_AAL=aal1 (session.whoami.required_aal; or highest_available)

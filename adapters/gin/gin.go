@@ -72,7 +72,8 @@ func Param(name string) kratosauth.ObjectFunc {
 
 // LoadSession returns gin middleware that attaches the session when there
 // is a valid one and otherwise continues without it. It refuses a request
-// only when Kratos is unavailable (by default 503).
+// only when it cannot tell a visitor from a signed-in user: Kratos
+// unavailable or the request canceled (by default 503 and 499).
 func LoadSession(a *kratosauth.Authenticator) gin.HandlerFunc {
 	return handler(a.LoadSession())
 }

@@ -63,9 +63,9 @@ func PathValue(name string) kratosauth.ObjectFunc {
 
 // LoadSession returns middleware that attaches the session when the request
 // has a valid one and otherwise lets the request through without one, for
-// pages that change with the visitor. It refuses a request only when Kratos
-// is unavailable, through the ErrorHandler (by default 503), because then it
-// cannot tell a visitor from a signed-in user.
+// pages that change with the visitor. It refuses a request, through the
+// ErrorHandler, only when it cannot tell a visitor from a signed-in user:
+// Kratos unavailable or the request canceled (by default 503 and 499).
 func LoadSession(a *kratosauth.Authenticator) func(http.Handler) http.Handler {
 	return a.LoadSession().Middleware
 }

@@ -1,6 +1,6 @@
 package main
 
-// Many replicas, one truth (README): with REDIS_URL, sessions are cached in
+// Many replicas, one truth (docs/fleet.md): with REDIS_URL, sessions are cached in
 // Redis, shared by every replica; with KRATOS_WEBHOOK_KEY, POST
 // /hooks/kratos receives Kratos' web_hook after a password change or a
 // recovery and evicts the identity's sessions on every replica.

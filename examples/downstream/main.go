@@ -65,7 +65,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 }
 
 // orderClaims are the claims the tokenizer template's claims mapper adds
-// (README: "Zero-round-trip trust for downstream services").
+// (docs/downstream.md).
 type orderClaims struct {
 	Email string `json:"email"`
 	AAL   string `json:"aal"`

@@ -24,7 +24,7 @@
 // whoami per session for the fleet, and a logout (/logout) on one replica
 // is seen by all. Without it, each process has its own in-memory cache.
 // KRATOS_WEBHOOK_KEY is the value Kratos sends in the X-Kratos-Webhook-Key
-// header (README: "Many replicas, one truth").
+// header (docs/fleet.md, "Many replicas, one truth").
 package main
 
 import (

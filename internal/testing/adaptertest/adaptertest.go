@@ -1,6 +1,7 @@
-// Package adaptertest is the conformance suite every framework adapter runs:
-// the same table of requests against kratosauthtest's fake Kratos, so
-// net/http, chi and gin behave alike.
+// Package adaptertest is the conformance suite every adapter runs against
+// kratosauthtest's fake Kratos: the same table of requests (Run, RunAuthz),
+// so that net/http, chi, gin and echo behave alike, and the same table of
+// calls (RPCCalls) for gRPC and Connect.
 package adaptertest
 
 import (

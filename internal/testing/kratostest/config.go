@@ -85,7 +85,7 @@ type Options struct {
 	// Webhook, when set, makes Kratos revoke an identity's other sessions
 	// after a password change (settings) and after a recovery, then call
 	// the app's kratosauth webhook (kratosauth.NewWebhookHandler) with
-	// the identity's ID, as README's "Many replicas" configures it.
+	// the identity's ID, as docs/fleet.md configures it.
 	Webhook *Webhook
 	// Tokenizer holds session.whoami.tokenizer.templates by name, for
 	// whoami?tokenize_as=NAME; nil (the default) configures none.
