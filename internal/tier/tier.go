@@ -3,7 +3,8 @@
 // adding either to the other's public API.
 package tier
 
-// Hooks set by package cache for its in-process store.
+// Hooks set by package cache (cache/memory.go, in its init) for its
+// in-process stores.
 var (
 	// OnEvict registers f to be called with every key whose entry the
 	// store drops for room in its identity index, after the key is fenced
