@@ -9,8 +9,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/kratosauth/kratosauth"
-	kratoshttp "github.com/kratosauth/kratosauth/adapters/nethttp"
 	kratoschi "github.com/kratosauth/kratosauth/adapters/chi"
+	kratoshttp "github.com/kratosauth/kratosauth/adapters/nethttp"
 )
 
 // Auth redirects are 303 with Cache-Control: no-store (as the
