@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
+	"github.com/kratosauth/kratosauth"
 	kratosconnect "github.com/kratosauth/kratosauth/adapters/connect"
 	"github.com/kratosauth/kratosauth/kratosauthtest"
 )
@@ -73,4 +74,21 @@ func TestAuditLoadSessionStreamRevokedMidStream(t *testing.T) {
 	assert.Greater(t, kratos.Calls(), calls, "the stream was rechecked")
 	assert.Zero(t, servedAsRevoked, "messages sent as the revoked session's user after the recheck")
 	assert.Equal(t, connect.CodeUnauthenticated, connect.CodeOf(stream.Err()), "%v", stream.Err())
+}
+
+// A browser's Connect call refused by a route's rules (forbidden) after
+// Kratos re-issued its session cookie: the HTTP adapters pass the cookie
+// on with the 403; Connect drops it (check returns no cookies on error).
+func TestAuditSetCookieOnForbidden(t *testing.T) {
+	const reissued = "ory_kratos_session=NEW; Path=/; HttpOnly"
+	kratos := kratosauthtest.NewServer(t)
+	c := kratos.Login()
+	kratos.Fail(kratosauthtest.Raw(http.StatusOK, http.Header{"Set-Cookie": {reissued}}, kratosauthtest.WhoamiBody(c.Session)))
+	never := kratosauth.NewPredicate("never", func(*kratosauth.Session) bool { return false })
+	say, _ := server(t, mustGuard(t, newAuth(t, kratos.URL).Require(never)), nil)
+	_, err := say.CallUnary(context.Background(), request(http.Header{"Cookie": {c.Cookie.Name + "=" + c.Cookie.Value}}))
+	require.Equal(t, connect.CodePermissionDenied, connect.CodeOf(err), "%v", err)
+	var ce *connect.Error
+	require.True(t, errors.As(err, &ce))
+	assert.Equal(t, []string{reissued}, ce.Meta().Values("Set-Cookie"), "Kratos' re-issued session cookie")
 }
