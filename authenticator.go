@@ -353,9 +353,10 @@ func (a *Authenticator) LoginURL(r *http.Request) string {
 	return a.loginURL + "?return_to=" + url.QueryEscape(rt)
 }
 
-// RedirectToLogin sends the browser to LoginURL(r) with 303 See Other.
+// RedirectToLogin sends the browser to LoginURL(r) with 303 See Other and
+// Cache-Control: no-store.
 func (a *Authenticator) RedirectToLogin(w http.ResponseWriter, r *http.Request) {
-	http.Redirect(w, r, a.LoginURL(r), http.StatusSeeOther)
+	seeOther(w, r, a.LoginURL(r))
 }
 
 // stepUpURL is Kratos' login flow asking for a higher level, e.g. aal2.

@@ -471,6 +471,7 @@ func TestRedirectToLoginIsSeeOther(t *testing.T) {
 	a.RedirectToLogin(rec, httptest.NewRequest(http.MethodGet, "/x", nil))
 	assert.Equal(t, http.StatusSeeOther, rec.Code)
 	assert.Equal(t, "http://kratos.example/self-service/login/browser?return_to=https%3A%2F%2Fapp.example.com%2Fx", rec.Header().Get("Location"))
+	assert.Equal(t, "no-store", rec.Header().Get("Cache-Control"), "a cached redirect to login would send a signed-in user back to it")
 }
 
 func TestCustomErrorHandler(t *testing.T) {

@@ -154,6 +154,11 @@ func (a *Authenticator) LoadSession() *Guard { return &Guard{a: a, optional: tru
 // ErrorHandler and the error says why: the handler must not run.
 func (g *Guard) Check(w http.ResponseWriter, r *http.Request) (*http.Request, error) {
 	res, err := g.a.authenticate(r)
+	// A cookie Kratos re-issued (the session extended) reaches the browser
+	// whatever this route decides, or the browser keeps the old expiry.
+	for _, c := range res.setCookie {
+		w.Header().Add("Set-Cookie", c)
+	}
 	if err == nil && g.aal != "" && !res.session.SatisfiesAAL(g.aal) {
 		err = &Error{
 			Kind:       ErrAAL2Required,
@@ -170,9 +175,6 @@ func (g *Guard) Check(w http.ResponseWriter, r *http.Request) (*http.Request, er
 		g.a.observe(r.Context(), res, err)
 		g.a.HandleError(w, r, err)
 		return nil, err
-	}
-	for _, c := range res.setCookie {
-		w.Header().Add("Set-Cookie", c)
 	}
 	r = r.WithContext(NewContext(r.Context(), res.session))
 	if err := g.authorize(r, res.session); err != nil {

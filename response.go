@@ -45,15 +45,21 @@ func DefaultErrorHandler(w http.ResponseWriter, r *http.Request, err error) {
 		return
 	}
 	if e.Kind != ErrUnavailable && e.Kind != ErrForbidden && e.RedirectTo != "" && IsBrowserNavigation(r) {
-		// 303, not 301/308: auth redirects must never be cached.
-		w.Header().Set("Cache-Control", "no-store")
-		http.Redirect(w, r, e.RedirectTo, http.StatusSeeOther)
+		seeOther(w, r, e.RedirectTo)
 		return
 	}
 	if e.Kind == ErrUnavailable && e.RetryAfter > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(int(e.RetryAfter.Seconds()+0.5)))
 	}
 	WriteJSONError(w, e)
+}
+
+// seeOther is every redirect of authentication: 303 (not 301/308) with
+// Cache-Control: no-store, since neither the browser nor a proxy may keep
+// an answer that depends on who is signed in.
+func seeOther(w http.ResponseWriter, r *http.Request, url string) {
+	w.Header().Set("Cache-Control", "no-store")
+	http.Redirect(w, r, url, http.StatusSeeOther)
 }
 
 // statusClientClosedRequest is nginx's status for a client that hung up; it

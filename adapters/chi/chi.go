@@ -114,7 +114,8 @@ func LoginURL(a *kratosauth.Authenticator, r *http.Request) string {
 	return a.LoginURL(r)
 }
 
-// RedirectToLogin sends the browser to LoginURL with 303 See Other.
+// RedirectToLogin sends the browser to LoginURL with 303 See Other and
+// Cache-Control: no-store.
 func RedirectToLogin(a *kratosauth.Authenticator, w http.ResponseWriter, r *http.Request) {
 	a.RedirectToLogin(w, r)
 }

@@ -75,15 +75,18 @@ func (g *Guard) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
 		}
 		ctx, cookies, err := g.check(context.WithValue(ctx, messageKey{}, req.Any()), req.Spec().Procedure, req.Header())
 		if err != nil {
-			return nil, err
+			return nil, withCookies(err, cookies)
 		}
 		res, err := next(ctx, req)
+		if err != nil {
+			return nil, withCookies(err, cookies)
+		}
 		if res != nil {
 			for _, c := range cookies {
 				res.Header().Add("Set-Cookie", c)
 			}
 		}
-		return res, err
+		return res, nil
 	}
 }
 
@@ -98,27 +101,49 @@ func (g *Guard) WrapStreamingClient(next connect.StreamingClientFunc) connect.St
 func (g *Guard) WrapStreamingHandler(next connect.StreamingHandlerFunc) connect.StreamingHandlerFunc {
 	return func(ctx context.Context, conn connect.StreamingHandlerConn) error {
 		sctx, cookies, err := g.check(ctx, conn.Spec().Procedure, conn.RequestHeader())
-		if err != nil {
-			return err
-		}
 		for _, c := range cookies {
 			conn.ResponseHeader().Add("Set-Cookie", c)
 		}
-		gc := &guardedConn{StreamingHandlerConn: conn, ctx: ctx, guard: g}
+		if err != nil {
+			return err
+		}
+		admitted, _ := kratosauth.SessionFromContext(sctx)
+		gc := &guardedConn{StreamingHandlerConn: conn, ctx: ctx, admitted: admitted, guard: g}
 		gc.recheck.Start(g.cfg.recheck)
 		return next(sctx, gc)
 	}
 }
 
 // check applies the Guard to the call: it returns the context with the
-// session and the session cookies Kratos re-issued, or the call's error.
+// session, or the call's error, and the session cookies Kratos re-issued,
+// refused call or not.
 func (g *Guard) check(ctx context.Context, procedure string, header http.Header) (context.Context, []string, error) {
 	var w discardWriter
 	r, err := g.g.Check(&w, credentialRequest(ctx, procedure, header))
 	if err != nil {
-		return nil, nil, Error(err)
+		return nil, w.header["Set-Cookie"], Error(err)
 	}
 	return r.Context(), w.header["Set-Cookie"], nil
+}
+
+// withCookies puts the session cookies Kratos re-issued on the metadata of
+// a failed unary call (the guard's refusal or the handler's error), which
+// Connect sends as response headers: the browser gets them whatever the
+// call's outcome, as with an HTTP route. An error that is no
+// *connect.Error becomes one, as Connect would make it (CodeUnknown).
+func withCookies(err error, cookies []string) error {
+	if len(cookies) == 0 {
+		return err
+	}
+	var ce *connect.Error
+	if !errors.As(err, &ce) {
+		ce = connect.NewError(connect.CodeUnknown, err)
+		err = ce
+	}
+	for _, c := range cookies {
+		ce.Meta().Add("Set-Cookie", c)
+	}
+	return err
 }
 
 // credentialRequest is a POST of procedure with the call's credential
@@ -155,9 +180,10 @@ func (*discardWriter) WriteHeader(int)             {}
 // first message after each recheck interval.
 type guardedConn struct {
 	connect.StreamingHandlerConn
-	ctx     context.Context // the stream's, without the session
-	guard   *Guard
-	recheck rpcstatus.Recheck
+	ctx      context.Context     // the stream's, without the session
+	admitted *kratosauth.Session // nil: admitted without one (LoadSession)
+	guard    *Guard
+	recheck  rpcstatus.Recheck
 }
 
 func (c *guardedConn) Send(m any) error {
@@ -174,10 +200,17 @@ func (c *guardedConn) Receive(m any) error {
 	return c.StreamingHandlerConn.Receive(m)
 }
 
-// check applies the Guard again (rpcstatus.Recheck says when).
+// check applies the Guard again (rpcstatus.Recheck says when); a stream
+// admitted with a session goes on only with it.
 func (c *guardedConn) check() error {
-	_, _, err := c.guard.check(c.ctx, c.Spec().Procedure, c.RequestHeader())
-	return err
+	ctx, _, err := c.guard.check(c.ctx, c.Spec().Procedure, c.RequestHeader())
+	if err != nil {
+		return err
+	}
+	if err := rpcstatus.SameSession(ctx, c.admitted); err != nil {
+		return Error(err)
+	}
+	return nil
 }
 
 // Session returns the session the Guard attached to a call's context.

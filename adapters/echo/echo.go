@@ -117,7 +117,8 @@ func LoginURL(a *kratosauth.Authenticator, c echo.Context) string {
 	return a.LoginURL(c.Request())
 }
 
-// RedirectToLogin sends the browser to LoginURL with 303 See Other.
+// RedirectToLogin sends the browser to LoginURL with 303 See Other and
+// Cache-Control: no-store.
 // Return its result from the handler.
 func RedirectToLogin(a *kratosauth.Authenticator, c echo.Context) error {
 	a.RedirectToLogin(c.Response(), c.Request())

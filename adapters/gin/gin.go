@@ -3,6 +3,7 @@ package kratosgin
 import (
 	"fmt"
 	"net/http"
+	"strings"
 
 	"github.com/gin-gonic/gin"
 
@@ -44,12 +45,20 @@ func Require(a *kratosauth.Authenticator, preds ...kratosauth.Predicate) gin.Han
 // without WithPermissions (see kratosauth.Authenticator.RequirePermission).
 // The route's parameters are also set as the request's path values
 // (c.Request.PathValue), which is where Param and other
-// kratosauth.ObjectFuncs read them.
+// kratosauth.ObjectFuncs read them; a catch-all's without its leading
+// slash ("/files/*path" on /files/a/b: "a/b"), as in the other adapters.
 func RequirePermission(a *kratosauth.Authenticator, namespace, relation string, object kratosauth.ObjectFunc) gin.HandlerFunc {
 	check := handler(a.RequirePermission(namespace, relation, object))
 	return func(c *gin.Context) {
+		route := c.FullPath()
 		for _, p := range c.Params {
-			c.Request.SetPathValue(p.Key, p.Value)
+			v := p.Value
+			if strings.HasSuffix(route, "/*"+p.Key) {
+				// gin keeps the slash before a catch-all's value; net/http,
+				// chi and echo do not, and the object must be the same.
+				v = strings.TrimPrefix(v, "/")
+			}
+			c.Request.SetPathValue(p.Key, v)
 		}
 		check(c)
 	}

@@ -98,11 +98,11 @@ func (g *Guard) Unary(ctx context.Context, req any, info *grpc.UnaryServerInfo, 
 		return handler(ctx, req)
 	}
 	sctx, cookies, err := g.check(ctx, req, info.FullMethod)
-	if err != nil {
-		return nil, err
-	}
 	if len(cookies) > 0 {
 		_ = grpc.SetHeader(ctx, metadata.MD{"set-cookie": cookies})
+	}
+	if err != nil {
+		return nil, err
 	}
 	return handler(sctx, req)
 }
@@ -115,28 +115,29 @@ func (g *Guard) Stream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInf
 		return handler(srv, ss)
 	}
 	ctx, cookies, err := g.check(ss.Context(), nil, info.FullMethod)
-	if err != nil {
-		return err
-	}
 	if len(cookies) > 0 {
 		_ = ss.SetHeader(metadata.MD{"set-cookie": cookies})
 	}
-	gs := &guardedStream{ServerStream: ss, ctx: ctx, guard: g, method: info.FullMethod}
+	if err != nil {
+		return err
+	}
+	admitted, _ := kratosauth.SessionFromContext(ctx)
+	gs := &guardedStream{ServerStream: ss, ctx: ctx, admitted: admitted, guard: g, method: info.FullMethod}
 	gs.recheck.Start(g.cfg.recheck)
 	return handler(srv, gs)
 }
 
 // check applies the Guard to the call whose context is ctx and whose
 // request message is msg (nil for a stream): it returns the context with
-// the session and the session cookies Kratos re-issued, or the call's
-// status error. The callers send the cookies as "set-cookie" header
-// metadata, for grpc-web and gateways to pass on to the browser (best
-// effort: the headers may be sent already).
+// the session, or the call's status error, and the session cookies Kratos
+// re-issued, refused call or not. The callers send the cookies as
+// "set-cookie" header metadata, for grpc-web and gateways to pass on to
+// the browser (best effort: the headers may be sent already).
 func (g *Guard) check(ctx context.Context, msg any, method string) (context.Context, []string, error) {
 	c := newCall(ctx, msg, method)
 	r, err := g.g.Check(&c.w, c.request())
 	if err != nil {
-		return nil, nil, Status(err).Err()
+		return nil, c.w.header["Set-Cookie"], Status(err).Err()
 	}
 	return r.Context(), c.w.header["Set-Cookie"], nil
 }
@@ -219,10 +220,11 @@ func (*discardWriter) WriteHeader(int)             {}
 // its first message after each recheck interval.
 type guardedStream struct {
 	grpc.ServerStream
-	ctx     context.Context
-	guard   *Guard
-	method  string
-	recheck rpcstatus.Recheck
+	ctx      context.Context
+	admitted *kratosauth.Session // nil: admitted without one (LoadSession)
+	guard    *Guard
+	method   string
+	recheck  rpcstatus.Recheck
 }
 
 func (s *guardedStream) Context() context.Context { return s.ctx }
@@ -241,10 +243,17 @@ func (s *guardedStream) RecvMsg(m any) error {
 	return s.ServerStream.RecvMsg(m)
 }
 
-// check applies the Guard again (rpcstatus.Recheck says when).
+// check applies the Guard again (rpcstatus.Recheck says when); a stream
+// admitted with a session goes on only with it.
 func (s *guardedStream) check() error {
-	_, _, err := s.guard.check(s.ServerStream.Context(), nil, s.method)
-	return err
+	ctx, _, err := s.guard.check(s.ServerStream.Context(), nil, s.method)
+	if err != nil {
+		return err
+	}
+	if err := rpcstatus.SameSession(ctx, s.admitted); err != nil {
+		return Status(err).Err()
+	}
+	return nil
 }
 
 // Session returns the session a Guard attached to a call's context.
