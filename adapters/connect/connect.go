@@ -73,20 +73,18 @@ func (g *Guard) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
 		if req.Spec().IsClient {
 			return next(ctx, req)
 		}
-		ctx, cookies, err := g.check(context.WithValue(ctx, messageKey{}, req.Any()), req.Spec().Procedure, req.Header())
-		if err != nil {
-			return nil, withCookies(err, cookies)
-		}
-		res, err := next(ctx, req)
-		if err != nil {
-			return nil, withCookies(err, cookies)
-		}
-		if res != nil {
+		sctx, cookies, err := g.check(context.WithValue(ctx, messageKey{}, req.Any()), req.Spec().Procedure, req.Header())
+		if info, ok := connect.CallInfoForHandlerContext(ctx); ok {
+			// The call's response headers: sent with the response or the
+			// error, whichever the call ends with.
 			for _, c := range cookies {
-				res.Header().Add("Set-Cookie", c)
+				info.ResponseHeader().Add("Set-Cookie", c)
 			}
 		}
-		return res, nil
+		if err != nil {
+			return nil, err
+		}
+		return next(sctx, req)
 	}
 }
 
@@ -124,26 +122,6 @@ func (g *Guard) check(ctx context.Context, procedure string, header http.Header)
 		return nil, w.header["Set-Cookie"], Error(err)
 	}
 	return r.Context(), w.header["Set-Cookie"], nil
-}
-
-// withCookies puts the session cookies Kratos re-issued on the metadata of
-// a failed unary call (the guard's refusal or the handler's error), which
-// Connect sends as response headers: the browser gets them whatever the
-// call's outcome, as with an HTTP route. An error that is no
-// *connect.Error becomes one, as Connect would make it (CodeUnknown).
-func withCookies(err error, cookies []string) error {
-	if len(cookies) == 0 {
-		return err
-	}
-	var ce *connect.Error
-	if !errors.As(err, &ce) {
-		ce = connect.NewError(connect.CodeUnknown, err)
-		err = ce
-	}
-	for _, c := range cookies {
-		ce.Meta().Add("Set-Cookie", c)
-	}
-	return err
 }
 
 // credentialRequest is a POST of procedure with the call's credential
