@@ -153,12 +153,47 @@ func (a *Authenticator) LoadSession() *Guard { return &Guard{a: a, optional: tru
 // already on w. Otherwise the response has been written with the
 // ErrorHandler and the error says why: the handler must not run.
 func (g *Guard) Check(w http.ResponseWriter, r *http.Request) (*http.Request, error) {
-	res, err := g.a.authenticate(r)
+	r, setCookie, err := g.decide(r, g.optional)
 	// A cookie Kratos re-issued (the session extended) reaches the browser
 	// whatever this route decides, or the browser keeps the old expiry.
-	for _, c := range res.setCookie {
+	for _, c := range setCookie {
 		w.Header().Add("Set-Cookie", c)
 	}
+	if err != nil {
+		g.a.HandleError(w, r, err) // for a refused session, r carries it: a forbidden page may name the user
+		return nil, err
+	}
+	return r, nil
+}
+
+// Recheck applies the guard again to a long-lived request that Check
+// admitted (a stream, a WebSocket): r carries the same credential, and
+// admitted is the session Check attached (nil: none, under LoadSession).
+// It returns nil when the request may go on, and otherwise the error
+// Check would have returned; it writes no response. A request admitted
+// with a session goes on only with that same session: under LoadSession
+// too, a stream that began as a user does not go on as a visitor once the
+// session is revoked.
+func (g *Guard) Recheck(r *http.Request, admitted *Session) error {
+	r, _, err := g.decide(r, g.optional && admitted == nil)
+	if err != nil || admitted == nil {
+		return err
+	}
+	if s, ok := SessionFromContext(r.Context()); !ok || s.ID != admitted.ID {
+		return &Error{Kind: ErrInvalidSession, Cause: errNotTheAdmittedSession}
+	}
+	return nil
+}
+
+var errNotTheAdmittedSession = errors.New("the credential no longer names the session the request was admitted with")
+
+// decide is the policy: authentication, the assurance level, then
+// authorize; optional lets a request without a valid session through as a
+// visitor's. It returns the request to go on with (r with the session, or
+// r itself for a visitor) or to answer the refusal with, the session
+// cookies Kratos re-issued, and the refusal. Every decision is observed.
+func (g *Guard) decide(r *http.Request, optional bool) (*http.Request, []string, error) {
+	res, err := g.a.authenticate(r)
 	if err == nil && g.aal != "" && !res.session.SatisfiesAAL(g.aal) {
 		err = &Error{
 			Kind:       ErrAAL2Required,
@@ -168,22 +203,20 @@ func (g *Guard) Check(w http.ResponseWriter, r *http.Request) (*http.Request, er
 		res.session = nil
 	}
 	if err != nil {
-		if g.optional && !errors.Is(err, ErrUnavailable) && !errors.Is(err, ErrCanceled) {
+		if optional && !errors.Is(err, ErrUnavailable) && !errors.Is(err, ErrCanceled) {
 			g.a.observe(r.Context(), authResult{cache: res.cache}, nil)
-			return r, nil
+			return r, res.setCookie, nil
 		}
 		g.a.observe(r.Context(), res, err)
-		g.a.HandleError(w, r, err)
-		return nil, err
+		return r, res.setCookie, err
 	}
 	r = r.WithContext(NewContext(r.Context(), res.session))
 	if err := g.authorize(r, res.session); err != nil {
 		g.a.observe(r.Context(), res, err) // the valid session, and why its request was refused
-		g.a.HandleError(w, r, err)         // r carries the session, for a forbidden page that names the user
-		return nil, err
+		return r, res.setCookie, err
 	}
 	g.a.observe(r.Context(), res, nil)
-	return r, nil
+	return r, res.setCookie, nil
 }
 
 // authorize applies the predicates, then the permission checks.

@@ -159,3 +159,37 @@ func TestReissuedCookieReachesARefusedRequest(t *testing.T) {
 		})
 	}
 }
+
+// Recheck, as a stream or WebSocket calls it: a request admitted with a
+// session goes on with that session only, under LoadSession too; one
+// admitted as a visitor stays one; an outage is never a logout.
+func TestRecheck(t *testing.T) {
+	kratos := kratosauthtest.NewServer(t)
+	a, err := kratosauth.New(kratos.URL, kratosauth.WithCacheTTL(0))
+	require.NoError(t, err)
+	t.Cleanup(func() { a.Close() })
+	request := func(token string) *http.Request {
+		r := httptest.NewRequest(http.MethodGet, "/stream", nil)
+		if token != "" {
+			r.Header.Set("X-Session-Token", token)
+		}
+		return r
+	}
+	for name, guard := range map[string]*kratosauth.Guard{"RequireSession": a.RequireSession(), "LoadSession": a.LoadSession()} {
+		t.Run(name, func(t *testing.T) {
+			c := kratos.Login()
+			assert.NoError(t, guard.Recheck(request(c.Token), c.Session), "the same session")
+			other := kratos.Login()
+			assert.ErrorIs(t, guard.Recheck(request(other.Token), c.Session), kratosauth.ErrInvalidSession, "another session")
+			kratos.Fail(kratosauthtest.Status(http.StatusInternalServerError))
+			assert.ErrorIs(t, guard.Recheck(request(c.Token), c.Session), kratosauth.ErrUnavailable, "Kratos down")
+			kratos.Recover()
+			kratos.Revoke(c)
+			assert.ErrorIs(t, guard.Recheck(request(c.Token), c.Session), kratosauth.ErrInvalidSession, "revoked")
+			if name == "LoadSession" {
+				assert.NoError(t, guard.Recheck(request(""), nil), "a visitor stays one")
+				assert.NoError(t, guard.Recheck(request(c.Token), nil), "admitted as a visitor: the revoked token is a visitor's")
+			}
+		})
+	}
+}

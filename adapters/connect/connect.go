@@ -178,14 +178,10 @@ func (c *guardedConn) Receive(m any) error {
 	return c.StreamingHandlerConn.Receive(m)
 }
 
-// check applies the Guard again (rpcstatus.Recheck says when); a stream
-// admitted with a session goes on only with it.
+// check applies the Guard again (rpcstatus.Recheck says when): the
+// stream goes on only with the session it was admitted with, if any.
 func (c *guardedConn) check() error {
-	ctx, _, err := c.guard.check(c.ctx, c.Spec().Procedure, c.RequestHeader())
-	if err != nil {
-		return err
-	}
-	if err := rpcstatus.SameSession(ctx, c.admitted); err != nil {
+	if err := c.guard.g.Recheck(credentialRequest(c.ctx, c.Spec().Procedure, c.RequestHeader()), c.admitted); err != nil {
 		return Error(err)
 	}
 	return nil

@@ -243,14 +243,11 @@ func (s *guardedStream) RecvMsg(m any) error {
 	return s.ServerStream.RecvMsg(m)
 }
 
-// check applies the Guard again (rpcstatus.Recheck says when); a stream
-// admitted with a session goes on only with it.
+// check applies the Guard again (rpcstatus.Recheck says when): the
+// stream goes on only with the session it was admitted with, if any.
 func (s *guardedStream) check() error {
-	ctx, _, err := s.guard.check(s.ServerStream.Context(), nil, s.method)
-	if err != nil {
-		return err
-	}
-	if err := rpcstatus.SameSession(ctx, s.admitted); err != nil {
+	c := newCall(s.ServerStream.Context(), nil, s.method)
+	if err := s.guard.g.Recheck(c.request(), s.admitted); err != nil {
 		return Status(err).Err()
 	}
 	return nil

@@ -1,12 +1,8 @@
 package rpcstatus
 
 import (
-	"context"
-	"errors"
 	"sync/atomic"
 	"time"
-
-	"github.com/kratosauth/kratosauth"
 )
 
 // Recheck decides when a long-lived stream's admission is checked again:
@@ -46,23 +42,4 @@ func (r *Recheck) Due(check func() error) error {
 		r.refusal.Store(&err)
 	}
 	return err
-}
-
-// errSessionEnded: the session a stream was admitted with is gone.
-var errSessionEnded = errors.New("the session the stream was admitted with is no longer valid")
-
-// SameSession is a recheck's verdict on ctx, the context the Guard
-// returned for the stream this time: a stream admitted with a session
-// (admitted non-nil) goes on only with that same session. A LoadSession
-// Guard lets a call without a valid session through as a visitor, but a
-// stream that began as a user must not go on as that user once the
-// session is revoked.
-func SameSession(ctx context.Context, admitted *kratosauth.Session) error {
-	if admitted == nil {
-		return nil
-	}
-	if s, ok := kratosauth.SessionFromContext(ctx); ok && s.ID == admitted.ID {
-		return nil
-	}
-	return &kratosauth.Error{Kind: kratosauth.ErrInvalidSession, Cause: errSessionEnded}
 }
