@@ -12,52 +12,37 @@ import (
 	"github.com/kratosauth/kratosauth/internal/testing/exampletest"
 )
 
-func TestApp(t *testing.T) {
-	exampletest.Run(t, "chi", func(kratosPublicURL, appURL string) (http.Handler, func(), error) {
-		return newApp(config{
+// app builds the example for the shared checks (internal/testing/exampletest),
+// with change applied to its test configuration.
+func app(change func(*config)) exampletest.NewApp {
+	return func(kratosPublicURL, appURL string) (http.Handler, func(), error) {
+		cfg := config{
 			KratosPublicURL:  kratosPublicURL,
 			KratosBrowserURL: kratosPublicURL,
 			AppURL:           appURL,
 			SessionCacheTTL:  time.Minute,
-		}, slog.New(slog.DiscardHandler))
-	})
+		}
+		if change != nil {
+			change(&cfg)
+		}
+		return newApp(cfg, slog.New(slog.DiscardHandler))
+	}
 }
 
+func TestApp(t *testing.T) { exampletest.Run(t, "chi", app(nil)) }
+
 // The same app against the test kit's fake Kratos: fast, no Kratos to run.
-func TestAppWithFakeKratos(t *testing.T) {
-	exampletest.RunFake(t, func(kratosPublicURL, appURL string) (http.Handler, func(), error) {
-		return newApp(config{
-			KratosPublicURL:  kratosPublicURL,
-			KratosBrowserURL: kratosPublicURL,
-			AppURL:           appURL,
-			SessionCacheTTL:  time.Minute,
-		}, slog.New(slog.DiscardHandler))
-	})
-}
+func TestAppWithFakeKratos(t *testing.T) { exampletest.RunFake(t, app(nil)) }
 
 // KRATOS_WEBHOOK_KEY without REDIS_URL: one replica; Kratos' call evicts.
 func TestAppWithWebhook(t *testing.T) {
-	exampletest.RunWebhook(t, func(kratosPublicURL, appURL string) (http.Handler, func(), error) {
-		return newApp(config{
-			KratosPublicURL:  kratosPublicURL,
-			KratosBrowserURL: kratosPublicURL,
-			AppURL:           appURL,
-			SessionCacheTTL:  time.Minute,
-			WebhookKey:       exampletest.WebhookKey,
-		}, slog.New(slog.DiscardHandler))
-	})
+	exampletest.RunWebhook(t, app(func(c *config) { c.WebhookKey = exampletest.WebhookKey }))
 }
 
 // Three instances on one Redis (REDIS_URL), as replicas.
 func TestAppWithRedis(t *testing.T) {
 	exampletest.RunShared(t, "chi", func(kratosPublicURL, appURL, redisURL string) (http.Handler, func(), error) {
-		return newApp(config{
-			KratosPublicURL:  kratosPublicURL,
-			KratosBrowserURL: kratosPublicURL,
-			AppURL:           appURL,
-			SessionCacheTTL:  time.Minute,
-			RedisURL:         redisURL,
-		}, slog.New(slog.DiscardHandler))
+		return app(func(c *config) { c.RedisURL = redisURL })(kratosPublicURL, appURL)
 	})
 }
 
