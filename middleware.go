@@ -11,10 +11,10 @@ import (
 // A Guard is the request policy of a group of routes: which requests reach
 // the handler, and what the others are answered. It is the one
 // implementation of that policy; the adapters (net/http, chi, gin, echo,
-// gRPC, Connect) only translate it to their frameworks. Build Guards once, when routes are set
-// up, with RequireSession, RequireAAL, LoadSession, Require or
-// RequirePermission, and narrow them with Where and WherePermitted; they
-// are immutable and safe for concurrent use.
+// gRPC, Connect) only translate it to their frameworks. Build Guards once,
+// when routes are set up, with RequireSession, RequireAAL, LoadSession,
+// Require or RequirePermission, and narrow them with Where and
+// WherePermitted; they are immutable and safe for concurrent use.
 //
 // A request passes, in this order: authentication (Kratos), the assurance
 // level, the predicates, then the permission checks; the first that fails

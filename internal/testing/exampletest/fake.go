@@ -18,19 +18,14 @@ import (
 // look like, with no Kratos to run. newApp gets the fake's URL as both
 // Kratos URLs, and appURL "http://app.test".
 func RunFake(t *testing.T, newApp NewApp) {
-	kratos := kratosauthtest.NewServer(t)
-	app, cleanup, err := newApp(kratos.URL, "http://app.test")
-	require.NoError(t, err)
-	t.Cleanup(cleanup)
+	kratos, app := startFake(t, newApp)
 	get := func(path, accept string, c *kratosauthtest.Credentials) *httptest.ResponseRecorder {
 		r := httptest.NewRequest(http.MethodGet, path, nil)
 		r.Header.Set("Accept", accept)
 		if c != nil {
 			r.AddCookie(c.Cookie)
 		}
-		w := httptest.NewRecorder()
-		app.ServeHTTP(w, r)
-		return w
+		return serve(app, r)
 	}
 	ada := kratos.Login(kratosauthtest.WithTraits(map[string]string{"email": "ada@example.com"}))
 
@@ -73,26 +68,18 @@ const WebhookKey = "example-webhook-key"
 // session Kratos no longer knows is refused at once rather than when its
 // cache entry expires.
 func RunWebhook(t *testing.T, newApp NewApp) {
-	kratos := kratosauthtest.NewServer(t)
-	app, cleanup, err := newApp(kratos.URL, "http://app.test")
-	require.NoError(t, err, "an app with KRATOS_WEBHOOK_KEY and no REDIS_URL starts")
-	t.Cleanup(cleanup)
-	serve := func(r *http.Request) int {
-		w := httptest.NewRecorder()
-		app.ServeHTTP(w, r)
-		return w.Code
-	}
+	kratos, app := startFake(t, newApp) // fails the test when the app does not start
 	me := func(c kratosauthtest.Credentials) int {
 		r := httptest.NewRequest(http.MethodGet, "/api/me", nil)
 		r.Header.Set("Accept", "application/json")
 		r.AddCookie(c.Cookie)
-		return serve(r)
+		return serve(app, r).Code
 	}
 	hook := func(key, identityID string) int {
 		r := httptest.NewRequest(http.MethodPost, "/hooks/kratos", strings.NewReader(`{"identity_id":"`+identityID+`"}`))
 		r.Header.Set("Content-Type", "application/json")
 		r.Header.Set("X-Kratos-Webhook-Key", key)
-		return serve(r)
+		return serve(app, r).Code
 	}
 
 	ada := kratos.Login()
@@ -103,4 +90,21 @@ func RunWebhook(t *testing.T, newApp NewApp) {
 	assert.Equal(t, http.StatusOK, me(ada), "a refused call evicts nothing")
 	assert.Equal(t, http.StatusNoContent, hook(WebhookKey, ada.Session.Identity.ID))
 	assert.Equal(t, http.StatusUnauthorized, me(ada), "evicted: Kratos is asked again")
+}
+
+// startFake starts the test kit's fake Kratos and the app newApp builds on
+// it (at "http://app.test"), which must start.
+func startFake(t *testing.T, newApp NewApp) (*kratosauthtest.Server, http.Handler) {
+	kratos := kratosauthtest.NewServer(t)
+	app, cleanup, err := newApp(kratos.URL, "http://app.test")
+	require.NoError(t, err, "the app starts")
+	t.Cleanup(cleanup)
+	return kratos, app
+}
+
+// serve is h's answer to r.
+func serve(h http.Handler, r *http.Request) *httptest.ResponseRecorder {
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	return w
 }
