@@ -401,3 +401,30 @@ func TestNew(t *testing.T) {
 	assert.Panics(t, func() { kratosgrpc.Metadata("") })
 	assert.Panics(t, func() { kratosgrpc.Message[*healthpb.HealthCheckRequest](nil) })
 }
+
+// The session cookie Kratos re-issued goes out as "set-cookie" header
+// metadata, for grpc-web and gateways, whether the call is served or
+// refused.
+func TestReissuedCookie(t *testing.T) {
+	const reissued = "ory_kratos_session=NEW; Path=/; HttpOnly"
+	never := kratosauth.NewPredicate("never", func(*kratosauth.Session) bool { return false })
+	for name, tc := range map[string]struct {
+		guard func(*kratosauth.Authenticator) *kratosauth.Guard
+		code  codes.Code
+	}{
+		"served":  {(*kratosauth.Authenticator).RequireSession, codes.OK},
+		"refused": {func(a *kratosauth.Authenticator) *kratosauth.Guard { return a.Require(never) }, codes.PermissionDenied},
+	} {
+		t.Run(name, func(t *testing.T) {
+			kratos := kratosauthtest.NewServer(t)
+			c := kratos.Login()
+			kratos.Fail(kratosauthtest.Raw(http.StatusOK, http.Header{"Set-Cookie": {reissued}}, kratosauthtest.WhoamiBody(c.Session)))
+			client := guarded(t, mustGuard(t, tc.guard(newAuth(t, kratos.URL))), &health{})
+			ctx := metadata.AppendToOutgoingContext(context.Background(), "cookie", c.Cookie.Name+"="+c.Cookie.Value)
+			var header metadata.MD
+			_, err := client.Check(ctx, &healthpb.HealthCheckRequest{}, grpc.Header(&header))
+			require.Equal(t, tc.code, status.Code(err), "%v", err)
+			assert.Equal(t, []string{reissued}, header.Get("set-cookie"))
+		})
+	}
+}
