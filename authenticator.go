@@ -291,6 +291,13 @@ func (a *Authenticator) fetchFlight(ctx context.Context, key digest, flight stri
 	cache := CacheShared // unless this request's own call runs
 	ch := a.inflight.DoChan(flight, func() (any, error) {
 		cache = CacheMiss // read after the result arrives: the channel orders it
+		// The callers' cache read may predate a call that ended since and
+		// cached the session (its flight is gone): read again rather than
+		// ask Kratos twice. A fresh entry is one no revocation replaced.
+		if s, state, _ := a.lookup(&key, time.Now()); state == entryFresh {
+			cache = CacheHit
+			return flightAnswer{authResult: authResult{session: s}, trusted: true, call: a.calls.Add(1)}, nil
+		}
 		// The ticket is taken before Kratos is asked: a revocation after
 		// this point, on any replica, keeps the answer out of the cache.
 		ticket, cacheable := a.begin(&key)
